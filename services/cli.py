@@ -1,0 +1,48 @@
+"""The `streamwright` command line: one typer app; each service contributes its commands.
+
+Service CLI modules must stay cheap to import (no Kafka, gRPC or PyFlink at import time),
+because every invocation imports all of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="streamwright",
+    help="Request documents in, verified and gated Flink SQL jobs out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each module exposes `register(app: typer.Typer) -> None`.
+_COMMAND_MODULES = (
+    "services.mesh.entrypoints.cli",
+    "services.ingest.entrypoints.cli",
+    "services.generator.entrypoints.cli",
+    "services.validator.entrypoints.cli",
+    "services.knowledge.entrypoints.cli",
+    "services.router.entrypoints.cli",
+)
+
+
+def _register_all() -> None:
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            # That service has no CLI (yet); a missing dependency inside it is a real error.
+            if exc.name is not None and name.startswith(exc.name):
+                continue
+            raise
+        module.register(app)
+
+
+_register_all()
+
+
+def main() -> None:
+    app()

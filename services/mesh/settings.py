@@ -1,0 +1,83 @@
+"""Settings shared by every service: environment variables with the prefix STREAMWRIGHT_.
+
+Nothing here needs a config file for the embedded default. Each service adds its own
+settings class on top of `MeshSettings` (same prefix), so one environment configures
+the whole mesh.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_home() -> Path:
+    return Path.home() / ".streamwright"
+
+
+class MeshSettings(BaseSettings):
+    """Runtime settings every service shares."""
+
+    model_config = SettingsConfigDict(env_prefix="STREAMWRIGHT_", extra="ignore", frozen=True)
+
+    # Local state of every service lives under one directory, so two installations never mix.
+    home: Path = Field(default_factory=default_home)
+
+    # Kafka
+    bootstrap_servers: str = "localhost:9092"
+    topic_partitions: int = Field(default=3, ge=1, le=1024)
+    topic_replication: int = Field(default=1, ge=1, le=16)
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_location: Path | None = None
+    ssl_certificate_location: Path | None = None
+    ssl_key_location: Path | None = None
+    # Tansu and real brokers both honour these; defaults are tuned for low per-hop latency.
+    fetch_wait_max_ms: int = Field(default=5, ge=0, le=10_000)
+    session_timeout_ms: int = Field(default=6000, ge=1000, le=300_000)
+    linger_ms: int = Field(default=1, ge=0, le=10_000)
+
+    # Consumer runtime
+    handler_retries: int = Field(default=3, ge=0, le=100)
+    retry_backoff_ms: int = Field(default=200, ge=0, le=600_000)
+    max_in_flight: int = Field(default=8, ge=1, le=10_000)
+
+    # Schema registry: Confluent-compatible URL, else the embedded registry built from schemas/
+    schema_registry_url: str | None = None
+
+    # Stores: SQLite under `home` by default, MongoDB when a URL is given
+    mongodb_url: SecretStr | None = None
+    mongodb_database: str = "streamwright"
+
+    # gRPC
+    grpc_host: str = "127.0.0.1"
+    grpc_token: SecretStr | None = None
+    grpc_tls_cert: Path | None = None
+    grpc_tls_key: Path | None = None
+
+    # Observability
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    otlp_endpoint: str | None = None
+
+    # Ports of one service process. None = the service's default (see services.mesh.service.DEFAULT_PORTS);
+    # 0 = any free port. The supervisor sets them per child process.
+    grpc_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+
+    @field_validator("home")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    def service_dir(self, service: str) -> Path:
+        """The directory a service keeps its local state in (created on demand)."""
+        path = self.home / service
+        path.mkdir(parents=True, exist_ok=True)
+        return path
