@@ -99,8 +99,8 @@ def _collect(staging: Path, own_roots: set[str]) -> list[Path]:
         text = path.read_text(encoding="utf-8")
         path.write_text(rewrite_imports(text, package, own_roots), encoding="utf-8", newline="\n")
         packages.update(relative.parents)
-    for package in packages:
-        (staging / package / "__init__.py").write_text(INIT_TEXT, encoding="utf-8", newline="\n")
+    for directory in packages:
+        (staging / directory / "__init__.py").write_text(INIT_TEXT, encoding="utf-8", newline="\n")
     return sorted(path.relative_to(staging) for path in staging.rglob("*") if path.is_file())
 
 
@@ -120,11 +120,13 @@ def _replace_tree(staging: Path, out: Path, own_roots: set[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default {DEFAULT_OUT})")
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default {DEFAULT_OUT})"
+    )
     parser.add_argument("--proto-root", type=Path, default=PROTO_ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     written = generate(args.out.resolve(), args.proto_root.resolve())
-    print(f"wrote {len(written)} files to {args.out}")  # noqa: T201 - a script's one line of output
+    print(f"wrote {len(written)} files to {args.out}")
     return 0
 
 

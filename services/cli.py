@@ -26,6 +26,8 @@ _COMMAND_MODULES = (
     "services.validator.entrypoints.cli",
     "services.knowledge.entrypoints.cli",
     "services.router.entrypoints.cli",
+    # Commands that chain several services' logic in-process (generate, test, validate, run).
+    "services.workbench.cli",
 )
 
 
