@@ -30,7 +30,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 __all__ = [
     "MAX_NAME_LENGTH",
@@ -38,10 +38,12 @@ __all__ = [
     "InvalidDocument",
     "InvalidKey",
     "InvalidName",
+    "Scalar",
     "StoreClosed",
     "StoreError",
     "Stored",
     "VersionConflict",
+    "check_expected_version",
     "check_key",
     "check_name",
     "check_page",
@@ -55,7 +57,8 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 
-type Scalar = None | bool | int | float | str
+Scalar: TypeAlias = bool | int | float | str | None
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +168,13 @@ def check_name(name: object, what: str = "collection") -> str:
 
 def check_key(key: object) -> str:
     """`key` if it is a usable document key, else `InvalidKey`."""
-    if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH or "\x00" in key:
+    if (
+        not isinstance(key, str)
+        or not key
+        or len(key) > MAX_KEY_LENGTH
+        or "\x00" in key
+        or _SURROGATE.search(key)
+    ):
         raise InvalidKey(
             f"invalid document key {key!r}: expected a non-empty string without NUL "
             f"of at most {MAX_KEY_LENGTH} characters"
@@ -181,8 +190,20 @@ def check_page(limit: int | None, offset: int) -> None:
         raise ValueError(f"offset must be a non-negative int, got {offset!r}")
 
 
+def check_expected_version(expected_version: int | None) -> None:
+    """Reject an `expected_version` that is not None or a non-negative int with ValueError."""
+    if expected_version is not None and (
+        isinstance(expected_version, bool) or not isinstance(expected_version, int) or expected_version < 0
+    ):
+        raise ValueError(f"expected_version must be a non-negative int or None, got {expected_version!r}")
+
+
 def _copy_json(value: Any, path: str) -> Any:
-    if value is None or isinstance(value, (bool, str)):
+    if isinstance(value, str):
+        if _SURROGATE.search(value):
+            raise InvalidDocument(f"string at {path} holds a lone surrogate (not UTF-8 encodable)")
+        return value
+    if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
         if not _INT64_MIN <= value <= _INT64_MAX:
@@ -195,8 +216,8 @@ def _copy_json(value: Any, path: str) -> Any:
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for k, v in value.items():
-            if not isinstance(k, str):
-                raise InvalidDocument(f"object key {k!r} at {path} is not a string")
+            if not isinstance(k, str) or _SURROGATE.search(k):
+                raise InvalidDocument(f"object key {k!r} at {path} is not a UTF-8 encodable string")
             out[k] = _copy_json(v, f"{path}.{k}")
         return out
     if isinstance(value, (list, tuple)):
@@ -213,10 +234,10 @@ def to_document(doc: object) -> dict[str, Any]:
 
 
 def _check_scalar(field: str, value: object) -> Scalar:
-    if value is None or isinstance(value, (bool, str)):
+    if value is None or isinstance(value, bool):
         return value
-    if isinstance(value, (int, float)):
-        copied: int | float = _copy_json(value, field)
+    if isinstance(value, (int, float, str)):
+        copied: int | float | str = _copy_json(value, field)
         return copied
     raise InvalidDocument(
         f"filter on {field!r}: expected None, bool, number or str (or a list of them), "
