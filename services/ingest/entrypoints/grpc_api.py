@@ -1,0 +1,142 @@
+"""IngestService over gRPC: translates messages to use-case calls and records to messages."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import grpc
+
+from services.ingest.domain.intake import RequestRecord, RequestState
+from services.ingest.handlers import IngestHandlers
+from services.ingest.ports import RequestRepository
+from services.mesh.events import Source
+from services.mesh.rpc.streamwright.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc
+
+SERVICE_NAME = ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name
+MAX_DOCUMENT_BYTES = 1_048_576  # request-format §6; the checker says so too, but refuse early here
+DEFAULT_PAGE, MAX_PAGE = 50, 500
+# A request error stops the document; the proto's scale has no "error", so it is Critical.
+_SEVERITY = {
+    "critical": common_pb2.SEVERITY_CRITICAL,
+    "error": common_pb2.SEVERITY_CRITICAL,
+    "warning": common_pb2.SEVERITY_WARNING,
+    "info": common_pb2.SEVERITY_INFO,
+}
+_STATE_TO_PB = {
+    "PENDING": ingest_pb2.REQUEST_STATE_PENDING,
+    "ACCEPTED": ingest_pb2.REQUEST_STATE_ACCEPTED,
+    "REJECTED": ingest_pb2.REQUEST_STATE_REJECTED,
+}
+_PB_TO_STATE: dict[int, RequestState] = {v: k for k, v in _STATE_TO_PB.items()}  # type: ignore[misc]
+
+
+def _issue(doc: dict[str, Any]) -> common_pb2.Issue:
+    issue = common_pb2.Issue(
+        code=str(doc.get("code", "")),
+        severity=_SEVERITY.get(str(doc.get("severity")), common_pb2.SEVERITY_UNSPECIFIED),
+        message=str(doc.get("message", "")),
+    )
+    for name in ("block", "name", "hint"):
+        if doc.get(name) is not None:
+            setattr(issue, name, str(doc[name]))
+    if doc.get("line") is not None:
+        issue.line = int(doc["line"])
+    return issue
+
+
+def to_message(record: RequestRecord) -> ingest_pb2.Request:
+    message = ingest_pb2.Request(
+        request_id=record.request_id,
+        domain=record.domain,
+        revision=record.revision or 0,
+        state=_STATE_TO_PB[record.state],
+        content_hash=record.content_hash or "",
+        spec_json=record.spec_json or "",
+        errors=[_issue(e) for e in record.errors],
+        warnings=[_issue(w) for w in record.warnings],
+        run_id=record.run_id,
+    )
+    message.submitted_at.FromDatetime(record.submitted_at)
+    if record.submitted_by is not None:
+        message.submitted_by = record.submitted_by
+    if record.file_name is not None:
+        message.file_name = record.file_name
+    return message
+
+
+def _offset(token: str) -> int:
+    if not token:
+        return 0
+    try:
+        value = int(base64.urlsafe_b64decode(token.encode()).decode())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError("page_token is not one this server issued") from exc
+    if value < 0:
+        raise ValueError("page_token is not one this server issued")
+    return value
+
+
+def _token(offset: int) -> str:
+    return base64.urlsafe_b64encode(str(offset).encode()).decode()
+
+
+class IngestApi(ingest_pb2_grpc.IngestServiceServicer):  # type: ignore[misc]
+    def __init__(self, handlers: IngestHandlers, requests: RequestRepository) -> None:
+        self._handlers = handlers
+        self._requests = requests
+
+    async def SubmitRequest(
+        self, request: ingest_pb2.SubmitRequestRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.SubmitRequestResponse:
+        if not request.document.strip():
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "document is empty")
+        if len(request.document.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "document is too large (limit 1 MiB)")
+        if request.HasField("idempotency_key") and not 0 < len(request.idempotency_key) <= 256:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "idempotency_key must be 1-256 characters")
+        submission = await self._handlers.submit(
+            document=request.document,
+            source=Source.GRPC,
+            file_name=request.file_name if request.HasField("file_name") else None,
+            cases_yaml=request.cases_yaml if request.HasField("cases_yaml") else None,
+            idempotency_key=request.idempotency_key if request.HasField("idempotency_key") else None,
+            submitted_by=request.submitted_by if request.HasField("submitted_by") else None,
+        )
+        return ingest_pb2.SubmitRequestResponse(
+            request_id=submission.request_id, run_id=submission.run_id, duplicate=submission.duplicate
+        )
+
+    async def GetRequest(
+        self, request: ingest_pb2.GetRequestRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.Request:
+        if not request.request_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "request_id is required")
+        record = await self._requests.get(request.request_id)
+        if record is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no request {request.request_id!r}")
+        assert record is not None
+        return to_message(record)
+
+    async def ListRequests(
+        self, request: ingest_pb2.ListRequestsRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.ListRequestsResponse:
+        if request.page_size < 0:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "page_size must not be negative")
+        try:
+            offset = _offset(request.page_token)
+        except ValueError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            raise  # unreachable: abort raises
+        size = min(request.page_size or DEFAULT_PAGE, MAX_PAGE)
+        state = _PB_TO_STATE.get(request.state) if request.HasField("state") else None
+        records = await self._requests.list(
+            domain=request.domain if request.HasField("domain") else None,
+            state=state,
+            limit=size + 1,
+            offset=offset,
+        )
+        return ingest_pb2.ListRequestsResponse(
+            requests=[to_message(r) for r in records[:size]],
+            next_page_token=_token(offset + size) if len(records) > size else "",
+        )

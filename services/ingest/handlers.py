@@ -1,0 +1,218 @@
+"""Ingest use cases: take a submission, check it, record it, publish the outcome.
+
+Idempotency has two layers. The consumer wrapper drops a redelivered event (same event_id).
+Here, a client's idempotency key (default: the request id) binds to one request: a
+resubmission under the same key is the same request and starts nothing. Identical content
+under a new key gets a new request and run, but no new revision.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.ingest.domain.checks import CheckResult, check_document
+from services.ingest.domain.errors import Issue as CheckIssue
+from services.ingest.domain.intake import UNPARSED_DOMAIN, RequestRecord, RequestState, assign_revision
+from services.ingest.ports import Publisher, RequestRepository
+from services.mesh.events import (
+    Envelope,
+    Issue,
+    RequestAccepted,
+    RequestRejected,
+    RequestSubmitted,
+    Severity,
+    Source,
+    utc_now,
+)
+from services.mesh.ids import new_ulid
+from services.mesh.logging import get_logger
+from services.mesh.spec import SPEC_VERSION
+
+PRODUCER = "ingest"
+_DOMAIN_LINE = re.compile(r"""^\s*domain\s*:\s*["']?([a-z][a-z0-9_-]{0,63})["']?\s*(?:#.*)?$""", re.M)
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Submission:
+    request_id: str
+    run_id: str
+    duplicate: bool
+
+
+def routing_domain(document: str) -> str:
+    """The Kafka key of a submission before it is parsed: job_info.domain when it looks valid.
+
+    Only ordering depends on it; the checked spec's domain is authoritative afterwards.
+    """
+    match = _DOMAIN_LINE.search(document[:65536])
+    return match.group(1) if match else UNPARSED_DOMAIN
+
+
+def to_event_issue(issue: CheckIssue) -> Issue:
+    return Issue(
+        code=issue.code,
+        severity=Severity(issue.severity),
+        message=issue.message,
+        block=issue.block,
+        line=issue.line,
+        name=issue.name,
+        hint=issue.hint,
+    )
+
+
+class IngestHandlers:
+    def __init__(
+        self,
+        *,
+        requests: RequestRepository,
+        publisher: Publisher,
+        clock: Callable[[], datetime] = utc_now,
+        max_head_retries: int = 20,
+    ) -> None:
+        self._requests = requests
+        self._publisher = publisher
+        self._clock = clock
+        self._max_head_retries = max_head_retries
+
+    async def submit(
+        self,
+        *,
+        document: str,
+        source: Source,
+        file_name: str | None = None,
+        cases_yaml: str | None = None,
+        idempotency_key: str | None = None,
+        submitted_by: str | None = None,
+    ) -> Submission:
+        """Record a submission and publish RequestSubmitted; a known key returns its ids."""
+        request_id, run_id = new_ulid(), new_ulid()
+        key = idempotency_key or request_id
+        bound_request, bound_run, fresh = await self._requests.claim_key(key, request_id, run_id)
+        if not fresh:
+            return Submission(bound_request, bound_run, duplicate=True)
+        domain = routing_domain(document)
+        envelope = Envelope.new(
+            event_type=RequestSubmitted.EVENT_TYPE,
+            producer=PRODUCER,
+            run_id=run_id,
+            request_id=request_id,
+            domain=domain,
+            idempotency_key=key,
+        )
+        await self._requests.save(
+            RequestRecord(
+                request_id=request_id,
+                run_id=run_id,
+                idempotency_key=key,
+                domain=domain,
+                state="PENDING",
+                submitted_at=envelope.occurred_at,
+                source=source.value,
+                document=document,
+                file_name=file_name,
+                cases_yaml=cases_yaml,
+                submitted_by=submitted_by,
+            )
+        )
+        await self._publisher.publish(
+            RequestSubmitted(
+                envelope=envelope,
+                document=document,
+                source=source,
+                file_name=file_name,
+                cases_yaml=cases_yaml,
+                submitted_by=submitted_by,
+            )
+        )
+        return Submission(request_id, run_id, duplicate=False)
+
+    async def on_request_submitted(self, event: RequestSubmitted) -> None:
+        """Check the document; publish RequestAccepted (with its revision) or RequestRejected."""
+        env = event.envelope
+        key = env.idempotency_key or env.request_id
+        bound_request, _, _ = await self._requests.claim_key(key, env.request_id, env.run_id)
+        if bound_request != env.request_id:
+            log.info("resubmission ignored", idempotency_key=key, original_request=bound_request)
+            return
+        result = check_document(event.document, cases_text=event.cases_yaml)
+        base = RequestRecord(
+            request_id=env.request_id,
+            run_id=env.run_id,
+            idempotency_key=key,
+            domain=env.domain,
+            state="PENDING",
+            submitted_at=env.occurred_at,
+            source=event.source.value,
+            document=event.document,
+            file_name=event.file_name,
+            cases_yaml=event.cases_yaml,
+            submitted_by=event.submitted_by,
+            warnings=tuple(w.model_dump(mode="json") for w in result.warnings),
+        )
+        if result.spec is None or result.errors:
+            await self._reject(event, base, result)
+        else:
+            await self._accept(event, base, result)
+
+    async def _reject(self, event: RequestSubmitted, base: RequestRecord, result: CheckResult) -> None:
+        state: RequestState = "REJECTED"
+        await self._requests.save(
+            base.model_copy(update={"state": state, "errors": tuple(e.model_dump(mode="json") for e in result.errors)})
+        )
+        await self._publisher.publish(
+            RequestRejected(
+                envelope=Envelope.caused_by(event, event_type=RequestRejected.EVENT_TYPE, producer=PRODUCER),
+                errors=tuple(to_event_issue(e) for e in result.errors),
+                warnings=tuple(to_event_issue(w) for w in result.warnings),
+            )
+        )
+
+    async def _accept(self, event: RequestSubmitted, base: RequestRecord, result: CheckResult) -> None:
+        assert result.spec is not None
+        spec = result.spec
+        domain = spec.job.domain
+        revision, is_new = await self._revision(domain, spec.content_hash, base.request_id)
+        state: RequestState = "ACCEPTED"
+        duplicate_of = None if is_new else await self._request_of(domain, revision)
+        spec_json = spec.to_json()
+        await self._requests.save(
+            base.model_copy(
+                update={
+                    "state": state,
+                    "domain": domain,
+                    "revision": revision,
+                    "content_hash": spec.content_hash,
+                    "duplicate_of_request": duplicate_of if duplicate_of != base.request_id else None,
+                    "spec_json": spec_json,
+                }
+            )
+        )
+        envelope = Envelope.caused_by(event, event_type=RequestAccepted.EVENT_TYPE, producer=PRODUCER)
+        await self._publisher.publish(
+            RequestAccepted(
+                envelope=envelope.model_copy(update={"domain": domain}),
+                revision=revision,
+                content_hash=spec.content_hash,
+                spec_version=SPEC_VERSION,
+                spec_json=spec_json,
+                warnings=tuple(to_event_issue(w) for w in result.warnings),
+            )
+        )
+
+    async def _revision(self, domain: str, content_hash: str, request_id: str) -> tuple[int, bool]:
+        # Records of one domain share a Kafka key, so one consumer sees them in order; the
+        # compare-and-set still guards replicas and manual re-submissions racing on a head.
+        for _ in range(self._max_head_retries):
+            head, version = await self._requests.head(domain)
+            new_head, revision, is_new = assign_revision(head, content_hash, request_id)
+            if not is_new or await self._requests.save_head(new_head, version):
+                return revision, is_new
+        raise RuntimeError(f"could not assign a revision for domain {domain!r}: head keeps moving")
+
+    async def _request_of(self, domain: str, revision: int) -> str | None:
+        head, _ = await self._requests.head(domain)
+        return head.request_by_revision.get(str(revision))
