@@ -1,0 +1,147 @@
+"""Dimension and result DDL: one valid CREATE TABLE each, names matching their headings."""
+
+from __future__ import annotations
+
+from services.ingest.domain.ddl import CreateTable, DdlError, parse_create_table
+from services.ingest.domain.errors import Issues
+from services.ingest.domain.parse import RESULT_BLOCK, DdlPart, RawDocument
+from services.mesh.spec import Column, Dimension, Table
+
+_LOOKUP_CACHE_PREFIXES = ("lookup.cache", "lookup.partial-cache", "lookup.full-cache")
+
+
+def build_dimensions(raw: RawDocument, issues: Issues) -> list[Dimension]:
+    """Parse every dimension DDL; report mismatched headings and repeated numbers or tables."""
+    dimensions: list[Dimension] = []
+    for part in raw.dimensions:
+        assert part.dimension is not None
+        table = _parse_table(part, issues)
+        if table is None:
+            continue
+        heading = part.dimension
+        if heading.table != table.name:
+            issues.error(
+                "ddl.heading_mismatch",
+                f"heading names table {heading.table!r} but the DDL creates {table.name!r}",
+                block=part.label,
+                line=heading.heading.line,
+                name=heading.table or table.name,
+                hint=f"make the heading `Dimension {heading.number}: {table.name}` or rename the table",
+            )
+        if _repeated(part, heading.number, table, dimensions, issues):
+            continue
+        dimensions.append(
+            Dimension(
+                number=heading.number,
+                alias=f"dim{heading.number}",
+                table=table,
+                heading_line=heading.heading.line,
+            )
+        )
+    _report_repeated_numbers(raw, issues)
+    return dimensions
+
+
+def _repeated(part: DdlPart, number: int, table: Table, done: list[Dimension], issues: Issues) -> bool:
+    if any(d.table.name == table.name for d in done):
+        issues.error(
+            "ddl.duplicate_dimension_table",
+            "two dimensions declare the same table",
+            block=part.label,
+            line=part.block.fence_line,
+            name=table.name,
+            hint="declare each dimension table once; join it twice with explicit aliases instead",
+        )
+        return True
+    return any(d.number == number for d in done)
+
+
+def _report_repeated_numbers(raw: RawDocument, issues: Issues) -> None:
+    seen: set[int] = set()
+    for heading in raw.dimension_headings:
+        if heading.number in seen:
+            issues.error(
+                "ddl.duplicate_dimension_number",
+                f"dimension number {heading.number} is used twice",
+                block=heading.heading.text,
+                line=heading.heading.line,
+                name=f"dim{heading.number}",
+                hint="number the dimension headings 1, 2, 3, ... without repeats",
+            )
+        seen.add(heading.number)
+
+
+def build_result(raw: RawDocument, issues: Issues) -> Table | None:
+    if raw.result is None:
+        return None
+    table = _parse_table(raw.result, issues)
+    if table is None:
+        return None
+    for name, line in raw.result_names:
+        if name != table.name:
+            issues.error(
+                "ddl.heading_mismatch",
+                f"heading names result table {name!r} but the DDL creates {table.name!r}",
+                block=RESULT_BLOCK,
+                line=line,
+                name=name or table.name,
+                hint=f"make the heading `Table: {table.name}` or rename the table",
+            )
+    return table
+
+
+def _parse_table(part: DdlPart, issues: Issues) -> Table | None:
+    try:
+        created = parse_create_table(part.block.content)
+    except DdlError as exc:
+        issues.error(
+            "ddl.invalid",
+            f"not one valid Flink CREATE TABLE: {exc.message}",
+            block=part.label,
+            line=part.block.content_line + exc.line - 1,
+            name=exc.name,
+            hint="write one `CREATE TABLE name (col TYPE, ...) WITH (...)` with physical columns only",
+        )
+        return None
+    except (ValueError, RecursionError) as exc:
+        issues.error(
+            "ddl.invalid",
+            f"not one valid Flink CREATE TABLE: {exc}",
+            block=part.label,
+            line=part.block.fence_line,
+            hint="write one `CREATE TABLE name (col TYPE, ...) WITH (...)` with physical columns only",
+        )
+        return None
+    return to_table(created, part.block.content_line)
+
+
+def to_table(created: CreateTable, first_line: int) -> Table:
+    """The spec's table model; primary-key columns are NOT NULL (Flink makes them so)."""
+    key = set(created.primary_key)
+    columns = tuple(
+        Column(
+            name=c.name,
+            type=c.type.with_nullable(not (c.not_null or c.name in key)),
+            not_null=c.not_null or c.name in key,
+            comment=c.comment,
+            line=first_line + c.line - 1,
+        )
+        for c in created.columns
+    )
+    return Table(
+        name=created.name,
+        name_parts=tuple(created.name_parts),
+        columns=columns,
+        primary_key=tuple(created.primary_key),
+        options=dict(created.options),
+        comment=created.comment,
+        line=first_line,
+    )
+
+
+def has_lookup_cache(table: Table) -> bool:
+    return any(key.startswith(_LOOKUP_CACHE_PREFIXES) for key in table.options)
+
+
+def is_jdbc(table: Table) -> bool:
+    return table.options.get("connector", "").strip().lower() == "jdbc"

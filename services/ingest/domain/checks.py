@@ -1,0 +1,191 @@
+"""`check_document`: a request document in, a `RequestSpec` or every error out. Never raises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict
+
+from services.ingest.domain.check_cases import check_cases
+from services.ingest.domain.check_expressions import Scope
+from services.ingest.domain.check_job import check_job_info
+from services.ingest.domain.check_joins import check_joins
+from services.ingest.domain.check_mappings import check_aggregation, check_conditions, check_mappings
+from services.ingest.domain.check_tables import build_dimensions, build_result
+from services.ingest.domain.check_warnings import dimension_warnings, er_warnings
+from services.ingest.domain.document import check_input, decode_input, split_lines
+from services.ingest.domain.errors import Issue, Issues
+from services.ingest.domain.mermaid import parse_er_diagram
+from services.ingest.domain.parse import RawDocument, parse_document
+from services.ingest.domain.payload_class import parse_payload_class
+from services.ingest.domain.scaffold import check_placeholders
+from services.mesh.spec import (
+    Dimension,
+    ErDiagram,
+    Join,
+    Note,
+    PayloadClass,
+    PayloadField,
+    RequestSpec,
+    SpecWarning,
+    Table,
+    content_hash,
+)
+from services.mesh.sqltypes import JAVA_TO_FLINK
+
+
+class CheckResult(BaseModel):
+    """The outcome of a check: a spec when valid; errors and warnings in document order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    spec: RequestSpec | None
+    errors: list[Issue]
+    warnings: list[Issue]
+
+    @property
+    def valid(self) -> bool:
+        return self.spec is not None and not self.errors
+
+
+def check_document(text: str, *, cases_text: str | None = None) -> CheckResult:
+    """Parse and cross-check a request-v3 document (and optionally a sidecar cases file)."""
+    issues = Issues()
+    try:
+        return _check(text, cases_text, issues)
+    except Exception as exc:
+        issues.error(
+            "internal.error",
+            f"the checker failed on this document ({type(exc).__name__})",
+            block="document",
+            line=None,
+            hint="report this document to the Streamwright maintainers",
+        )
+        return CheckResult(spec=None, errors=issues.errors, warnings=issues.warnings)
+
+
+def check_document_bytes(data: bytes, *, cases_text: str | None = None) -> CheckResult:
+    """`check_document` for raw bytes: size, then strict UTF-8, then the text checks."""
+    issues = Issues()
+    text = decode_input(data, issues)
+    if text is None:
+        return CheckResult(spec=None, errors=issues.errors, warnings=issues.warnings)
+    return check_document(text, cases_text=cases_text)
+
+
+@dataclass
+class _Parts:
+    payload: PayloadClass | None
+    dimensions: list[Dimension]
+    result: Table | None
+    joins: list[Join]
+    scope: Scope
+
+
+def _check(text: str, cases_text: str | None, issues: Issues) -> CheckResult:
+    if not check_input(text, issues):
+        return CheckResult(spec=None, errors=issues.errors, warnings=issues.warnings)
+    check_placeholders(split_lines(text), issues)
+    raw = parse_document(text, issues)
+    job = check_job_info(raw, issues)
+    parts = _structure(raw, issues)
+    mappings = check_mappings(raw, parts.result, parts.scope, issues)
+    aggregation = check_aggregation(mappings, parts.result, issues)
+    conditions = check_conditions(raw, parts.scope, issues)
+    er = _er_diagram(raw, parts, issues)
+    case_issues = Issues(source="cases")
+    embedded = raw.yaml["cases"].doc if "cases" in raw.yaml else None
+    cases = check_cases(
+        embedded=embedded,
+        sidecar_text=cases_text,
+        dimensions=parts.dimensions,
+        result=parts.result,
+        issues=issues,
+        sidecar_issues=case_issues,
+    )
+    issues.extend(case_issues)
+    if issues.has_errors() or job is None or parts.payload is None or parts.result is None:
+        return CheckResult(spec=None, errors=issues.errors, warnings=issues.warnings)
+    spec = RequestSpec(
+        content_hash=content_hash(text),
+        job=job,
+        payload=parts.payload,
+        dimensions=tuple(parts.dimensions),
+        result=parts.result,
+        mappings=tuple(mappings),
+        joins=tuple(parts.joins),
+        filters=tuple(conditions.filters),
+        business_rules=tuple(conditions.rules),
+        performance_hints=tuple(conditions.hints),
+        er_diagram=er,
+        notes=tuple(Note(heading=h.text if h else None, text=t) for h, t in raw.scanned.notes),
+        cases=tuple(cases),
+        aggregation=aggregation,
+        warnings=tuple(_spec_warning(w) for w in issues.warnings),
+    )
+    return CheckResult(spec=spec, errors=[], warnings=issues.warnings)
+
+
+def _structure(raw: RawDocument, issues: Issues) -> _Parts:
+    payload = _payload(raw, issues)
+    dimensions = build_dimensions(raw, issues)
+    result = build_result(raw, issues)
+    joins, scope = check_joins(raw, payload, dimensions, issues)
+    labels = {d.dimension.heading.line: d.label for d in raw.dimensions if d.dimension is not None}
+    dimension_warnings(dimensions, labels, joins, issues)
+    return _Parts(payload, dimensions, result, joins, scope)
+
+
+def _payload(raw: RawDocument, issues: Issues) -> PayloadClass | None:
+    if raw.java is None:
+        return None
+    java_class = parse_payload_class(raw.java.content, raw.java.content_line, issues)
+    if java_class is None:
+        return None
+    fields = tuple(
+        PayloadField(
+            name=f.name,
+            java_type=f.java_type,
+            flink_type=JAVA_TO_FLINK.get(_simple_java_type(f.java_type)),
+            comment=f.comment,
+            line=f.line,
+        )
+        for f in java_class.fields
+    )
+    if not fields:
+        return None
+    return PayloadClass(name=java_class.name, fields=fields, line=java_class.line)
+
+
+def _simple_java_type(java_type: str) -> str:
+    """`java.math.BigDecimal` and `java.lang.Long` are BigDecimal and Long; others stay as written."""
+    for package in ("java.lang.", "java.math."):
+        if java_type.startswith(package):
+            return java_type[len(package) :]
+    return java_type
+
+
+def _er_diagram(raw: RawDocument, parts: _Parts, issues: Issues) -> ErDiagram | None:
+    if raw.er is None:
+        return None
+    er = parse_er_diagram(raw.er.content, raw.er.content_line, issues)
+    er_warnings(
+        er,
+        payload=parts.payload,
+        dimensions=parts.dimensions,
+        result=parts.result,
+        joins=parts.joins,
+        issues=issues,
+    )
+    return er
+
+
+def _spec_warning(issue: Issue) -> SpecWarning:
+    return SpecWarning(
+        code=issue.code,
+        message=issue.message,
+        block=issue.block,
+        line=issue.line,
+        name=issue.name,
+        hint=issue.hint,
+    )

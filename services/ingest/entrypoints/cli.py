@@ -1,0 +1,145 @@
+"""Ingest commands: `streamwright check FILE` and `streamwright init DOMAIN`.
+
+Cheap to import: the parser and checker are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from services.ingest.domain.checks import CheckResult
+    from services.ingest.domain.errors import Issue
+
+_USAGE = 2
+_REJECTED = 1
+
+
+def check(
+    file: Annotated[Path, typer.Argument(help="The request-v3 markdown document.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    cases: Annotated[
+        Path | None,
+        typer.Option(
+            "--cases", help="A sidecar cases YAML (default: <name>.cases.yaml or cases.yaml beside FILE)."
+        ),
+    ] = None,
+) -> None:
+    """Check a request document: exit 0 if valid, 1 if rejected (every error listed), 2 on usage errors."""
+    from services.ingest.domain.checks import check_document_bytes
+
+    data = _read_bytes(file, "request document")
+    cases_path = cases if cases is not None else _sidecar_cases(file)
+    cases_text = None
+    if cases_path is not None:
+        cases_text = _read_bytes(cases_path, "cases file").decode("utf-8", errors="replace")
+    result = check_document_bytes(data, cases_text=cases_text)
+    if as_json:
+        typer.echo(json.dumps(_as_json(result), ensure_ascii=False, indent=2))
+    else:
+        _print_text(file, cases_path, result)
+    if not result.valid:
+        raise typer.Exit(_REJECTED)
+
+
+def init(
+    domain: Annotated[str, typer.Argument(help="The domain, e.g. orders (^[a-z][a-z0-9_-]{0,63}$).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Target file, or a directory for <domain>-request-v3.md.")
+    ] = None,
+) -> None:
+    """Write a request template `<domain>-request-v3.md` to fill in (never overwrites)."""
+    from services.ingest.domain.scaffold import render_template
+
+    try:
+        text = render_template(domain)
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(_USAGE) from None
+    target = out if out is not None else Path.cwd()
+    if target.is_dir():
+        target = target / f"{domain}-request-v3.md"
+    if target.exists():
+        typer.echo(f"error: {target} already exists; not overwriting it", err=True)
+        raise typer.Exit(_USAGE)
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as error:
+        typer.echo(f"error: cannot write {target}: {error.strerror or error}", err=True)
+        raise typer.Exit(_USAGE) from None
+    typer.echo(str(target))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("check")(check)
+    app.command("init")(init)
+
+
+def _read_bytes(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        message = f"{what} {path} does not exist"
+    except IsADirectoryError:
+        message = f"{what} {path} is a directory"
+    except OSError as error:
+        message = f"cannot read {what} {path}: {error.strerror or error}"
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(_USAGE)
+
+
+def _sidecar_cases(file: Path) -> Path | None:
+    stem = file.name.removesuffix(".md")
+    for name in (f"{stem}.cases.yaml", f"{stem.removesuffix('-request-v3')}.cases.yaml", "cases.yaml"):
+        candidate = file.parent / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _as_json(result: CheckResult) -> dict[str, Any]:
+    warnings = [w.model_dump(mode="json") for w in result.warnings]
+    if result.spec is not None and result.valid:
+        return {"valid": True, "spec": result.spec.model_dump(mode="json"), "warnings": warnings}
+    return {
+        "valid": False,
+        "errors": [e.model_dump(mode="json") for e in result.errors],
+        "warnings": warnings,
+    }
+
+
+def _print_text(file: Path, cases_path: Path | None, result: CheckResult) -> None:
+    spec = result.spec
+    if spec is not None and result.valid:
+        aggregate = (
+            "grouped by " + ", ".join(spec.aggregation.group_by) if spec.aggregation.is_aggregate else "no"
+        )
+        typer.echo(f"valid: {file}")
+        typer.echo(f"  job {spec.job.name!r}: domain {spec.job.domain}, event type {spec.job.event_type}")
+        typer.echo(
+            f"  {len(spec.dimensions)} dimension(s), {len(spec.joins)} join(s),"
+            f" {len(spec.mappings)} mapping(s)"
+            f" into {spec.result.name}, aggregate: {aggregate}"
+        )
+        if cases_path is not None or spec.cases:
+            typer.echo(f"  {len(spec.cases)} case(s)" + (f" (with {cases_path})" if cases_path else ""))
+        _print_issues("warning", result.warnings)
+        return
+    for error in result.errors:
+        typer.echo(_line(error))
+    _print_issues("warning", result.warnings)
+    typer.echo(f"rejected: {file}: {len(result.errors)} error(s), {len(result.warnings)} warning(s)")
+
+
+def _print_issues(label: str, issues: list[Issue]) -> None:
+    for issue in issues:
+        typer.echo(f"{label}: {_line(issue)}")
+
+
+def _line(issue: Issue) -> str:
+    text = issue.render()
+    return f"[cases file] {text}" if issue.source == "cases" else text
