@@ -161,7 +161,9 @@ class IngestHandlers:
     async def _reject(self, event: RequestSubmitted, base: RequestRecord, result: CheckResult) -> None:
         state: RequestState = "REJECTED"
         await self._requests.save(
-            base.model_copy(update={"state": state, "errors": tuple(e.model_dump(mode="json") for e in result.errors)})
+            base.model_copy(
+                update={"state": state, "errors": tuple(e.model_dump(mode="json") for e in result.errors)}
+            )
         )
         await self._publisher.publish(
             RequestRejected(

@@ -50,7 +50,9 @@ class StoreRequestRepository:
 
     async def save_head(self, head: DomainHead, expected_version: int) -> bool:
         try:
-            await self._store.put(HEADS, head.domain, head.model_dump(mode="json"), expected_version=expected_version)
+            await self._store.put(
+                HEADS, head.domain, head.model_dump(mode="json"), expected_version=expected_version
+            )
         except VersionConflict:
             return False
         return True

@@ -1,4 +1,4 @@
-"""Ingest commands: `streamwright check FILE` and `streamwright init DOMAIN`.
+"""Ingest commands: `streamwright check FILE`, `init DOMAIN` and `submit FILE`.
 
 Cheap to import: the parser and checker are imported inside the commands.
 """
@@ -74,9 +74,39 @@ def init(
     typer.echo(str(target))
 
 
+def submit(
+    file: Annotated[Path, typer.Argument(help="The request-v3 markdown document.")],
+    cases: Annotated[Path | None, typer.Option("--cases", help="A cases YAML to send with it.")] = None,
+    key: Annotated[
+        str | None, typer.Option("--key", help="Idempotency key: resubmitting with it returns the same run.")
+    ] = None,
+) -> None:
+    """Submit a document to the running mesh (`streamwright up`); prints the run id."""
+    from services.ingest.entrypoints.submit import SubmitError, run_submit
+    from services.mesh.settings import MeshSettings
+
+    if key is not None and not 0 < len(key) <= 256:
+        typer.echo("error: --key must be 1-256 characters", err=True)
+        raise typer.Exit(_USAGE)
+    for path in (file, cases):
+        if path is not None and not path.is_file():
+            typer.echo(f"error: {path} is not a readable file", err=True)
+            raise typer.Exit(_USAGE)
+    cases_path = cases if cases is not None else _sidecar_cases(file)
+    try:
+        response = run_submit(file, cases=cases_path, idempotency_key=key, settings=MeshSettings())
+    except SubmitError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(_REJECTED) from None
+    if response.duplicate:
+        typer.echo(f"already submitted under this key; request {response.request_id}", err=True)
+    typer.echo(response.run_id)
+
+
 def register(app: typer.Typer) -> None:
     app.command("check")(check)
     app.command("init")(init)
+    app.command("submit")(submit)
 
 
 def _read_bytes(path: Path, what: str) -> bytes:

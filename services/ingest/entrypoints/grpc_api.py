@@ -23,12 +23,15 @@ _SEVERITY = {
     "warning": common_pb2.SEVERITY_WARNING,
     "info": common_pb2.SEVERITY_INFO,
 }
-_STATE_TO_PB = {
-    "PENDING": ingest_pb2.REQUEST_STATE_PENDING,
-    "ACCEPTED": ingest_pb2.REQUEST_STATE_ACCEPTED,
-    "REJECTED": ingest_pb2.REQUEST_STATE_REJECTED,
-}
-_PB_TO_STATE: dict[int, RequestState] = {v: k for k, v in _STATE_TO_PB.items()}  # type: ignore[misc]
+_STATES: tuple[RequestState, ...] = ("PENDING", "ACCEPTED", "REJECTED")
+
+
+def _state_from_pb(value: int) -> RequestState | None:
+    try:
+        name = ingest_pb2.RequestState.Name(value).removeprefix("REQUEST_STATE_")
+    except ValueError:  # a number this server does not know: no filter rather than no answer
+        return None
+    return next((s for s in _STATES if s == name), None)
 
 
 def _issue(doc: dict[str, Any]) -> common_pb2.Issue:
@@ -50,7 +53,7 @@ def to_message(record: RequestRecord) -> ingest_pb2.Request:
         request_id=record.request_id,
         domain=record.domain,
         revision=record.revision or 0,
-        state=_STATE_TO_PB[record.state],
+        state=f"REQUEST_STATE_{record.state}",
         content_hash=record.content_hash or "",
         spec_json=record.spec_json or "",
         errors=[_issue(e) for e in record.errors],
@@ -81,7 +84,7 @@ def _token(offset: int) -> str:
     return base64.urlsafe_b64encode(str(offset).encode()).decode()
 
 
-class IngestApi(ingest_pb2_grpc.IngestServiceServicer):  # type: ignore[misc]
+class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
     def __init__(self, handlers: IngestHandlers, requests: RequestRepository) -> None:
         self._handlers = handlers
         self._requests = requests
@@ -129,7 +132,7 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):  # type: ignore[misc]
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             raise  # unreachable: abort raises
         size = min(request.page_size or DEFAULT_PAGE, MAX_PAGE)
-        state = _PB_TO_STATE.get(request.state) if request.HasField("state") else None
+        state = _state_from_pb(request.state) if request.HasField("state") else None
         records = await self._requests.list(
             domain=request.domain if request.HasField("domain") else None,
             state=state,

@@ -24,7 +24,7 @@ async def submit_document(
     file_name: str | None,
     cases_yaml: str | None,
     idempotency_key: str | None,
-    timeout: float = 10.0,
+    rpc_timeout: float = 10.0,
 ) -> ingest_pb2.SubmitRequestResponse:
     port, _ = service_ports("ingest", settings)
     target = f"{settings.grpc_host}:{port}"
@@ -36,9 +36,11 @@ async def submit_document(
     if idempotency_key is not None:
         request.idempotency_key = idempotency_key
     async with open_channel(target, settings) as channel:
-        stub = ingest_pb2_grpc.IngestServiceStub(channel)
+        stub = ingest_pb2_grpc.IngestServiceStub(channel)  # type: ignore[no-untyped-call]
         try:
-            response: ingest_pb2.SubmitRequestResponse = await stub.SubmitRequest(request, timeout=timeout)
+            response: ingest_pb2.SubmitRequestResponse = await stub.SubmitRequest(
+                request, timeout=rpc_timeout
+            )
         except grpc.aio.AioRpcError as exc:
             if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 raise SubmitError(

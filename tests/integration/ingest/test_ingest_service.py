@@ -29,7 +29,9 @@ BROKEN = ORDERS.replace('  order_id: "payload.orderId"\n', '  order_id: "payload
 
 
 @pytest.fixture
-async def ingest(mesh_settings: MeshSettings) -> AsyncIterator[tuple[ServiceRunner, ingest_pb2_grpc.IngestServiceStub]]:
+async def ingest(
+    mesh_settings: MeshSettings,
+) -> AsyncIterator[tuple[ServiceRunner, ingest_pb2_grpc.IngestServiceStub]]:
     runner = ServiceRunner("ingest", build, settings=mesh_settings)
     await runner.start()
     channel = open_channel(f"127.0.0.1:{runner.grpc_port}", mesh_settings)
@@ -57,7 +59,9 @@ async def _wait_state(stub: ingest_pb2_grpc.IngestServiceStub, request_id: str) 
     raise AssertionError(f"request {request_id} stayed PENDING")
 
 
-async def test_valid_and_invalid_submissions_are_accepted_and_rejected(ingest, mesh_settings, topic_reader) -> None:  # type: ignore[no-untyped-def]
+async def test_valid_and_invalid_submissions_are_accepted_and_rejected(
+    ingest, mesh_settings, topic_reader
+) -> None:  # type: ignore[no-untyped-def]
     """It accepts a valid document with revision 1 and rejects a broken one naming block and name."""
     _, stub = ingest
     good = await stub.SubmitRequest(ingest_pb2.SubmitRequestRequest(document=ORDERS, file_name="orders.md"))
@@ -66,10 +70,16 @@ async def test_valid_and_invalid_submissions_are_accepted_and_rejected(ingest, m
     accepted = (await _events(mesh_settings, topic_reader, RequestAccepted, 1))[0]
     rejected = (await _events(mesh_settings, topic_reader, RequestRejected, 1))[0]
     assert isinstance(accepted, RequestAccepted) and isinstance(rejected, RequestRejected)
-    assert (accepted.envelope.run_id, accepted.revision, accepted.envelope.domain) == (good.run_id, 1, "orders")
+    assert (accepted.envelope.run_id, accepted.revision, accepted.envelope.domain) == (
+        good.run_id,
+        1,
+        "orders",
+    )
     assert '"domain":"orders"' in accepted.spec_json
     assert rejected.envelope.run_id == bad.run_id
-    assert any(e.block == "field_mapping" and e.name == "payload.orderIdd" for e in rejected.errors), rejected.errors
+    assert any(e.block == "field_mapping" and e.name == "payload.orderIdd" for e in rejected.errors), (
+        rejected.errors
+    )
 
     stored = await _wait_state(stub, bad.request_id)
     assert stored.state == ingest_pb2.REQUEST_STATE_REJECTED
@@ -134,7 +144,11 @@ async def test_grpc_rejects_bad_arguments(ingest) -> None:  # type: ignore[no-un
     _, stub = ingest
     for request, code, text in [
         (ingest_pb2.SubmitRequestRequest(document="  \n"), grpc.StatusCode.INVALID_ARGUMENT, "empty"),
-        (ingest_pb2.SubmitRequestRequest(document="x" * 1_048_577), grpc.StatusCode.INVALID_ARGUMENT, "too large"),
+        (
+            ingest_pb2.SubmitRequestRequest(document="x" * 1_048_577),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "too large",
+        ),
     ]:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.SubmitRequest(request)
