@@ -30,6 +30,9 @@ class MeshSettings(BaseSettings):
     bootstrap_servers: str = "localhost:9092"
     topic_partitions: int = Field(default=3, ge=1, le=1024)
     topic_replication: int = Field(default=1, ge=1, le=16)
+    # Prepended to every topic name (event topics and their .dlq), so several meshes (or tests)
+    # can share one Kafka cluster without seeing each other's events.
+    topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$", max_length=100)
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = None
     sasl_username: str | None = None

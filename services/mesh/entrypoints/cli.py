@@ -1,0 +1,105 @@
+"""Mesh commands: `streamwright broker` and `streamwright up`.
+
+Cheap to import: the broker, Kafka clients and gRPC are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from typing import Annotated
+
+import typer
+
+SERVICE_NAMES = ("ingest", "generator", "validator", "knowledge", "router")
+
+
+def _port(value: int) -> int:
+    if not 0 <= value <= 65535:
+        raise typer.BadParameter(f"{value} is not a TCP port (0-65535; 0 = any free port)")
+    return value
+
+
+def _services(values: list[str] | None) -> list[str]:
+    unknown = sorted(set(values or ()) - set(SERVICE_NAMES))
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown service(s) {', '.join(unknown)}; known: {', '.join(SERVICE_NAMES)}"
+        )
+    return values or []
+
+
+def broker(
+    port: Annotated[
+        int, typer.Option("--port", "-p", callback=_port, help="Port to listen on (0 = any free port).")
+    ] = 9092,
+) -> None:
+    """Run the embedded Kafka-compatible broker (Tansu, in memory) until Ctrl-C."""
+    from services.mesh.embedded_broker import BrokerStartError, EmbeddedBroker
+    from services.mesh.settings import MeshSettings
+
+    settings = MeshSettings()
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    embedded = EmbeddedBroker(settings.home, port=port)
+    try:
+        embedded.start()
+    except BrokerStartError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    try:
+        typer.echo(f"Kafka broker ready: bootstrap servers {embedded.bootstrap_servers}", err=False)
+        typer.echo(f"(log: {embedded.log_path}; in memory: stopping it forgets everything; Ctrl-C to stop)")
+        while not stop.wait(0.5):
+            if not embedded.running():
+                typer.echo(f"error: broker exited; see {embedded.log_path}", err=True)
+                raise typer.Exit(1)
+    finally:
+        embedded.stop()
+
+
+def up(
+    broker_port: Annotated[
+        int,
+        typer.Option(
+            "--broker-port",
+            callback=_port,
+            help="Port of the embedded broker (0 = any free port). Ignored when "
+            "STREAMWRIGHT_BOOTSTRAP_SERVERS is set: then that running cluster is used.",
+        ),
+    ] = 9092,
+    free_ports: Annotated[
+        bool,
+        typer.Option(
+            "--free-ports", help="Give every service free gRPC/metrics ports instead of the defaults."
+        ),
+    ] = False,
+    service: Annotated[
+        list[str] | None,
+        typer.Option("--service", "-s", callback=_services, help="Start only this service (repeatable)."),
+    ] = None,
+    health_timeout: Annotated[
+        float, typer.Option("--health-timeout", min=1.0, help="Seconds each service has to become healthy.")
+    ] = 60.0,
+) -> None:
+    """Start the embedded broker and every service, each as its own process, until Ctrl-C."""
+    from services.mesh.settings import MeshSettings
+    from services.mesh.supervisor import run_supervisor
+
+    code = asyncio.run(
+        run_supervisor(
+            MeshSettings(),
+            broker_port=broker_port,
+            free_ports=free_ports,
+            only=service or (),
+            health_timeout=health_timeout,
+        )
+    )
+    raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("broker")(broker)
+    app.command("up")(up)

@@ -1,0 +1,246 @@
+"""The generic service process: store, topics, Kafka subscribers, gRPC (with health), metrics.
+
+A service supplies a builder that subscribes its handlers and returns its gRPC servicers:
+
+    def build(ctx: ServiceContext) -> ServiceParts:
+        handlers = IngestHandlers(store=ctx.store, publisher=ctx.publisher)
+        ctx.subscribe(RequestSubmitted, handlers.on_request_submitted)
+        return ServiceParts(
+            registrations=[(ingest_pb2_grpc.add_IngestServiceServicer_to_server, IngestApi(handlers))],
+            service_names=["streamwright.v1.IngestService"],
+        )
+
+    def main() -> None:  # services/ingest/entrypoints/main.py
+        run_service("ingest", build)
+
+Start-up order: logging, store, topics, broker + subscribers, gRPC (NOT_SERVING), metrics,
+then health SERVING once the consumers are subscribed. SIGTERM/SIGINT: health NOT_SERVING,
+stop taking records, finish those in flight, commit, stop Kafka, stop gRPC, close the store.
+
+Ports: gRPC and metrics come from STREAMWRIGHT_GRPC_PORT / STREAMWRIGHT_METRICS_PORT (0 =
+any free port), else DEFAULT_PORTS. The supervisor sets both per child.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import os
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar, cast
+
+import grpc
+from faststream.confluent import KafkaBroker
+
+from services.mesh.avro import EventCodec, codec_from_settings
+from services.mesh.consumer import Handler, MeshSubscription, subscribe
+from services.mesh.events import Event
+from services.mesh.grpc_server import Registration, create_server, set_serving, stop_server
+from services.mesh.kafka import Publisher, aprovision_topics, create_broker
+from services.mesh.logging import configure_logging, get_logger
+from services.mesh.metrics import MeshMetrics, MetricsServer, default_metrics
+from services.mesh.settings import MeshSettings
+from services.mesh.store import DocumentStore, open_store
+
+# service -> (gRPC port, metrics port)
+DEFAULT_PORTS: dict[str, tuple[int, int]] = {
+    "ingest": (50051, 9461),
+    "generator": (50052, 9462),
+    "validator": (50053, 9463),
+    "knowledge": (50054, 9464),
+    "router": (50055, 9465),
+}
+PARENT_PID_ENV = "STREAMWRIGHT_PARENT_PID"
+E = TypeVar("E", bound=Event)
+
+log = get_logger(__name__)
+
+
+@dataclass
+class ServiceContext:
+    """What a service's builder gets: the runtime's adapters, and `subscribe`."""
+
+    service: str
+    settings: MeshSettings
+    store: DocumentStore
+    codec: EventCodec
+    broker: KafkaBroker
+    publisher: Publisher
+    metrics: MeshMetrics
+    subscriptions: list[MeshSubscription] = field(default_factory=list)
+
+    def subscribe(
+        self,
+        source: type[E] | str,
+        handler: Callable[[E], Awaitable[None]],
+        *,
+        group_id: str | None = None,
+    ) -> MeshSubscription:
+        """Route `source` through `handler`; the consumer group defaults to the service name.
+
+        With an event class, the runtime dead-letters records of any other type, so the
+        handler only ever sees `E`.
+        """
+        subscription = subscribe(
+            self.broker,
+            source,
+            cast(Handler, handler),
+            group_id=group_id or self.service,
+            service=self.service,
+            store=self.store,
+            codec=self.codec,
+            publisher=self.publisher,
+            settings=self.settings,
+            metrics=self.metrics,
+        )
+        self.subscriptions.append(subscription)
+        return subscription
+
+
+@dataclass
+class ServiceParts:
+    """What a service contributes besides its subscriptions."""
+
+    registrations: Sequence[Registration] = ()
+    service_names: Sequence[str] = ()
+    on_close: Callable[[], Awaitable[None]] | None = None
+
+
+Builder = Callable[[ServiceContext], ServiceParts | Awaitable[ServiceParts]]
+
+
+def service_ports(service: str, settings: MeshSettings) -> tuple[int, int]:
+    grpc_default, metrics_default = DEFAULT_PORTS.get(service, (0, 0))
+    grpc_port = grpc_default if settings.grpc_port is None else settings.grpc_port
+    metrics_port = metrics_default if settings.metrics_port is None else settings.metrics_port
+    return grpc_port, metrics_port
+
+
+class ServiceRunner:
+    """One service's runtime; `start()`/`stop()` for tests, `serve()` for a process."""
+
+    def __init__(
+        self,
+        service: str,
+        build: Builder,
+        *,
+        settings: MeshSettings,
+        store: DocumentStore | None = None,
+        codec: EventCodec | None = None,
+        metrics: MeshMetrics | None = None,
+    ) -> None:
+        self.service = service
+        self.settings = settings
+        self._build = build
+        self._store = store
+        self._codec = codec
+        self._metrics = metrics or default_metrics()
+        self._grpc: grpc.aio.Server | None = None
+        self._metrics_server: MetricsServer | None = None
+        self._broker: KafkaBroker | None = None
+        self._parts = ServiceParts()
+        self._health_names: list[str] = [""]
+        self.context: ServiceContext | None = None
+        self.grpc_port = 0
+        self.metrics_port = 0
+
+    async def start(self) -> None:
+        settings = self.settings
+        store = self._store or open_store(settings, self.service)
+        codec = self._codec or codec_from_settings(settings)
+        await aprovision_topics(settings)
+        self._broker = broker = create_broker(settings, client_id=self.service)
+        publisher = Publisher(
+            broker, codec, service=self.service, topic_prefix=settings.topic_prefix, metrics=self._metrics
+        )
+        self.context = ctx = ServiceContext(
+            self.service, settings, store, codec, broker, publisher, self._metrics
+        )
+        built = self._build(ctx)
+        self._parts = await built if inspect.isawaitable(built) else built
+
+        grpc_port, metrics_port = service_ports(self.service, settings)
+        self._grpc, self.grpc_port = create_server(
+            self._parts.registrations,
+            settings=settings,
+            port=grpc_port,
+            service_names=self._parts.service_names,
+        )
+        self._health_names = ["", *self._parts.service_names]
+        await self._set_health(serving=False)
+        await self._grpc.start()
+        self._metrics_server = MetricsServer(self._metrics, host=settings.metrics_host, port=metrics_port)
+        self.metrics_port = self._metrics_server.port
+
+        await broker.start()  # connects the producer and subscribes every consumer
+        await self._set_health(serving=True)
+        log.info(
+            "service started",
+            grpc_port=self.grpc_port,
+            metrics_port=self.metrics_port,
+            subscriptions=[s.topic for s in ctx.subscriptions],
+        )
+
+    async def _set_health(self, *, serving: bool) -> None:
+        if self._grpc is not None:
+            for name in self._health_names:
+                await set_serving(self._grpc, name, serving)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        await self._set_health(serving=False)
+        if self.context is not None:
+            await asyncio.gather(*(s.drain(grace=grace) for s in self.context.subscriptions))
+        if self._broker is not None:
+            await self._broker.stop()
+            self._broker = None
+        if self._grpc is not None:
+            await stop_server(self._grpc, grace=min(grace, 5.0))
+            self._grpc = None
+        if self._metrics_server is not None:
+            self._metrics_server.close()
+            self._metrics_server = None
+        if self._parts.on_close is not None:
+            await self._parts.on_close()
+        if self.context is not None:
+            await self.context.store.close()
+            self.context = None
+        log.info("service stopped")
+
+    async def serve(self, stop: asyncio.Event | None = None) -> None:
+        """Run until SIGTERM/SIGINT (or `stop`), or until the supervising parent is gone."""
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        watchdog = asyncio.create_task(_watch_parent(stop))
+        try:
+            await self.start()
+            await stop.wait()
+        finally:
+            watchdog.cancel()
+            await self.stop()
+
+
+async def _watch_parent(stop: asyncio.Event) -> None:
+    """Stop when the supervisor that started us is gone (no orphans after a kill -9)."""
+    parent = os.environ.get(PARENT_PID_ENV)
+    if not parent or not parent.isdigit():
+        return
+    while not stop.is_set():
+        if os.getppid() != int(parent):
+            log.warning("supervisor is gone; stopping")
+            stop.set()
+            return
+        await asyncio.sleep(1.0)
+
+
+def run_service(service: str, build: Builder, settings: MeshSettings | None = None) -> None:
+    """The `main()` of a service process."""
+    settings = settings or MeshSettings()
+    configure_logging(settings, service=service)
+    runner = ServiceRunner(service, build, settings=settings)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(runner.serve())
