@@ -76,10 +76,19 @@ class _Tok:
         return self.text.upper() if self.kind == "word" else ""
 
 
+_SPACE_OR_COMMENTS = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
+_WORD = re.compile(r"[^\W\d][\w$]*")
+_NUMBER = re.compile(r"\d[\w.]*")
+_QUOTED = {"`": re.compile(r"`((?:[^`]|``)*)`"), "'": re.compile(r"'((?:[^']|'')*)'")}
+
+
 class _Lexer:
+    """Tokens on demand; parsers backtrack by resetting `pos`, so tokens are cached by offset."""
+
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
+        self._cache: dict[int, tuple[_Tok, int]] = {}
 
     def line(self, offset: int) -> int:
         return self.text.count("\n", 0, offset) + 1
@@ -88,23 +97,22 @@ class _Lexer:
         return DdlError(message, self.line(offset), name)
 
     def skip(self) -> None:
-        text, n = self.text, len(self.text)
-        while self.pos < n:
-            ch = text[self.pos]
-            if ch.isspace():
-                self.pos += 1
-            elif text.startswith("--", self.pos):
-                end = text.find("\n", self.pos)
-                self.pos = n if end < 0 else end + 1
-            elif text.startswith("/*", self.pos):
-                end = text.find("*/", self.pos + 2)
-                if end < 0:
-                    raise self.fail("unterminated /* comment", self.pos)
-                self.pos = end + 2
-            else:
-                return
+        end = _SPACE_OR_COMMENTS.match(self.text, self.pos)
+        self.pos = end.end() if end else self.pos
+        if self.text.startswith("/*", self.pos):
+            raise self.fail("unterminated /* comment", self.pos)
 
     def next(self) -> _Tok:
+        cached = self._cache.get(self.pos)
+        if cached is not None:
+            tok, self.pos = cached
+            return tok
+        origin = self.pos
+        tok = self._scan()
+        self._cache[origin] = (tok, self.pos)
+        return tok
+
+    def _scan(self) -> _Tok:
         self.skip()
         text, start = self.text, self.pos
         if start >= len(text):
@@ -113,35 +121,20 @@ class _Lexer:
         if ch in "`'":
             value, self.pos = self._quoted(start, ch)
             return _Tok("qident" if ch == "`" else "string", value, start)
-        if ch.isalpha() or ch == "_":
-            end = start
-            while end < len(text) and (text[end].isalnum() or text[end] in "_$"):
-                end += 1
-            self.pos = end
-            return _Tok("word", text[start:end], start)
-        if ch.isdigit():
-            end = start
-            while end < len(text) and (text[end].isalnum() or text[end] == "."):
-                end += 1
-            self.pos = end
-            return _Tok("number", text[start:end], start)
+        for kind, pattern in (("word", _WORD), ("number", _NUMBER)):
+            found = pattern.match(text, start)
+            if found:
+                self.pos = found.end()
+                return _Tok(kind, found.group(), start)
         self.pos = start + 1
         return _Tok("punct", ch, start)
 
     def _quoted(self, start: int, quote: str) -> tuple[str, int]:
-        text, i, out = self.text, start + 1, []
-        while i < len(text):
-            ch = text[i]
-            if ch == quote:
-                if text.startswith(quote * 2, i):
-                    out.append(quote)
-                    i += 2
-                    continue
-                return "".join(out), i + 1
-            out.append(ch)
-            i += 1
-        what = "identifier" if quote == "`" else "string literal"
-        raise self.fail(f"unterminated {what} starting here", start)
+        found = _QUOTED[quote].match(self.text, start)
+        if found is None:
+            what = "identifier" if quote == "`" else "string literal"
+            raise self.fail(f"unterminated {what} starting here", start)
+        return found.group(1).replace(quote * 2, quote), found.end()
 
     def peek(self) -> _Tok:
         save = self.pos
