@@ -239,7 +239,8 @@ async def run_supervisor(
     console: Console | None = None,
 ) -> int:
     """The body of `streamwright up`; returns the process exit code."""
-    console = console or Console()
+    # Piped output (CI, `tee`) would wrap the endpoint table at 80 columns; endpoints must stay whole.
+    console = console or Console(width=None if sys.stdout.isatty() else 160)
     services = available_services()
     if only:
         services = {name: module for name, module in services.items() if name in only}

@@ -17,7 +17,7 @@ PACKAGE = "services.mesh.rpc"
 
 # The gRPC surface of the architecture's services table (plus CancelRun and Impact from the brief).
 EXPECTED_METHODS = {
-    "IngestService": {"SubmitRequest", "GetRequest", "ListRequests"},
+    "IngestService": {"SubmitRequest", "GetRequest", "ListRequests", "CheckDocument"},
     "GeneratorService": {"GetArtifacts", "Compile"},
     "ValidatorService": {"GetReport", "ValidateSql"},
     "KnowledgeService": {

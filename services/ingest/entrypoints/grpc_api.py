@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 
+from services.ingest.domain.checks import check_document
 from services.ingest.domain.intake import RequestRecord, RequestState
 from services.ingest.handlers import IngestHandlers
 from services.ingest.ports import RequestRepository
@@ -142,4 +143,18 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
         return ingest_pb2.ListRequestsResponse(
             requests=[to_message(r) for r in records[:size]],
             next_page_token=_token(offset + size) if len(records) > size else "",
+        )
+
+    async def CheckDocument(  # noqa: N802 - gRPC method name
+        self, request: ingest_pb2.CheckDocumentRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.CheckDocumentResponse:
+        # Size, emptiness and everything else are the checker's to report, as errors.
+        result = check_document(
+            request.document, cases_text=request.cases_yaml if request.HasField("cases_yaml") else None
+        )
+        return ingest_pb2.CheckDocumentResponse(
+            valid=result.valid,
+            spec_json=result.spec.to_json() if result.spec is not None and result.valid else "",
+            errors=[_issue(e.model_dump(mode="json")) for e in result.errors],
+            warnings=[_issue(w.model_dump(mode="json")) for w in result.warnings],
         )

@@ -159,3 +159,15 @@ async def test_grpc_rejects_bad_arguments(ingest) -> None:  # type: ignore[no-un
     with pytest.raises(grpc.aio.AioRpcError) as token:
         await stub.ListRequests(ingest_pb2.ListRequestsRequest(page_token="%%%"))
     assert token.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_check_document_answers_without_submitting(ingest) -> None:  # type: ignore[no-untyped-def]
+    """It checks an ad hoc document over gRPC: the spec when valid, the errors when not, no request stored."""
+    _, stub = ingest
+    good = await stub.CheckDocument(ingest_pb2.CheckDocumentRequest(document=ORDERS))
+    bad = await stub.CheckDocument(ingest_pb2.CheckDocumentRequest(document=BROKEN))
+    assert good.valid and '"event_type":"order_created"' in good.spec_json and not good.errors
+    assert not bad.valid and bad.spec_json == ""
+    assert [(e.block, e.name, e.line) for e in bad.errors] == [("field_mapping", "payload.orderIdd", 112)]
+    listed = await stub.ListRequests(ingest_pb2.ListRequestsRequest())
+    assert list(listed.requests) == []

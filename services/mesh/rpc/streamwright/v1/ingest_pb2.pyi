@@ -96,3 +96,23 @@ class ListRequestsResponse(_message.Message):
     requests: _containers.RepeatedCompositeFieldContainer[Request]
     next_page_token: str
     def __init__(self, requests: _Optional[_Iterable[_Union[Request, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class CheckDocumentRequest(_message.Message):
+    __slots__ = ("document", "cases_yaml")
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    CASES_YAML_FIELD_NUMBER: _ClassVar[int]
+    document: str
+    cases_yaml: str
+    def __init__(self, document: _Optional[str] = ..., cases_yaml: _Optional[str] = ...) -> None: ...
+
+class CheckDocumentResponse(_message.Message):
+    __slots__ = ("valid", "spec_json", "errors", "warnings")
+    VALID_FIELD_NUMBER: _ClassVar[int]
+    SPEC_JSON_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    valid: bool
+    spec_json: str
+    errors: _containers.RepeatedCompositeFieldContainer[_common_pb2.Issue]
+    warnings: _containers.RepeatedCompositeFieldContainer[_common_pb2.Issue]
+    def __init__(self, valid: bool = ..., spec_json: _Optional[str] = ..., errors: _Optional[_Iterable[_Union[_common_pb2.Issue, _Mapping]]] = ..., warnings: _Optional[_Iterable[_Union[_common_pb2.Issue, _Mapping]]] = ...) -> None: ...

@@ -54,6 +54,11 @@ class IngestServiceStub(object):
                 request_serializer=streamwright_dot_v1_dot_ingest__pb2.ListRequestsRequest.SerializeToString,
                 response_deserializer=streamwright_dot_v1_dot_ingest__pb2.ListRequestsResponse.FromString,
                 _registered_method=True)
+        self.CheckDocument = channel.unary_unary(
+                '/streamwright.v1.IngestService/CheckDocument',
+                request_serializer=streamwright_dot_v1_dot_ingest__pb2.CheckDocumentRequest.SerializeToString,
+                response_deserializer=streamwright_dot_v1_dot_ingest__pb2.CheckDocumentResponse.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer(object):
@@ -83,6 +88,14 @@ class IngestServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckDocument(self, request, context):
+        """Checks a document without submitting it (no run, nothing stored): the spec or every error.
+        Other services use it to turn an ad hoc document into a spec (e.g. GeneratorService.Compile).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -100,6 +113,11 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.ListRequests,
                     request_deserializer=streamwright_dot_v1_dot_ingest__pb2.ListRequestsRequest.FromString,
                     response_serializer=streamwright_dot_v1_dot_ingest__pb2.ListRequestsResponse.SerializeToString,
+            ),
+            'CheckDocument': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckDocument,
+                    request_deserializer=streamwright_dot_v1_dot_ingest__pb2.CheckDocumentRequest.FromString,
+                    response_serializer=streamwright_dot_v1_dot_ingest__pb2.CheckDocumentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -183,6 +201,33 @@ class IngestService(object):
             '/streamwright.v1.IngestService/ListRequests',
             streamwright_dot_v1_dot_ingest__pb2.ListRequestsRequest.SerializeToString,
             streamwright_dot_v1_dot_ingest__pb2.ListRequestsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckDocument(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/streamwright.v1.IngestService/CheckDocument',
+            streamwright_dot_v1_dot_ingest__pb2.CheckDocumentRequest.SerializeToString,
+            streamwright_dot_v1_dot_ingest__pb2.CheckDocumentResponse.FromString,
             options,
             channel_credentials,
             insecure,
