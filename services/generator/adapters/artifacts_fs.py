@@ -63,4 +63,3 @@ def write_files(files: dict[str, str], out_dir: Path) -> list[Path]:
             raise
         written.append(target)
     return written
-

@@ -94,6 +94,9 @@ class GeneratorApi(generator_pb2_grpc.GeneratorServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             raise
         except (CompileError, ValueError) as exc:
-            problem: dict[str, object] = {"code": "compile.failed", "message": str(exc).splitlines()[0][:2000]}
+            problem: dict[str, object] = {
+                "code": "compile.failed",
+                "message": str(exc).splitlines()[0][:2000],
+            }
             return generator_pb2.CompileResponse(sql="", issues=[_issue(problem)])
         return generator_pb2.CompileResponse(sql=sql)

@@ -1,0 +1,1 @@
+"""Generator adapters: file system output and profile loading."""

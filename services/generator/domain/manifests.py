@@ -1,0 +1,165 @@
+"""Deployment manifests and the job config, as plain Python data (YAML is rendered elsewhere).
+
+The deployment is two Kubernetes documents: a ConfigMap holding the SQL script and a Flink
+Kubernetes Operator `FlinkDeployment` (flink.apache.org/v1beta1, application mode) that runs
+the script with a SQL runner jar, mounts the ConfigMap, and exposes each secret the script
+references as an environment variable `SW_SECRET_<NAME>` from Kubernetes Secret `<name>`,
+key `value` (docs/generated-job.md, "Secrets").
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from services.generator.domain.ir import JobIR
+from services.generator.domain.profiles import Profile
+from services.generator.domain.target import Target
+
+SQL_MOUNT = "/opt/flink/sql"
+SECRET_KEY = "value"  # noqa: S105 - the key name inside a Secret
+
+
+def k8s_name(domain: str) -> str:
+    """`sw-<domain>-v3` with `_` as `-`: a valid DNS-1123 name for every valid domain."""
+    return "sw-" + re.sub(r"[^a-z0-9-]", "-", domain) + "-v3"
+
+
+def secret_env_var(secret: str) -> str:
+    return "SW_SECRET_" + re.sub(r"[^A-Z0-9]", "_", secret.upper())
+
+
+def sql_file_name(domain: str) -> str:
+    return f"{domain}_wide_table_v3.sql"
+
+
+def flink_configuration(ir: JobIR, target: Target, profile: Profile) -> dict[str, str]:
+    """Flink options (strings, as the CRD requires) with the target version's key names."""
+    v2 = target.config_keys_v2
+    conf: dict[str, str] = {
+        "taskmanager.numberOfTaskSlots": str(ir.sizing.slots_per_task_manager),
+        "state.backend.type": profile.storage.state_backend,
+        "execution.checkpointing.interval": ir.sizing.checkpoint_interval,
+        "execution.checkpointing.mode": "EXACTLY_ONCE",
+        "execution.checkpointing.min-pause": "10 s",
+        "execution.checkpointing.timeout": "10 min",
+        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+        ("execution.checkpointing.dir" if v2 else "state.checkpoints.dir"): profile.storage.checkpoint_dir,
+        (
+            "execution.checkpointing.savepoint-dir" if v2 else "state.savepoints.dir"
+        ): profile.storage.savepoint_dir,
+        ("execution.checkpointing.incremental" if v2 else "state.backend.incremental"): "true",
+        "restart-strategy.type": "exponential-delay",
+        "restart-strategy.exponential-delay.initial-backoff": "1 s",
+        "restart-strategy.exponential-delay.max-backoff": "2 min",
+        "restart-strategy.exponential-delay.backoff-multiplier": "2.0",
+        "restart-strategy.exponential-delay.reset-backoff-threshold": "10 min",
+        "metrics.reporter.prom.factory.class": "org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
+        "metrics.reporter.prom.port": str(profile.prometheus_port),
+    }
+    if ir.state_ttl is not None:
+        conf["table.exec.state.ttl"] = ir.state_ttl
+    return conf
+
+
+def deployment_documents(ir: JobIR, target: Target, profile: Profile, sql: str) -> list[dict[str, Any]]:
+    domain = ir.header.domain
+    name = k8s_name(domain)
+    labels = {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/part-of": "streamwright",
+        "app.kubernetes.io/managed-by": "streamwright-generator",
+        "streamwright.io/domain": domain,
+        "streamwright.io/revision": str(ir.header.revision),
+        "streamwright.io/profile": profile.name,
+    }
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": f"{name}-sql", "namespace": profile.namespace, "labels": labels},
+        "data": {sql_file_name(domain): sql},
+    }
+    env = [
+        {"name": secret_env_var(s), "valueFrom": {"secretKeyRef": {"name": s, "key": SECRET_KEY}}}
+        for s in ir.secrets
+    ]
+    container: dict[str, Any] = {
+        "name": "flink-main-container",
+        "volumeMounts": [{"name": "job-sql", "mountPath": SQL_MOUNT, "readOnly": True}],
+        "ports": [{"name": "metrics", "containerPort": profile.prometheus_port, "protocol": "TCP"}],
+    }
+    if env:
+        container["env"] = env
+    deployment = {
+        "apiVersion": "flink.apache.org/v1beta1",
+        "kind": "FlinkDeployment",
+        "metadata": {"name": name, "namespace": profile.namespace, "labels": labels},
+        "spec": {
+            "image": profile.image,
+            "flinkVersion": target.operator_flink_version,
+            "serviceAccount": profile.service_account,
+            "flinkConfiguration": flink_configuration(ir, target, profile),
+            "podTemplate": {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [container],
+                    "volumes": [{"name": "job-sql", "configMap": {"name": f"{name}-sql"}}],
+                },
+            },
+            "jobManager": {"replicas": 1, "resource": {"memory": ir.sizing.job_manager_memory, "cpu": 1.0}},
+            "taskManager": {
+                "replicas": ir.sizing.task_managers,
+                "resource": {
+                    "memory": ir.sizing.task_manager_memory,
+                    "cpu": float(ir.sizing.slots_per_task_manager),
+                },
+            },
+            "job": {
+                "jarURI": profile.sql_runner_jar,
+                "entryClass": profile.sql_runner_class,
+                "args": [f"{SQL_MOUNT}/{sql_file_name(domain)}"],
+                "parallelism": ir.sizing.parallelism,
+                "upgradeMode": "savepoint",
+                "state": "running",
+            },
+        },
+    }
+    return [config_map, deployment]
+
+
+def job_config(ir: JobIR, target: Target, profile: Profile, files: list[str]) -> dict[str, Any]:
+    h = ir.header
+    return {
+        "job": {
+            "name": h.job_name,
+            "domain": h.domain,
+            "event_type": h.event_type,
+            "revision": h.revision,
+            "content_hash": h.content_hash,
+            "generator_version": h.generator_version,
+            "target": target.name,
+            "profile": profile.name,
+        },
+        "deployment": {
+            "kubernetes_name": k8s_name(h.domain),
+            "namespace": profile.namespace,
+            "parallelism": ir.sizing.parallelism,
+            "task_managers": ir.sizing.task_managers,
+            "task_manager_memory": ir.sizing.task_manager_memory,
+            "job_manager_memory": ir.sizing.job_manager_memory,
+            "checkpoint_interval": ir.sizing.checkpoint_interval,
+            "sizing_rules": list(ir.sizing.reasons),
+        },
+        "sql": {
+            "settings": {s.key: s.value for s in ir.settings},
+            "on_conflict": ir.on_conflict,
+            "state_ttl": ir.state_ttl,
+            "source": {"table": ir.source.sql_name, "topic": profile.kafka.topic},
+            "dimensions": [d.sql_name for d in ir.dimensions],
+            "result": {"table": ir.result.sql_name, "primary_key": list(ir.result.primary_key)},
+        },
+        "secrets": [{"name": s, "env": secret_env_var(s), "key": SECRET_KEY} for s in ir.secrets],
+        "artifacts": files,
+    }

@@ -1,0 +1,111 @@
+"""Environment profiles: everything about where a job runs that a request document never says.
+
+A profile (config/profiles/<name>.yaml, loaded by `adapters.profiles_fs`) names the Kafka
+cluster and topic of BusinessEvent, Kafka security, JDBC URL overrides, secret names,
+checkpoint storage, the image and the namespace. It is trusted configuration: its values are
+still escaped when they enter SQL or YAML, but they are not checked against the document.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# A Kubernetes object name (DNS-1123 subdomain), used for secrets, namespaces, config maps.
+_K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+PROFILE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+def _check_k8s_name(value: str) -> str:
+    if len(value) > 253 or not _K8S_NAME.match(value):
+        raise ValueError(f"{value!r} is not a Kubernetes object name (lowercase, digits, '-')")
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaProfile(_Model):
+    bootstrap_servers: str
+    topic: str = "business-events"
+    group_id_prefix: str = "streamwright"
+    startup_mode: str = "group-offsets"
+    # Extra Kafka client properties (without the `properties.` prefix), e.g. security.protocol.
+    properties: dict[str, str] = {}
+    # Secret holding the full `sasl.jaas.config` value; emitted as a secret reference.
+    sasl_jaas_config_secret: str | None = None
+
+    @field_validator("sasl_jaas_config_secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        return None if value is None else _check_k8s_name(value)
+
+
+class TableProfile(_Model):
+    """Overrides for one dimension or result table, keyed by its table name."""
+
+    options: dict[str, str] = {}
+    # Connector option -> secret name, e.g. {"password": "trade-dim-reader"}.
+    secret_options: dict[str, str] = {}
+
+    @field_validator("secret_options")
+    @classmethod
+    def _secrets(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value.values():
+            _check_k8s_name(name)
+        return value
+
+
+class JdbcProfile(_Model):
+    # Replaces the document's `url` of every JDBC table not listed in `Profile.tables`.
+    default_url: str | None = None
+    # Secret name of a JDBC table's password: `<password_secret_prefix>-<table>`.
+    password_secret_prefix: str = "streamwright-jdbc"  # noqa: S105 - a name prefix
+
+    @field_validator("password_secret_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        return _check_k8s_name(value)
+
+
+class StorageProfile(_Model):
+    checkpoint_dir: str
+    savepoint_dir: str
+    state_backend: str = "rocksdb"
+
+
+class ResourceProfile(_Model):
+    max_parallelism: int = Field(default=32, ge=1, le=4096)
+    slots_per_task_manager: int = Field(default=2, ge=1, le=64)
+    # Events per second one parallel subtask handles when the job has no lookups/aggregation.
+    events_per_subtask: int = Field(default=5000, ge=1)
+
+
+class Profile(_Model):
+    name: str
+    namespace: str
+    image: str
+    service_account: str = "flink"
+    # Path of the SQL runner jar inside the image and its entry class.
+    sql_runner_jar: str = "local:///opt/flink/usrlib/sql-runner.jar"
+    sql_runner_class: str = "org.apache.flink.examples.SqlRunner"
+    kafka: KafkaProfile
+    jdbc: JdbcProfile = JdbcProfile()
+    storage: StorageProfile
+    resources: ResourceProfile = ResourceProfile()
+    tables: dict[str, TableProfile] = {}
+    prometheus_port: int = Field(default=9249, ge=1, le=65535)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not PROFILE_NAME.match(value):
+            raise ValueError(f"profile name {value!r} must match {PROFILE_NAME.pattern}")
+        return value
+
+    @field_validator("namespace", "service_account")
+    @classmethod
+    def _k8s(cls, value: str) -> str:
+        return _check_k8s_name(value)

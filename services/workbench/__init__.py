@@ -1,0 +1,1 @@
+"""In-process composition of several services' logic for the command line (generate, ...)."""

@@ -1,0 +1,76 @@
+"""`streamwright generate FILE --out DIR`: check a request, compile it, write the job layout.
+
+The workbench is the CLI's composition root above the services, so it may call the ingest
+checker and the generator together; the services themselves never import each other.
+Exit codes: 0 written, 1 document rejected or not compilable, 2 usage error (bad file,
+profile or target).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+_PROFILES = ("dev", "test", "prod")
+
+
+def generate(
+    file: Annotated[Path, typer.Argument(help="The request-v3 markdown document.")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Output directory (job/<domain>/... is written under it).")
+    ],
+    profile: Annotated[
+        str, typer.Option("--profile", help="Environment profile: dev, test or prod.")
+    ] = "dev",
+    target: Annotated[
+        str, typer.Option("--target", help="Target Flink version: 2.3 (default), 1.18-2.2, vvr-8, vvr-11.")
+    ] = "2.3",
+    revision: Annotated[
+        int, typer.Option("--revision", min=1, help="Request revision recorded in the header.")
+    ] = 1,
+) -> None:
+    """Check FILE, compile it to Flink SQL + manifests + test data + README, and write them."""
+    from services.generator.adapters.artifacts_fs import UnsafePathError, write_job
+    from services.generator.adapters.profiles_fs import ProfileError, load_profile
+    from services.generator.domain import CompileError, UnknownTargetError, compile_job, resolve_target
+    from services.generator.version import GENERATOR_VERSION
+    from services.ingest.domain.checks import check_document_bytes
+
+    if profile not in _PROFILES:
+        typer.echo(f"error: --profile must be one of {', '.join(_PROFILES)}", err=True)
+        raise typer.Exit(2)
+    try:
+        resolve_target(target)
+        prof = load_profile(profile)
+    except (UnknownTargetError, ProfileError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        typer.echo(f"error: cannot read {file}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(2) from exc
+    result = check_document_bytes(data)
+    if not result.valid or result.spec is None:
+        typer.echo(f"{file}: rejected ({len(result.errors)} error(s))", err=True)
+        for issue in result.errors:
+            typer.echo(f"  {issue.render()}", err=True)
+        raise typer.Exit(1)
+    for issue in result.warnings:
+        typer.echo(f"warning: {issue.render()}", err=True)
+    try:
+        job = compile_job(
+            result.spec, target=target, profile=prof, revision=revision, generator_version=GENERATOR_VERSION
+        )
+        written = write_job(job, out)
+    except (CompileError, UnsafePathError) as exc:
+        typer.echo(f"{file}: not compiled: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    for path in written:
+        typer.echo(str(path))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("generate")(generate)
