@@ -378,6 +378,10 @@ def _replacement(table: CreateTable, role: Role, policy: SwapPolicy) -> dict[str
         return {"connector": "jdbc", "url": policy.placeholder_jdbc_url, "table-name": table.name}
     if role == "source":
         return {"connector": "datagen"}
+    if table.primary_key and policy.jars_available:
+        # blackhole is append-only: a keyed sink must stay an upsert sink, or Flink 2.3 refuses
+        # the job's ON CONFLICT clause. JDBC with a placeholder URL plans without connecting.
+        return {"connector": "jdbc", "url": policy.placeholder_jdbc_url, "table-name": table.name}
     return {"connector": "blackhole"}
 
 
@@ -387,7 +391,7 @@ def _why(connector: str, role: Role, policy: SwapPolicy) -> str:
     purpose = {
         "lookup": "a lookup-capable connector (JDBC, placeholder URL: plans without connecting)",
         "source": "an unbounded generated source",
-        "sink": "a sink that accepts every changelog",
+        "sink": "a sink that accepts every changelog (an upsert JDBC sink when keyed)",
         "unused": "a sink that accepts every changelog",
     }[role]
     return f"{reason}: replaced by {purpose}"

@@ -335,8 +335,10 @@ def test_swaps_odps_sink_and_mysql_dimension_and_reports_them(engine: FlinkEngin
     assert report.ok, report.errors
     swaps = {(s.table, s.option): s for s in report.swaps}
     assert swaps[("dwd_order_wide", "connector")].from_value == "odps"
-    assert swaps[("dwd_order_wide", "connector")].to_value == "blackhole"
+    # keyed: it stays an upsert sink (JDBC, placeholder URL), so ON CONFLICT still plans
+    assert swaps[("dwd_order_wide", "connector")].to_value == "jdbc"
     assert swaps[("dwd_order_wide", "project")].to_value is None
+    assert (swaps[("dwd_order_wide", "url")].to_value or "").startswith("jdbc:postgresql://")
     for dim in ("dim_shop", "dim_city"):
         assert swaps[(dim, "url")].from_value == MYSQL_URL
         assert (swaps[(dim, "url")].to_value or "").startswith("jdbc:postgresql://")
