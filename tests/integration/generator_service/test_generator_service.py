@@ -79,7 +79,9 @@ def _accepted(spec_json: str, revision: int = 3) -> RequestAccepted:
 
 async def _read(settings: MeshSettings, topic_reader, event: type[Event], count: int) -> list[Event]:  # type: ignore[no-untyped-def]
     codec = codec_from_settings(settings)
-    found = await asyncio.to_thread(topic_reader, settings, settings.topic_prefix + event.TOPIC, count=count)
+    found = await asyncio.to_thread(
+        topic_reader, settings, settings.topic_prefix + event.TOPIC, count=count, timeout=60.0
+    )
     return [codec.decode(m.value()) for m in found]
 
 

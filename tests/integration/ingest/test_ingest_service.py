@@ -45,7 +45,7 @@ async def ingest(
 async def _events(settings: MeshSettings, topic_reader, event: type[Event], count: int) -> list[Event]:  # type: ignore[no-untyped-def]
     codec = codec_from_settings(settings)
     messages: list[Message] = await asyncio.to_thread(
-        topic_reader, settings, settings.topic_prefix + event.TOPIC, count=count
+        topic_reader, settings, settings.topic_prefix + event.TOPIC, count=count, timeout=60.0
     )
     return [codec.decode(m.value()) for m in messages]
 
