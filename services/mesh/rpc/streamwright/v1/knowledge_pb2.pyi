@@ -15,6 +15,9 @@ class CompatibilityMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     COMPATIBILITY_MODE_BACKWARD: _ClassVar[CompatibilityMode]
     COMPATIBILITY_MODE_FORWARD: _ClassVar[CompatibilityMode]
     COMPATIBILITY_MODE_FULL: _ClassVar[CompatibilityMode]
+    COMPATIBILITY_MODE_BACKWARD_TRANSITIVE: _ClassVar[CompatibilityMode]
+    COMPATIBILITY_MODE_FORWARD_TRANSITIVE: _ClassVar[CompatibilityMode]
+    COMPATIBILITY_MODE_FULL_TRANSITIVE: _ClassVar[CompatibilityMode]
 
 class TableRole(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -27,6 +30,9 @@ COMPATIBILITY_MODE_NONE: CompatibilityMode
 COMPATIBILITY_MODE_BACKWARD: CompatibilityMode
 COMPATIBILITY_MODE_FORWARD: CompatibilityMode
 COMPATIBILITY_MODE_FULL: CompatibilityMode
+COMPATIBILITY_MODE_BACKWARD_TRANSITIVE: CompatibilityMode
+COMPATIBILITY_MODE_FORWARD_TRANSITIVE: CompatibilityMode
+COMPATIBILITY_MODE_FULL_TRANSITIVE: CompatibilityMode
 TABLE_ROLE_UNSPECIFIED: TableRole
 TABLE_ROLE_SOURCE: TableRole
 TABLE_ROLE_DIMENSION: TableRole
@@ -210,16 +216,20 @@ class ListVersionsRequest(_message.Message):
     def __init__(self, domain: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class DomainVersion(_message.Message):
-    __slots__ = ("version", "created_at", "run_id", "summary")
+    __slots__ = ("version", "created_at", "run_id", "summary", "state", "current")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
     version: int
     created_at: _timestamp_pb2.Timestamp
     run_id: str
     summary: str
-    def __init__(self, version: _Optional[int] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., run_id: _Optional[str] = ..., summary: _Optional[str] = ...) -> None: ...
+    state: str
+    current: bool
+    def __init__(self, version: _Optional[int] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., run_id: _Optional[str] = ..., summary: _Optional[str] = ..., state: _Optional[str] = ..., current: bool = ...) -> None: ...
 
 class ListVersionsResponse(_message.Message):
     __slots__ = ("versions", "next_page_token")

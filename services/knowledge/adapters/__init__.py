@@ -1,0 +1,1 @@
+"""Adapters of the knowledge ports: DocumentStore repository, Qdrant index, files, embedders."""

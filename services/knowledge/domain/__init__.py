@@ -1,0 +1,1 @@
+"""Pure knowledge-base logic: model, conflicts, versions, diagrams, search, impact (no I/O)."""
