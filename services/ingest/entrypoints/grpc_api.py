@@ -145,7 +145,7 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
             next_page_token=_token(offset + size) if len(records) > size else "",
         )
 
-    async def CheckDocument(  # noqa: N802 - gRPC method name
+    async def CheckDocument(
         self, request: ingest_pb2.CheckDocumentRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.CheckDocumentResponse:
         # Size, emptiness and everything else are the checker's to report, as errors.
