@@ -21,6 +21,7 @@ app = typer.Typer(
 # Each module exposes `register(app: typer.Typer) -> None`.
 _COMMAND_MODULES = (
     "services.mesh.entrypoints.cli",
+    "services.mesh.entrypoints.ops_cli",
     "services.ingest.entrypoints.cli",
     "services.generator.entrypoints.cli",
     "services.validator.entrypoints.cli",
