@@ -29,6 +29,7 @@ _COMMAND_MODULES = (
     "services.router.entrypoints.cli",
     # Commands that chain several services' logic in-process (generate, test, validate, run).
     "services.workbench.cli",
+    "services.workbench.validate_cli",
 )
 
 

@@ -448,9 +448,11 @@ def subscribe(
 
     Call before `broker.start()`. With an event class, records of another type on that
     topic are dead-lettered; with a topic name, any event type is handed to the handler.
-    Either way the topic name gets settings.topic_prefix.
+    Topic and consumer group both get settings.topic_prefix, so meshes (and tests) sharing a
+    cluster never join each other's groups.
     """
     topic = settings.topic_prefix + (source if isinstance(source, str) else source.TOPIC)
+    group_id = settings.topic_prefix + group_id
     expected = None if isinstance(source, str) else source
     processor = RecordProcessor(
         handler,

@@ -79,16 +79,20 @@ class ServiceContext:
         *,
         group_id: str | None = None,
     ) -> MeshSubscription:
-        """Route `source` through `handler`; the consumer group defaults to the service name.
+        """Route `source` through `handler`.
 
+        The consumer group defaults to `<service>.<topic>`: one group per subscription, so a
+        member joining for one topic never rebalances the service's other subscriptions (on
+        Tansu such rebalances stalled start-up). Replicas of a service share each group.
         With an event class, the runtime dead-letters records of any other type, so the
         handler only ever sees `E`.
         """
+        topic = source if isinstance(source, str) else source.TOPIC
         subscription = subscribe(
             self.broker,
             source,
             cast(Handler, handler),
-            group_id=group_id or self.service,
+            group_id=group_id or f"{self.service}.{topic}",
             service=self.service,
             store=self.store,
             codec=self.codec,

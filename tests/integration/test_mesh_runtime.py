@@ -203,7 +203,7 @@ async def test_a_failing_handler_is_retried_then_dead_lettered(mesh: Mesh, topic
     assert headers[H_KIND] == "handler"
     assert headers[H_ATTEMPTS] == str(mesh.settings.handler_retries + 1)
     assert headers[H_SOURCE_TOPIC] == topic
-    assert headers[H_GROUP] == group
+    assert headers[H_GROUP] == mesh.settings.topic_prefix + group  # groups carry the prefix too
     assert int(headers[H_SOURCE_PARTITION]) >= 0 and int(headers[H_SOURCE_OFFSET]) >= 0
     assert calls == [event.envelope.event_id] * (mesh.settings.handler_retries + 1)
 
@@ -213,7 +213,7 @@ async def test_a_failing_handler_is_retried_then_dead_lettered(mesh: Mesh, topic
     assert isinstance(notice, MessageDeadLettered)
     assert notice.envelope.run_id == event.envelope.run_id
     assert notice.envelope.causation_id == event.envelope.event_id
-    assert (notice.source_topic, notice.consumer_group) == (topic, group)
+    assert (notice.source_topic, notice.consumer_group) == (topic, mesh.settings.topic_prefix + group)
     assert notice.attempts == mesh.settings.handler_retries + 1
 
 

@@ -15,37 +15,45 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cstreamwright/v1/router.proto\x12\x0fstreamwright.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\x01\n\x08RunEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08producer\x18\x04 \x01(\t\x12\x0f\n\x07summary\x18\x05 \x01(\t\"\xa7\x01\n\x0bPhaseTiming\x12\r\n\x05phase\x18\x01 \x01(\t\x12.\n\nstarted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x0b\x66inished_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x88\x01\x01\x12\x13\n\x0b\x64uration_ms\x18\x04 \x01(\x03\x42\x0e\n\x0c_finished_at\"\xa3\x03\n\x03Run\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x0e\n\x06\x64omain\x18\x03 \x01(\t\x12(\n\x05state\x18\x04 \x01(\x0e\x32\x19.streamwright.v1.RunState\x12\x0f\n\x07\x61ttempt\x18\x05 \x01(\x05\x12\x12\n\x05score\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12+\n\x08timeline\x18\x08 \x03(\x0b\x32\x19.streamwright.v1.RunEvent\x12,\n\x06phases\x18\t \x03(\x0b\x32\x1c.streamwright.v1.PhaseTiming\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\x08reviewer\x18\x0c \x01(\tH\x01\x88\x01\x01\x12\x14\n\x07job_ref\x18\r \x01(\tH\x02\x88\x01\x01\x42\x08\n\x06_scoreB\x0b\n\t_reviewerB\n\n\x08_job_ref\"\x1f\n\rGetRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"\xcb\x01\n\x0fListRunsRequest\x12\x13\n\x06\x64omain\x18\x01 \x01(\tH\x00\x88\x01\x01\x12-\n\x05state\x18\x02 \x01(\x0e\x32\x19.streamwright.v1.RunStateH\x01\x88\x01\x01\x12.\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x02\x88\x01\x01\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\tB\t\n\x07_domainB\x08\n\x06_stateB\x08\n\x06_since\"O\n\x10ListRunsResponse\x12\"\n\x04runs\x18\x01 \x03(\x0b\x32\x14.streamwright.v1.Run\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x0fWatchRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"g\n\tRunUpdate\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x14.streamwright.v1.Run\x12-\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x19.streamwright.v1.RunEventH\x00\x88\x01\x01\x42\x08\n\x06_event\"c\n\rReviewRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x31\n\x08\x64\x65\x63ision\x18\x02 \x01(\x0e\x32\x1f.streamwright.v1.ReviewDecision\x12\x0f\n\x07\x63omment\x18\x03 \x01(\t\"2\n\x10\x43\x61ncelRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t*\xb9\x02\n\x08RunState\x12\x19\n\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13RUN_STATE_SUBMITTED\x10\x01\x12\x18\n\x14RUN_STATE_GENERATING\x10\x02\x12\x18\n\x14RUN_STATE_VALIDATING\x10\x03\x12\x14\n\x10RUN_STATE_GATING\x10\x04\x12\x1d\n\x19RUN_STATE_AWAITING_REVIEW\x10\x05\x12\x1a\n\x16RUN_STATE_REGENERATING\x10\x06\x12\x16\n\x12RUN_STATE_APPROVED\x10\x07\x12\x15\n\x11RUN_STATE_STARTED\x10\x08\x12\x16\n\x12RUN_STATE_REJECTED\x10\t\x12\x14\n\x10RUN_STATE_FAILED\x10\n\x12\x17\n\x13RUN_STATE_CANCELLED\x10\x0b*j\n\x0eReviewDecision\x12\x1f\n\x1bREVIEW_DECISION_UNSPECIFIED\x10\x00\x12\x1b\n\x17REVIEW_DECISION_APPROVE\x10\x01\x12\x1a\n\x16REVIEW_DECISION_REJECT\x10\x02\x32\xf2\x02\n\rRouterService\x12>\n\x06GetRun\x12\x1e.streamwright.v1.GetRunRequest\x1a\x14.streamwright.v1.Run\x12O\n\x08ListRuns\x12 .streamwright.v1.ListRunsRequest\x1a!.streamwright.v1.ListRunsResponse\x12J\n\x08WatchRun\x12 .streamwright.v1.WatchRunRequest\x1a\x1a.streamwright.v1.RunUpdate0\x01\x12>\n\x06Review\x12\x1e.streamwright.v1.ReviewRequest\x1a\x14.streamwright.v1.Run\x12\x44\n\tCancelRun\x12!.streamwright.v1.CancelRunRequest\x1a\x14.streamwright.v1.Runb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cstreamwright/v1/router.proto\x12\x0fstreamwright.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\x01\n\x08RunEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08producer\x18\x04 \x01(\t\x12\x0f\n\x07summary\x18\x05 \x01(\t\"\xa7\x01\n\x0bPhaseTiming\x12\r\n\x05phase\x18\x01 \x01(\t\x12.\n\nstarted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x0b\x66inished_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x88\x01\x01\x12\x13\n\x0b\x64uration_ms\x18\x04 \x01(\x03\x42\x0e\n\x0c_finished_at\"\xe6\x05\n\x03Run\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x0e\n\x06\x64omain\x18\x03 \x01(\t\x12(\n\x05state\x18\x04 \x01(\x0e\x32\x19.streamwright.v1.RunState\x12\x0f\n\x07\x61ttempt\x18\x05 \x01(\x05\x12\x12\n\x05score\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12+\n\x08timeline\x18\x08 \x03(\x0b\x32\x19.streamwright.v1.RunEvent\x12,\n\x06phases\x18\t \x03(\x0b\x32\x1c.streamwright.v1.PhaseTiming\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\x08reviewer\x18\x0c \x01(\tH\x01\x88\x01\x01\x12\x14\n\x07job_ref\x18\r \x01(\tH\x02\x88\x01\x01\x12\x12\n\nstate_name\x18\x0e \x01(\t\x12\x10\n\x08revision\x18\x0f \x01(\x05\x12\x10\n\x08terminal\x18\x10 \x01(\x08\x12\x36\n\tdecisions\x18\x11 \x03(\x0b\x32#.streamwright.v1.GateDecisionRecord\x12&\n\x03llm\x18\x12 \x01(\x0b\x32\x19.streamwright.v1.LlmUsage\x12\x38\n\nreferences\x18\x13 \x03(\x0b\x32$.streamwright.v1.Run.ReferencesEntry\x12\x17\n\x0fidempotency_key\x18\x14 \x01(\t\x12\x0e\n\x06target\x18\x15 \x01(\t\x12\x13\n\x0b\x64\x65tail_json\x18\x16 \x01(\t\x1a\x31\n\x0fReferencesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x08\n\x06_scoreB\x0b\n\t_reviewerB\n\n\x08_job_ref\"\xf7\x01\n\x12GateDecisionRecord\x12\x0f\n\x07\x61ttempt\x18\x01 \x01(\x05\x12\x10\n\x08\x64\x65\x63ision\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x11\n\x04rule\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x0c\n\x04mode\x18\x05 \x01(\t\x12\x12\n\ndecided_by\x18\x06 \x01(\t\x12\x15\n\x08reviewer\x18\x07 \x01(\tH\x01\x88\x01\x01\x12\x12\n\x05score\x18\x08 \x01(\x01H\x02\x88\x01\x01\x12.\n\ndecided_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x07\n\x05_ruleB\x0b\n\t_reviewerB\x08\n\x06_score\"q\n\x08LlmUsage\x12\r\n\x05\x63\x61lls\x18\x01 \x01(\x05\x12\x15\n\rprompt_tokens\x18\x02 \x01(\x03\x12\x19\n\x11\x63ompletion_tokens\x18\x03 \x01(\x03\x12\x10\n\x08\x63ost_usd\x18\x04 \x01(\x01\x12\x12\n\nlatency_ms\x18\x05 \x01(\x03\"\x1f\n\rGetRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"\xcb\x01\n\x0fListRunsRequest\x12\x13\n\x06\x64omain\x18\x01 \x01(\tH\x00\x88\x01\x01\x12-\n\x05state\x18\x02 \x01(\x0e\x32\x19.streamwright.v1.RunStateH\x01\x88\x01\x01\x12.\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x02\x88\x01\x01\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\tB\t\n\x07_domainB\x08\n\x06_stateB\x08\n\x06_since\"O\n\x10ListRunsResponse\x12\"\n\x04runs\x18\x01 \x03(\x0b\x32\x14.streamwright.v1.Run\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x0fWatchRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"g\n\tRunUpdate\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x14.streamwright.v1.Run\x12-\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x19.streamwright.v1.RunEventH\x00\x88\x01\x01\x42\x08\n\x06_event\"\x87\x01\n\rReviewRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x31\n\x08\x64\x65\x63ision\x18\x02 \x01(\x0e\x32\x1f.streamwright.v1.ReviewDecision\x12\x0f\n\x07\x63omment\x18\x03 \x01(\t\x12\x15\n\x08reviewer\x18\x04 \x01(\tH\x00\x88\x01\x01\x42\x0b\n\t_reviewer\"2\n\x10\x43\x61ncelRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t*\x9e\x03\n\x08RunState\x12\x19\n\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13RUN_STATE_SUBMITTED\x10\x01\x12\x18\n\x14RUN_STATE_GENERATING\x10\x02\x12\x18\n\x14RUN_STATE_VALIDATING\x10\x03\x12\x14\n\x10RUN_STATE_GATING\x10\x04\x12\x1d\n\x19RUN_STATE_AWAITING_REVIEW\x10\x05\x12\x1a\n\x16RUN_STATE_REGENERATING\x10\x06\x12\x16\n\x12RUN_STATE_APPROVED\x10\x07\x12\x15\n\x11RUN_STATE_STARTED\x10\x08\x12\x16\n\x12RUN_STATE_REJECTED\x10\t\x12\x14\n\x10RUN_STATE_FAILED\x10\n\x12\x17\n\x13RUN_STATE_CANCELLED\x10\x0b\x12\x17\n\x13RUN_STATE_TIMED_OUT\x10\x0c\x12\x18\n\x14RUN_STATE_SUPERSEDED\x10\r\x12\x18\n\x14RUN_STATE_KB_UPDATED\x10\x0e\x12\x16\n\x12RUN_STATE_STARTING\x10\x0f*j\n\x0eReviewDecision\x12\x1f\n\x1bREVIEW_DECISION_UNSPECIFIED\x10\x00\x12\x1b\n\x17REVIEW_DECISION_APPROVE\x10\x01\x12\x1a\n\x16REVIEW_DECISION_REJECT\x10\x02\x32\xf2\x02\n\rRouterService\x12>\n\x06GetRun\x12\x1e.streamwright.v1.GetRunRequest\x1a\x14.streamwright.v1.Run\x12O\n\x08ListRuns\x12 .streamwright.v1.ListRunsRequest\x1a!.streamwright.v1.ListRunsResponse\x12J\n\x08WatchRun\x12 .streamwright.v1.WatchRunRequest\x1a\x1a.streamwright.v1.RunUpdate0\x01\x12>\n\x06Review\x12\x1e.streamwright.v1.ReviewRequest\x1a\x14.streamwright.v1.Run\x12\x44\n\tCancelRun\x12!.streamwright.v1.CancelRunRequest\x1a\x14.streamwright.v1.Runb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'streamwright.v1.router_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RUNSTATE']._serialized_start=1423
-  _globals['_RUNSTATE']._serialized_end=1736
-  _globals['_REVIEWDECISION']._serialized_start=1738
-  _globals['_REVIEWDECISION']._serialized_end=1844
+  _globals['_RUN_REFERENCESENTRY']._loaded_options = None
+  _globals['_RUN_REFERENCESENTRY']._serialized_options = b'8\001'
+  _globals['_RUNSTATE']._serialized_start=2148
+  _globals['_RUNSTATE']._serialized_end=2562
+  _globals['_REVIEWDECISION']._serialized_start=2564
+  _globals['_REVIEWDECISION']._serialized_end=2670
   _globals['_RUNEVENT']._serialized_start=83
   _globals['_RUNEVENT']._serialized_end=215
   _globals['_PHASETIMING']._serialized_start=218
   _globals['_PHASETIMING']._serialized_end=385
   _globals['_RUN']._serialized_start=388
-  _globals['_RUN']._serialized_end=807
-  _globals['_GETRUNREQUEST']._serialized_start=809
-  _globals['_GETRUNREQUEST']._serialized_end=840
-  _globals['_LISTRUNSREQUEST']._serialized_start=843
-  _globals['_LISTRUNSREQUEST']._serialized_end=1046
-  _globals['_LISTRUNSRESPONSE']._serialized_start=1048
-  _globals['_LISTRUNSRESPONSE']._serialized_end=1127
-  _globals['_WATCHRUNREQUEST']._serialized_start=1129
-  _globals['_WATCHRUNREQUEST']._serialized_end=1162
-  _globals['_RUNUPDATE']._serialized_start=1164
-  _globals['_RUNUPDATE']._serialized_end=1267
-  _globals['_REVIEWREQUEST']._serialized_start=1269
-  _globals['_REVIEWREQUEST']._serialized_end=1368
-  _globals['_CANCELRUNREQUEST']._serialized_start=1370
-  _globals['_CANCELRUNREQUEST']._serialized_end=1420
-  _globals['_ROUTERSERVICE']._serialized_start=1847
-  _globals['_ROUTERSERVICE']._serialized_end=2217
+  _globals['_RUN']._serialized_end=1130
+  _globals['_RUN_REFERENCESENTRY']._serialized_start=1046
+  _globals['_RUN_REFERENCESENTRY']._serialized_end=1095
+  _globals['_GATEDECISIONRECORD']._serialized_start=1133
+  _globals['_GATEDECISIONRECORD']._serialized_end=1380
+  _globals['_LLMUSAGE']._serialized_start=1382
+  _globals['_LLMUSAGE']._serialized_end=1495
+  _globals['_GETRUNREQUEST']._serialized_start=1497
+  _globals['_GETRUNREQUEST']._serialized_end=1528
+  _globals['_LISTRUNSREQUEST']._serialized_start=1531
+  _globals['_LISTRUNSREQUEST']._serialized_end=1734
+  _globals['_LISTRUNSRESPONSE']._serialized_start=1736
+  _globals['_LISTRUNSRESPONSE']._serialized_end=1815
+  _globals['_WATCHRUNREQUEST']._serialized_start=1817
+  _globals['_WATCHRUNREQUEST']._serialized_end=1850
+  _globals['_RUNUPDATE']._serialized_start=1852
+  _globals['_RUNUPDATE']._serialized_end=1955
+  _globals['_REVIEWREQUEST']._serialized_start=1958
+  _globals['_REVIEWREQUEST']._serialized_end=2093
+  _globals['_CANCELRUNREQUEST']._serialized_start=2095
+  _globals['_CANCELRUNREQUEST']._serialized_end=2145
+  _globals['_ROUTERSERVICE']._serialized_start=2673
+  _globals['_ROUTERSERVICE']._serialized_end=3043
 # @@protoc_insertion_point(module_scope)

@@ -21,6 +21,10 @@ class RunState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RUN_STATE_REJECTED: _ClassVar[RunState]
     RUN_STATE_FAILED: _ClassVar[RunState]
     RUN_STATE_CANCELLED: _ClassVar[RunState]
+    RUN_STATE_TIMED_OUT: _ClassVar[RunState]
+    RUN_STATE_SUPERSEDED: _ClassVar[RunState]
+    RUN_STATE_KB_UPDATED: _ClassVar[RunState]
+    RUN_STATE_STARTING: _ClassVar[RunState]
 
 class ReviewDecision(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -39,6 +43,10 @@ RUN_STATE_STARTED: RunState
 RUN_STATE_REJECTED: RunState
 RUN_STATE_FAILED: RunState
 RUN_STATE_CANCELLED: RunState
+RUN_STATE_TIMED_OUT: RunState
+RUN_STATE_SUPERSEDED: RunState
+RUN_STATE_KB_UPDATED: RunState
+RUN_STATE_STARTING: RunState
 REVIEW_DECISION_UNSPECIFIED: ReviewDecision
 REVIEW_DECISION_APPROVE: ReviewDecision
 REVIEW_DECISION_REJECT: ReviewDecision
@@ -70,7 +78,14 @@ class PhaseTiming(_message.Message):
     def __init__(self, phase: _Optional[str] = ..., started_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., duration_ms: _Optional[int] = ...) -> None: ...
 
 class Run(_message.Message):
-    __slots__ = ("run_id", "request_id", "domain", "state", "attempt", "score", "reason", "timeline", "phases", "created_at", "updated_at", "reviewer", "job_ref")
+    __slots__ = ("run_id", "request_id", "domain", "state", "attempt", "score", "reason", "timeline", "phases", "created_at", "updated_at", "reviewer", "job_ref", "state_name", "revision", "terminal", "decisions", "llm", "references", "idempotency_key", "target", "detail_json")
+    class ReferencesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     DOMAIN_FIELD_NUMBER: _ClassVar[int]
@@ -84,6 +99,15 @@ class Run(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     REVIEWER_FIELD_NUMBER: _ClassVar[int]
     JOB_REF_FIELD_NUMBER: _ClassVar[int]
+    STATE_NAME_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    TERMINAL_FIELD_NUMBER: _ClassVar[int]
+    DECISIONS_FIELD_NUMBER: _ClassVar[int]
+    LLM_FIELD_NUMBER: _ClassVar[int]
+    REFERENCES_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_JSON_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     request_id: str
     domain: str
@@ -97,7 +121,52 @@ class Run(_message.Message):
     updated_at: _timestamp_pb2.Timestamp
     reviewer: str
     job_ref: str
-    def __init__(self, run_id: _Optional[str] = ..., request_id: _Optional[str] = ..., domain: _Optional[str] = ..., state: _Optional[_Union[RunState, str]] = ..., attempt: _Optional[int] = ..., score: _Optional[float] = ..., reason: _Optional[str] = ..., timeline: _Optional[_Iterable[_Union[RunEvent, _Mapping]]] = ..., phases: _Optional[_Iterable[_Union[PhaseTiming, _Mapping]]] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., reviewer: _Optional[str] = ..., job_ref: _Optional[str] = ...) -> None: ...
+    state_name: str
+    revision: int
+    terminal: bool
+    decisions: _containers.RepeatedCompositeFieldContainer[GateDecisionRecord]
+    llm: LlmUsage
+    references: _containers.ScalarMap[str, str]
+    idempotency_key: str
+    target: str
+    detail_json: str
+    def __init__(self, run_id: _Optional[str] = ..., request_id: _Optional[str] = ..., domain: _Optional[str] = ..., state: _Optional[_Union[RunState, str]] = ..., attempt: _Optional[int] = ..., score: _Optional[float] = ..., reason: _Optional[str] = ..., timeline: _Optional[_Iterable[_Union[RunEvent, _Mapping]]] = ..., phases: _Optional[_Iterable[_Union[PhaseTiming, _Mapping]]] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., reviewer: _Optional[str] = ..., job_ref: _Optional[str] = ..., state_name: _Optional[str] = ..., revision: _Optional[int] = ..., terminal: bool = ..., decisions: _Optional[_Iterable[_Union[GateDecisionRecord, _Mapping]]] = ..., llm: _Optional[_Union[LlmUsage, _Mapping]] = ..., references: _Optional[_Mapping[str, str]] = ..., idempotency_key: _Optional[str] = ..., target: _Optional[str] = ..., detail_json: _Optional[str] = ...) -> None: ...
+
+class GateDecisionRecord(_message.Message):
+    __slots__ = ("attempt", "decision", "reason", "rule", "mode", "decided_by", "reviewer", "score", "decided_at")
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_BY_FIELD_NUMBER: _ClassVar[int]
+    REVIEWER_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
+    attempt: int
+    decision: str
+    reason: str
+    rule: str
+    mode: str
+    decided_by: str
+    reviewer: str
+    score: float
+    decided_at: _timestamp_pb2.Timestamp
+    def __init__(self, attempt: _Optional[int] = ..., decision: _Optional[str] = ..., reason: _Optional[str] = ..., rule: _Optional[str] = ..., mode: _Optional[str] = ..., decided_by: _Optional[str] = ..., reviewer: _Optional[str] = ..., score: _Optional[float] = ..., decided_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class LlmUsage(_message.Message):
+    __slots__ = ("calls", "prompt_tokens", "completion_tokens", "cost_usd", "latency_ms")
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COMPLETION_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    latency_ms: int
+    def __init__(self, calls: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[int] = ...) -> None: ...
 
 class GetRunRequest(_message.Message):
     __slots__ = ("run_id",)
@@ -142,14 +211,16 @@ class RunUpdate(_message.Message):
     def __init__(self, run: _Optional[_Union[Run, _Mapping]] = ..., event: _Optional[_Union[RunEvent, _Mapping]] = ...) -> None: ...
 
 class ReviewRequest(_message.Message):
-    __slots__ = ("run_id", "decision", "comment")
+    __slots__ = ("run_id", "decision", "comment", "reviewer")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     DECISION_FIELD_NUMBER: _ClassVar[int]
     COMMENT_FIELD_NUMBER: _ClassVar[int]
+    REVIEWER_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     decision: ReviewDecision
     comment: str
-    def __init__(self, run_id: _Optional[str] = ..., decision: _Optional[_Union[ReviewDecision, str]] = ..., comment: _Optional[str] = ...) -> None: ...
+    reviewer: str
+    def __init__(self, run_id: _Optional[str] = ..., decision: _Optional[_Union[ReviewDecision, str]] = ..., comment: _Optional[str] = ..., reviewer: _Optional[str] = ...) -> None: ...
 
 class CancelRunRequest(_message.Message):
     __slots__ = ("run_id", "reason")

@@ -16,7 +16,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from . import common_pb2 as streamwright_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fstreamwright/v1/validator.proto\x12\x0fstreamwright.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cstreamwright/v1/common.proto\"D\n\x10GetReportRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x14\n\x07\x61ttempt\x18\x02 \x01(\x05H\x00\x88\x01\x01\x42\n\n\x08_attempt\"@\n\x12ValidateSqlRequest\x12\x10\n\x08\x64ocument\x18\x01 \x01(\t\x12\x10\n\x03sql\x18\x02 \x01(\tH\x00\x88\x01\x01\x42\x06\n\x04_sql\"o\n\x0e\x44imensionScore\x12-\n\tdimension\x18\x01 \x01(\x0e\x32\x1a.streamwright.v1.Dimension\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x0e\n\x06weight\x18\x03 \x01(\x01\x12\x0f\n\x07summary\x18\x04 \x01(\t\"\xc1\x02\n\x06Report\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x33\n\ndimensions\x18\x04 \x03(\x0b\x32\x1f.streamwright.v1.DimensionScore\x12*\n\x08\x66indings\x18\x05 \x03(\x0b\x32\x18.streamwright.v1.Finding\x12\x10\n\x08markdown\x18\x06 \x01(\t\x12\x0c\n\x04json\x18\x07 \x01(\t\x12\x13\n\x0bprovisional\x18\x08 \x01(\x08\x12\x16\n\x0e\x63ritical_count\x18\t \x01(\x05\x12\x15\n\rwarning_count\x18\n \x01(\x05\x12\x12\n\ninfo_count\x18\x0b \x01(\x05\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xa8\x01\n\x10ValidatorService\x12G\n\tGetReport\x12!.streamwright.v1.GetReportRequest\x1a\x17.streamwright.v1.Report\x12K\n\x0bValidateSql\x12#.streamwright.v1.ValidateSqlRequest\x1a\x17.streamwright.v1.Reportb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fstreamwright/v1/validator.proto\x12\x0fstreamwright.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cstreamwright/v1/common.proto\"D\n\x10GetReportRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x14\n\x07\x61ttempt\x18\x02 \x01(\x05H\x00\x88\x01\x01\x42\n\n\x08_attempt\"\x8c\x01\n\x12ValidateSqlRequest\x12\x10\n\x08\x64ocument\x18\x01 \x01(\t\x12\x10\n\x03sql\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x16\n\tspec_json\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x16\n\trun_cases\x18\x04 \x01(\x08H\x02\x88\x01\x01\x42\x06\n\x04_sqlB\x0c\n\n_spec_jsonB\x0c\n\n_run_cases\"o\n\x0e\x44imensionScore\x12-\n\tdimension\x18\x01 \x01(\x0e\x32\x1a.streamwright.v1.Dimension\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x0e\n\x06weight\x18\x03 \x01(\x01\x12\x0f\n\x07summary\x18\x04 \x01(\t\"\xa1\x03\n\x06Report\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x33\n\ndimensions\x18\x04 \x03(\x0b\x32\x1f.streamwright.v1.DimensionScore\x12*\n\x08\x66indings\x18\x05 \x03(\x0b\x32\x18.streamwright.v1.Finding\x12\x10\n\x08markdown\x18\x06 \x01(\t\x12\x0c\n\x04json\x18\x07 \x01(\t\x12\x13\n\x0bprovisional\x18\x08 \x01(\x08\x12\x16\n\x0e\x63ritical_count\x18\t \x01(\x05\x12\x15\n\rwarning_count\x18\n \x01(\x05\x12\x12\n\ninfo_count\x18\x0b \x01(\x05\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10rule_set_version\x18\r \x01(\t\x12\x13\n\x0bgate_passed\x18\x0e \x01(\x08\x12\x1b\n\x13provisional_reasons\x18\x0f \x03(\t\x12\x12\n\nreport_ref\x18\x10 \x01(\t2\xa8\x01\n\x10ValidatorService\x12G\n\tGetReport\x12!.streamwright.v1.GetReportRequest\x1a\x17.streamwright.v1.Report\x12K\n\x0bValidateSql\x12#.streamwright.v1.ValidateSqlRequest\x1a\x17.streamwright.v1.Reportb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -25,12 +25,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_GETREPORTREQUEST']._serialized_start=115
   _globals['_GETREPORTREQUEST']._serialized_end=183
-  _globals['_VALIDATESQLREQUEST']._serialized_start=185
-  _globals['_VALIDATESQLREQUEST']._serialized_end=249
-  _globals['_DIMENSIONSCORE']._serialized_start=251
-  _globals['_DIMENSIONSCORE']._serialized_end=362
-  _globals['_REPORT']._serialized_start=365
-  _globals['_REPORT']._serialized_end=686
-  _globals['_VALIDATORSERVICE']._serialized_start=689
-  _globals['_VALIDATORSERVICE']._serialized_end=857
+  _globals['_VALIDATESQLREQUEST']._serialized_start=186
+  _globals['_VALIDATESQLREQUEST']._serialized_end=326
+  _globals['_DIMENSIONSCORE']._serialized_start=328
+  _globals['_DIMENSIONSCORE']._serialized_end=439
+  _globals['_REPORT']._serialized_start=442
+  _globals['_REPORT']._serialized_end=859
+  _globals['_VALIDATORSERVICE']._serialized_start=862
+  _globals['_VALIDATORSERVICE']._serialized_end=1030
 # @@protoc_insertion_point(module_scope)

@@ -16,12 +16,16 @@ class GetReportRequest(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class ValidateSqlRequest(_message.Message):
-    __slots__ = ("document", "sql")
+    __slots__ = ("document", "sql", "spec_json", "run_cases")
     DOCUMENT_FIELD_NUMBER: _ClassVar[int]
     SQL_FIELD_NUMBER: _ClassVar[int]
+    SPEC_JSON_FIELD_NUMBER: _ClassVar[int]
+    RUN_CASES_FIELD_NUMBER: _ClassVar[int]
     document: str
     sql: str
-    def __init__(self, document: _Optional[str] = ..., sql: _Optional[str] = ...) -> None: ...
+    spec_json: str
+    run_cases: bool
+    def __init__(self, document: _Optional[str] = ..., sql: _Optional[str] = ..., spec_json: _Optional[str] = ..., run_cases: bool = ...) -> None: ...
 
 class DimensionScore(_message.Message):
     __slots__ = ("dimension", "score", "weight", "summary")
@@ -36,7 +40,7 @@ class DimensionScore(_message.Message):
     def __init__(self, dimension: _Optional[_Union[_common_pb2.Dimension, str]] = ..., score: _Optional[float] = ..., weight: _Optional[float] = ..., summary: _Optional[str] = ...) -> None: ...
 
 class Report(_message.Message):
-    __slots__ = ("run_id", "attempt", "score", "dimensions", "findings", "markdown", "json", "provisional", "critical_count", "warning_count", "info_count", "created_at")
+    __slots__ = ("run_id", "attempt", "score", "dimensions", "findings", "markdown", "json", "provisional", "critical_count", "warning_count", "info_count", "created_at", "rule_set_version", "gate_passed", "provisional_reasons", "report_ref")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
@@ -49,6 +53,10 @@ class Report(_message.Message):
     WARNING_COUNT_FIELD_NUMBER: _ClassVar[int]
     INFO_COUNT_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    RULE_SET_VERSION_FIELD_NUMBER: _ClassVar[int]
+    GATE_PASSED_FIELD_NUMBER: _ClassVar[int]
+    PROVISIONAL_REASONS_FIELD_NUMBER: _ClassVar[int]
+    REPORT_REF_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     attempt: int
     score: float
@@ -61,4 +69,8 @@ class Report(_message.Message):
     warning_count: int
     info_count: int
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, run_id: _Optional[str] = ..., attempt: _Optional[int] = ..., score: _Optional[float] = ..., dimensions: _Optional[_Iterable[_Union[DimensionScore, _Mapping]]] = ..., findings: _Optional[_Iterable[_Union[_common_pb2.Finding, _Mapping]]] = ..., markdown: _Optional[str] = ..., json: _Optional[str] = ..., provisional: bool = ..., critical_count: _Optional[int] = ..., warning_count: _Optional[int] = ..., info_count: _Optional[int] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    rule_set_version: str
+    gate_passed: bool
+    provisional_reasons: _containers.RepeatedScalarFieldContainer[str]
+    report_ref: str
+    def __init__(self, run_id: _Optional[str] = ..., attempt: _Optional[int] = ..., score: _Optional[float] = ..., dimensions: _Optional[_Iterable[_Union[DimensionScore, _Mapping]]] = ..., findings: _Optional[_Iterable[_Union[_common_pb2.Finding, _Mapping]]] = ..., markdown: _Optional[str] = ..., json: _Optional[str] = ..., provisional: bool = ..., critical_count: _Optional[int] = ..., warning_count: _Optional[int] = ..., info_count: _Optional[int] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., rule_set_version: _Optional[str] = ..., gate_passed: bool = ..., provisional_reasons: _Optional[_Iterable[str]] = ..., report_ref: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,122 @@
+"""Warm validation latency of the validator, per example, with and without data-accuracy runs.
+
+Usage: .venv/bin/python benchmarks/validate_latency.py [--runs N]
+
+Prints: JVM start, PostgreSQL start, for each example (orders, payments, user-activity) the
+median warm latency of a planner-only validation (plan + static rules + score + report) and of
+a full one (plus every request case and the generated edge cases, exact fidelity), and the
+validator's resident memory (Python process + its JVM child) at the end.
+Targets (issue 6): planner-only < 300 ms warm, with cases < 2 s warm, RSS < 1.5 GiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from services.generator.adapters.profiles_fs import load_profile  # noqa: E402
+from services.generator.domain import compile_job  # noqa: E402
+from services.ingest.domain.checks import check_document  # noqa: E402
+from services.validator.adapters.artifacts_fs import job_config_from, job_config_path, test_data_path  # noqa: E402
+from services.validator.adapters.connector_jars import default_jar_dir, ensure_connector_jars  # noqa: E402
+from services.validator.adapters.engine_runner import EngineRunner  # noqa: E402
+from services.validator.domain.report import render_markdown  # noqa: E402
+from services.validator.handlers import ValidationUseCase  # noqa: E402
+
+FIXTURES = ROOT / "tests" / "fixtures" / "requests"
+EXAMPLES = ("orders", "payments", "user-activity")
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            text = (task / "children").read_text().split()
+            out += [int(c) for c in text]
+    except OSError:
+        pass
+    return out + [g for c in out for g in _children(c)]
+
+
+def rss_mib(exclude: set[int]) -> tuple[float, float]:
+    """(this process, this process + its children except `exclude`) in MiB."""
+    me = os.getpid()
+    own = _rss_kib(me)
+    total = own + sum(_rss_kib(c) for c in _children(me) if c not in exclude)
+    return own / 1024, total / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    jars = default_jar_dir()
+    ensure_connector_jars(jars)
+    runner = EngineRunner(jars)
+    began = time.perf_counter()
+    warm = runner.warm()
+    print(f"JVM start (first table environment): {warm['jvm_start']:.2f} s")
+    print(
+        f"engine ready:                        {warm['engine_ready']:.2f} s (wall {time.perf_counter() - began:.2f} s)"
+    )
+    print(f"PostgreSQL start:                    {warm['postgres_start']:.2f} s")
+    pg = runner.postgres()
+    pg_pids = {pg.pid} if pg is not None and pg.pid else set()
+    pg_tree = pg_pids | {c for p in pg_pids for c in _children(p)}
+    use_case = ValidationUseCase(engine=runner, knowledge=None)
+    print()
+    print(f"{'example':<15} {'plan-only median':>17} {'min':>8} {'with cases':>11} {'cases':>6} {'score':>6}")
+    for name in EXAMPLES:
+        text = (FIXTURES / f"{name}-request-v3.md").read_text(encoding="utf-8")
+        cases = (FIXTURES / f"{name}.cases.yaml").read_text(encoding="utf-8")
+        spec = check_document(text, cases_text=cases).spec
+        assert spec is not None
+        job = compile_job(spec, profile=load_profile("dev"), revision=1, generator_version="bench")
+        domain = spec.job.domain
+        test_data = yaml.safe_load(job.files[test_data_path(domain)])["test_data"]
+        config = job_config_from(yaml.safe_load(job.files[job_config_path(domain)]), "bench")
+        asyncio.run(use_case.validate(spec, job.sql, run_cases=False, job_config=config))  # warm the planner
+        plan_only: list[float] = []
+        for _ in range(args.runs):
+            t0 = time.perf_counter()
+            report = asyncio.run(use_case.validate(spec, job.sql, run_cases=False, job_config=config))
+            render_markdown(report)
+            plan_only.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        full = asyncio.run(use_case.validate(spec, job.sql, test_data=test_data, job_config=config))
+        with_cases = time.perf_counter() - t0
+        assert all(c.passed for c in full.cases), [c for c in full.cases if not c.passed]
+        print(
+            f"{name:<15} {statistics.median(plan_only) * 1000:>14.0f} ms {min(plan_only) * 1000:>5.0f} ms"
+            f" {with_cases:>9.2f} s {len(full.cases):>6} {full.score:>6g}"
+        )
+        per_case = [c.seconds for c in full.cases]
+        print(f"{'':<15} per case: {', '.join(f'{s:.2f}' for s in per_case)} s")
+    own, total = rss_mib(pg_tree)
+    print()
+    print(f"validator RSS: python {own:.0f} MiB, python + JVM {total:.0f} MiB (PostgreSQL excluded)")
+    runner.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Flink's own REST API (the JobManager's, /jobs/...): job state, checkpoints, stop with savepoint."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from services.router.adapters.http_json import HttpError, request_json
+from services.router.ports import DeployError
+
+_FAILED_STATES = {"FAILED", "FAILING", "CANCELED", "CANCELLING", "FINISHED", "SUSPENDED"}
+
+
+class FlinkRest:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 30.0,
+        poll_interval: float = 0.5,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        self._timeout = timeout
+        self._poll = poll_interval
+        self._sleep = sleep
+
+    async def _get(self, path: str) -> Any:
+        return await request_json("GET", self._base + path, timeout=self._timeout)
+
+    async def job_state(self, job_id: str) -> str:
+        """GET /jobs/:jobid -> its `state` (RUNNING, FAILED, ...)."""
+        answer = await self._get(f"/jobs/{job_id}")
+        return str(answer.get("state", "UNKNOWN"))
+
+    async def job_failure(self, job_id: str) -> str | None:
+        """The root exception of a failed job (GET /jobs/:jobid/exceptions), when Flink has one."""
+        try:
+            answer = await self._get(f"/jobs/{job_id}/exceptions")
+        except HttpError:
+            return None
+        root = answer.get("root-exception") if isinstance(answer, dict) else None
+        if root:
+            return str(root).splitlines()[0]
+        history = (
+            (answer.get("exceptionHistory") or {}).get("entries") or [] if isinstance(answer, dict) else []
+        )
+        if history:
+            return (
+                str(history[0].get("exceptionName", ""))
+                + ": "
+                + str(history[0].get("stacktrace", "")).splitlines()[0]
+            )
+        return None
+
+    async def completed_checkpoints(self, job_id: str) -> int:
+        answer = await self._get(f"/jobs/{job_id}/checkpoints")
+        return int((answer.get("counts") or {}).get("completed", 0))
+
+    async def wait_running(
+        self, job_id: str, *, stable_seconds: float, require_checkpoint: bool, deadline_s: float
+    ) -> None:
+        """Return once the job was RUNNING for `stable_seconds` (and checkpointed); else DeployError."""
+        started = time.monotonic()
+        running_since: float | None = None
+        while True:
+            state = await self.job_state(job_id)
+            now = time.monotonic()
+            if state in _FAILED_STATES:
+                cause = await self.job_failure(job_id)
+                raise DeployError(f"Flink job {job_id} is {state}" + (f": {cause}" if cause else ""))
+            if state == "RUNNING":
+                running_since = running_since if running_since is not None else now
+                stable = now - running_since >= stable_seconds
+                if stable and (not require_checkpoint or await self.completed_checkpoints(job_id) > 0):
+                    return
+            else:
+                running_since = None
+            if now - started > deadline_s:
+                raise DeployError(
+                    f"Flink job {job_id} did not stay RUNNING within {deadline_s:g}s (last state {state})"
+                )
+            await self._sleep(self._poll)
+
+    async def stop_with_savepoint(
+        self, job_id: str, target_directory: str | None, *, deadline_s: float = 300
+    ) -> str | None:
+        """POST /jobs/:jobid/stop, then poll the savepoint trigger; the savepoint's location."""
+        body: dict[str, Any] = {"drain": False}
+        if target_directory:
+            body["targetDirectory"] = target_directory
+        trigger = await request_json("POST", f"{self._base}/jobs/{job_id}/stop", body, timeout=self._timeout)
+        request_id = trigger.get("request-id")
+        if not request_id:
+            raise DeployError(f"Flink did not accept stop-with-savepoint for job {job_id}: {trigger}")
+        started = time.monotonic()
+        while time.monotonic() - started < deadline_s:
+            status = await self._get(f"/jobs/{job_id}/savepoints/{request_id}")
+            if (status.get("status") or {}).get("id") == "COMPLETED":
+                operation = status.get("operation") or {}
+                if operation.get("failure-cause"):
+                    cause = operation["failure-cause"]
+                    raise DeployError(
+                        f"stop-with-savepoint of job {job_id} failed: {cause.get('class', cause)}"
+                    )
+                location = operation.get("location")
+                return str(location) if location else None
+            await self._sleep(self._poll)
+        raise DeployError(f"stop-with-savepoint of job {job_id} did not complete within {deadline_s:g}s")
+
+    async def cancel(self, job_id: str) -> None:
+        """PATCH /jobs/:jobid?mode=cancel."""
+        await request_json("PATCH", f"{self._base}/jobs/{job_id}?mode=cancel", timeout=self._timeout)

@@ -1,0 +1,124 @@
+"""The `flink-session` deployer: the job's statements submitted to a Flink session cluster.
+
+Submission goes through Flink's own client (PyFlink's TableEnvironment with
+`execution.target: remote` at the cluster's REST address), in a child process so the router
+never hosts a JVM; the job is then watched through Flink's REST API (`FlinkRest`) until it
+has stayed RUNNING (and checkpointed, when asked). An upgrade stops the domain's previous job
+with a savepoint and starts the new one from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlparse
+
+from services.mesh.events import Target
+from services.router.adapters.flink_rest import FlinkRest
+from services.router.adapters.http_json import HttpError
+from services.router.domain.sqlsplit import is_job_statement, split_statements
+from services.router.ports import DeployError, StartRequest, StartResult
+
+
+class FlinkSessionDeployer:
+    target: Target = "flink-session"
+
+    def __init__(
+        self,
+        rest_url: str,
+        *,
+        rest: FlinkRest,
+        stable_seconds: float = 10.0,
+        require_checkpoint: bool = False,
+        savepoint_dir: str | None = None,
+        submit_timeout_s: float = 300.0,
+        python: str = sys.executable,
+    ) -> None:
+        parsed = urlparse(rest_url)
+        if not parsed.hostname:
+            raise ValueError(f"not a Flink REST URL: {rest_url!r}")
+        self._host = parsed.hostname
+        self._port = parsed.port or 8081
+        self._rest = rest
+        self._stable = stable_seconds
+        self._checkpoint = require_checkpoint
+        self._savepoint_dir = savepoint_dir
+        self._timeout = submit_timeout_s
+        self._python = python
+
+    async def start(self, request: StartRequest) -> StartResult:
+        if not request.sql:
+            raise DeployError("no SQL recorded for this run's attempt: nothing to submit")
+        statements = split_statements(request.sql)
+        if not any(is_job_statement(s) for s in statements):
+            raise DeployError("the job's SQL has no INSERT / STATEMENT SET: nothing would run")
+        savepoint = await self._stop_previous(request.previous)
+        job_id = await self._submit(
+            {
+                "host": self._host,
+                "port": self._port,
+                "statements": statements,
+                "pipeline_name": f"streamwright-{request.domain}-r{request.revision}",
+                "savepoint": savepoint,
+            }
+        )
+        await self._rest.wait_running(
+            job_id, stable_seconds=self._stable, require_checkpoint=self._checkpoint, deadline_s=self._timeout
+        )
+        return StartResult(
+            target=self.target,
+            deployment_ref=f"http://{self._host}:{self._port}/jobs/{job_id}",
+            job_id=job_id,
+            savepoint_restored=savepoint,
+        )
+
+    async def _submit(self, payload: Mapping[str, Any]) -> str:
+        process = await asyncio.create_subprocess_exec(
+            self._python,
+            "-m",
+            "services.router.adapters.flink_submit",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            out, err = await asyncio.wait_for(
+                process.communicate(json.dumps(payload).encode()), self._timeout
+            )
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise DeployError(
+                f"submitting to the Flink session cluster took longer than {self._timeout:g}s"
+            ) from None
+        lines = [line for line in out.decode(errors="replace").splitlines() if line.startswith("{")]
+        answer = json.loads(lines[-1]) if lines else {}
+        if answer.get("job_id"):
+            return str(answer["job_id"])
+        detail = (
+            answer.get("error") or err.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        )
+        raise DeployError(f"Flink refused the job: {detail if isinstance(detail, str) else detail[0]}")
+
+    async def _stop_previous(self, previous: Mapping[str, Any] | None) -> str | None:
+        if not previous or previous.get("target") != self.target or not previous.get("job_id"):
+            return None
+        job_id = str(previous["job_id"])
+        try:
+            if await self._rest.job_state(job_id) != "RUNNING":
+                return None
+            return await self._rest.stop_with_savepoint(job_id, self._savepoint_dir)
+        except HttpError as error:
+            raise DeployError(f"cannot stop the previous job {job_id} with a savepoint: {error}") from None
+
+    async def stop(self, deployment: Mapping[str, Any], *, savepoint: bool = True) -> str | None:
+        job_id = deployment.get("job_id")
+        if not job_id:
+            raise DeployError("the deployment has no Flink job id")
+        if savepoint:
+            return await self._rest.stop_with_savepoint(str(job_id), self._savepoint_dir)
+        await self._rest.cancel(str(job_id))
+        return None

@@ -1,0 +1,201 @@
+"""The `sql-gateway` deployer: Flink SQL Gateway REST API (open session, execute, poll, job id).
+
+Requests and answers as the gateway documents them (rest_v1/v2_sql_gateway):
+
+    POST   /v1/sessions                                  {"sessionName", "properties"} -> {"sessionHandle"}
+    POST   /v1/sessions/{s}/statements                    {"statement", "executionConfig"} -> {"operationHandle"}
+    GET    /v1/sessions/{s}/operations/{o}/status         -> {"status": "RUNNING" | "FINISHED" | "ERROR" | ...}
+    GET    /v1/sessions/{s}/operations/{o}/result/0?rowFormat=JSON
+           -> {"resultType", "resultKind", "jobID", "results": {"columns", "data": [{"kind", "fields"}]}, "nextResultUri"}
+    DELETE /v1/sessions/{s}                               -> {"status"}
+
+An ERROR operation's failure is read from the result call, which answers HTTP 500 with Flink's
+`{"errors": [...]}`; that text becomes the run's FAILED reason. With a Flink REST URL, the job
+is then watched until it has stayed RUNNING (and checkpointed, when asked).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from services.mesh.events import Target
+from services.router.adapters.flink_rest import FlinkRest
+from services.router.adapters.http_json import HttpError, request_json
+from services.router.domain.sqlsplit import is_job_statement, split_statements
+from services.router.ports import DeployError, StartRequest, StartResult
+
+_DONE = {"FINISHED"}
+_BROKEN = {"ERROR", "CANCELED", "CLOSED", "TIMEOUT"}
+
+
+class SqlGatewayDeployer:
+    target: Target = "sql-gateway"
+
+    def __init__(
+        self,
+        gateway_url: str,
+        *,
+        flink_rest: FlinkRest | None = None,
+        api_version: str = "v1",
+        timeout: float = 30.0,
+        operation_deadline_s: float = 120.0,
+        stable_seconds: float = 10.0,
+        require_checkpoint: bool = False,
+        savepoint_dir: str | None = None,
+        poll_interval: float = 0.2,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._base = f"{gateway_url.rstrip('/')}/{api_version}"
+        self._rest = flink_rest
+        self._timeout = timeout
+        self._deadline = operation_deadline_s
+        self._stable = stable_seconds
+        self._checkpoint = require_checkpoint
+        self._savepoint_dir = savepoint_dir
+        self._poll = poll_interval
+        self._sleep = sleep
+
+    async def _call(self, method: str, path: str, body: Any = None) -> Any:
+        return await request_json(method, self._base + path, body, timeout=self._timeout)
+
+    async def start(self, request: StartRequest) -> StartResult:
+        if not request.sql:
+            raise DeployError("no SQL recorded for this run's attempt: nothing to submit")
+        statements = split_statements(request.sql)
+        if not any(is_job_statement(s) for s in statements):
+            raise DeployError("the job's SQL has no INSERT / STATEMENT SET: nothing would run")
+        savepoint = await self._stop_previous(request.previous)
+        properties = {"pipeline.name": f"streamwright-{request.domain}-r{request.revision}"}
+        if savepoint:
+            properties["execution.savepoint.path"] = savepoint
+        try:
+            opened = await self._call(
+                "POST",
+                "/sessions",
+                {"sessionName": f"streamwright-{request.run_id}", "properties": properties},
+            )
+        except HttpError as error:
+            raise DeployError(f"SQL gateway: cannot open a session: {error}") from None
+        session = opened.get("sessionHandle")
+        if not session:
+            raise DeployError(f"SQL gateway answered no sessionHandle: {opened}")
+        try:
+            job_id = await self._execute_all(session, statements)
+        finally:
+            with contextlib.suppress(HttpError):  # the gateway expires idle sessions itself
+                await self._call("DELETE", f"/sessions/{session}")
+        if job_id is None:
+            raise DeployError("the SQL gateway ran the statements but reported no job id")
+        if self._rest is not None:
+            await self._rest.wait_running(
+                job_id,
+                stable_seconds=self._stable,
+                require_checkpoint=self._checkpoint,
+                deadline_s=self._deadline,
+            )
+        return StartResult(
+            target=self.target,
+            deployment_ref=f"{self._base}/sessions/{session}",
+            job_id=job_id,
+            savepoint_restored=savepoint,
+            detail={"session": session, "statements": len(statements)},
+        )
+
+    async def _execute_all(self, session: str, statements: list[str]) -> str | None:
+        job_id: str | None = None
+        for index, statement in enumerate(statements, start=1):
+            try:
+                submitted = await self._call(
+                    "POST", f"/sessions/{session}/statements", {"statement": statement}
+                )
+            except HttpError as error:
+                raise DeployError(f"statement {index} was refused: {_errors(error)}") from None
+            operation = submitted.get("operationHandle")
+            if not operation:
+                raise DeployError(f"statement {index}: the gateway answered no operationHandle")
+            await self._wait_operation(session, operation, index)
+            if is_job_statement(statement):
+                job_id = await self._job_id(session, operation, index) or job_id
+        return job_id
+
+    async def _wait_operation(self, session: str, operation: str, index: int) -> None:
+        started = time.monotonic()
+        while True:
+            answer = await self._call("GET", f"/sessions/{session}/operations/{operation}/status")
+            status = str(answer.get("status", "")).upper()
+            if status in _DONE:
+                return
+            if status in _BROKEN:
+                raise DeployError(
+                    f"statement {index} ended {status}: {await self._failure(session, operation)}"
+                )
+            if time.monotonic() - started > self._deadline:
+                raise DeployError(f"statement {index} still {status} after {self._deadline:g}s")
+            await self._sleep(self._poll)
+
+    async def _failure(self, session: str, operation: str) -> str:
+        try:
+            await self._call("GET", f"/sessions/{session}/operations/{operation}/result/0?rowFormat=JSON")
+        except HttpError as error:
+            return _errors(error)
+        return "no error detail from the gateway"
+
+    async def _job_id(self, session: str, operation: str, index: int) -> str | None:
+        path = f"/sessions/{session}/operations/{operation}/result/0?rowFormat=JSON"
+        for _ in range(int(self._deadline / max(self._poll, 0.01)) + 1):
+            try:
+                answer = await self._call("GET", path)
+            except HttpError as error:
+                raise DeployError(f"statement {index} failed: {_errors(error)}") from None
+            if answer.get("jobID"):
+                return str(answer["jobID"])
+            rows = (answer.get("results") or {}).get("data") or []
+            for row in rows:
+                fields = row.get("fields") if isinstance(row, Mapping) else None
+                if fields:
+                    return str(fields[0])
+            if answer.get("resultType") == "NOT_READY":
+                await self._sleep(self._poll)
+                continue
+            return None
+        return None
+
+    async def _stop_previous(self, previous: Mapping[str, Any] | None) -> str | None:
+        if (
+            not previous
+            or previous.get("target") not in ("sql-gateway", "flink-session")
+            or self._rest is None
+        ):
+            return None
+        job_id = previous.get("job_id")
+        if not job_id:
+            return None
+        try:
+            return await self._rest.stop_with_savepoint(str(job_id), self._savepoint_dir)
+        except HttpError as error:
+            raise DeployError(f"cannot stop the previous job {job_id} with a savepoint: {error}") from None
+
+    async def stop(self, deployment: Mapping[str, Any], *, savepoint: bool = True) -> str | None:
+        job_id = deployment.get("job_id")
+        if self._rest is None or not job_id:
+            raise DeployError(
+                "stopping needs the Flink REST URL (STREAMWRIGHT_ROUTER_FLINK_REST_URL) and a job id"
+            )
+        if savepoint:
+            return await self._rest.stop_with_savepoint(str(job_id), self._savepoint_dir)
+        await self._rest.cancel(str(job_id))
+        return None
+
+
+def _errors(error: HttpError) -> str:
+    if error.errors:
+        # Flink puts the summary first and the stack trace after; keep the cause lines.
+        lines = [line.strip() for e in error.errors for line in e.splitlines() if line.strip()]
+        causes = [line for line in lines if line.startswith("Caused by:")]
+        head = lines[0] if lines else str(error)
+        return head + (f" ({causes[-1]})" if causes else "")
+    return str(error)

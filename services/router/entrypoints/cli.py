@@ -1,0 +1,259 @@
+"""Router commands: `streamwright runs`, `status RUN [--watch] [--json]`, `review RUN --approve|--reject`.
+
+They talk to the running router over gRPC. Cheap to import: gRPC and rich load inside the commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from services.mesh.rpc.streamwright.v1 import router_pb2
+
+_FAILED = 1
+_USAGE = 2
+STATES = (
+    "PENDING",
+    "GENERATING",
+    "VALIDATING",
+    "GATED",
+    "IN_REVIEW",
+    "KB_UPDATED",
+    "STARTING",
+    "RUNNING",
+    "REJECTED",
+    "FAILED",
+    "TIMED_OUT",
+    "CANCELLED",
+    "SUPERSEDED",
+)
+
+
+def _target() -> tuple[str, Any]:
+    from services.mesh.service import service_ports
+    from services.mesh.settings import MeshSettings
+
+    settings = MeshSettings()
+    port, _ = service_ports("router", settings)
+    return f"{settings.grpc_host}:{port}", settings
+
+
+async def _call(method: str, request: Any) -> Any:
+    import grpc
+
+    from services.mesh.grpc_client import open_channel
+    from services.mesh.rpc.streamwright.v1 import router_pb2_grpc
+
+    target, settings = _target()
+    async with open_channel(target, settings) as channel:
+        stub = router_pb2_grpc.RouterServiceStub(channel)  # type: ignore[no-untyped-call]
+        try:
+            return await getattr(stub, method)(request, timeout=15)
+        except grpc.aio.AioRpcError as error:
+            _fail_rpc(error, target)
+
+
+def _fail_rpc(error: Any, target: str) -> None:
+    import grpc
+
+    if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        typer.echo(
+            f"error: the router is not reachable at {target}; start the mesh with `streamwright up`", err=True
+        )
+    else:
+        typer.echo(f"error: {error.details()}", err=True)
+    raise typer.Exit(_FAILED)
+
+
+def _doc(run: router_pb2.Run) -> dict[str, Any]:
+    if run.detail_json:
+        loaded: dict[str, Any] = json.loads(run.detail_json)
+        return loaded
+    return {"run_id": run.run_id, "state": run.state_name, "reason": run.reason}
+
+
+def runs(
+    domain: Annotated[str | None, typer.Option("--domain", help="Only runs of this domain.")] = None,
+    state: Annotated[
+        str | None, typer.Option("--state", help=f"Only runs in this state ({', '.join(STATES)}).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=500, help="At most this many runs.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """List runs, newest first."""
+    from services.mesh.rpc.streamwright.v1 import router_pb2
+    from services.router.domain.runs import RunState
+    from services.router.entrypoints.grpc_api import STATE_TO_PB
+
+    request = router_pb2.ListRunsRequest(page_size=limit)
+    if domain:
+        request.domain = domain
+    if state:
+        name = state.upper()
+        if name not in STATES:
+            typer.echo(f"error: unknown state {state!r}; known: {', '.join(STATES)}", err=True)
+            raise typer.Exit(_USAGE)
+        request.state = STATE_TO_PB[RunState(name)]  # type: ignore[assignment]
+    response = asyncio.run(_call("ListRuns", request))
+    if as_json:
+        for run in response.runs:
+            typer.echo(json.dumps(_doc(run), ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("run", "domain", "rev", "state", "attempt", "score", "created", "reason")
+    for run in response.runs:
+        score = f"{run.score:.1f}" if run.HasField("score") else "-"
+        created = (
+            run.created_at.ToDatetime().strftime("%Y-%m-%d %H:%M:%S") if run.HasField("created_at") else ""
+        )
+        table.add_row(
+            run.run_id,
+            run.domain,
+            str(run.revision or "-"),
+            run.state_name,
+            str(run.attempt),
+            score,
+            created,
+            run.reason[:60],
+        )
+    Console().print(table)
+
+
+def _render(doc: dict[str, Any]) -> Any:
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    state = doc.get("state", "?")
+    head = Text.assemble(
+        ("run ", "bold"),
+        doc.get("run_id", ""),
+        f"  {doc.get('domain', '')} r{doc.get('revision') or '-'}  ",
+        (state, "bold green" if state == "RUNNING" else "bold red" if doc.get("terminal") else "bold yellow"),
+        f"  attempt {doc.get('attempt')}  score {doc.get('score') if doc.get('score') is not None else '-'}",
+    )
+    phases = Table("phase", "attempt", "duration")
+    for phase in doc.get("phases", []):
+        ms = phase.get("duration_ms")
+        phases.add_row(
+            phase["phase"],
+            str(phase.get("attempt") or ""),
+            "running..." if ms is None else f"{ms / 1000:.2f}s",
+        )
+    timeline = Table("time", "event", "by", "summary")
+    for entry in doc.get("timeline", [])[-12:]:
+        timeline.add_row(
+            entry["occurred_at"][11:23], entry["event_type"], entry["producer"], entry["summary"][:80]
+        )
+    return Group(head, Text(doc.get("reason") or ""), phases, timeline)
+
+
+def status(
+    run_id: Annotated[str, typer.Argument(help="The run id (printed by `streamwright submit`).")],
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Follow the run until it ends.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run read-model as JSON.")] = False,
+) -> None:
+    """Show a run: state, phases with timings, timeline; --watch follows it live."""
+    from services.mesh.rpc.streamwright.v1 import router_pb2
+
+    if not watch:
+        run = asyncio.run(_call("GetRun", router_pb2.GetRunRequest(run_id=run_id)))
+        doc = _doc(run)
+        if as_json:
+            typer.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+        else:
+            from rich.console import Console
+
+            Console().print(_render(doc))
+        raise typer.Exit(
+            0
+            if doc.get("state") not in ("FAILED", "REJECTED", "TIMED_OUT", "CANCELLED", "SUPERSEDED")
+            else _FAILED
+        )
+    final = asyncio.run(_watch(run_id, as_json))
+    raise typer.Exit(0 if final == "RUNNING" else _FAILED)
+
+
+async def _watch(run_id: str, as_json: bool) -> str:
+    import grpc
+    from rich.console import Console
+    from rich.live import Live
+
+    from services.mesh.grpc_client import open_channel
+    from services.mesh.rpc.streamwright.v1 import router_pb2, router_pb2_grpc
+
+    target, settings = _target()
+    state = ""
+    async with open_channel(target, settings) as channel:
+        stub = router_pb2_grpc.RouterServiceStub(channel)  # type: ignore[no-untyped-call]
+        try:
+            if as_json:
+                async for update in stub.WatchRun(router_pb2.WatchRunRequest(run_id=run_id)):
+                    doc = _doc(update.run)
+                    state = str(doc.get("state"))
+                    typer.echo(json.dumps(doc, ensure_ascii=False))
+                return state
+            with Live(console=Console(), refresh_per_second=4) as live:
+                async for update in stub.WatchRun(router_pb2.WatchRunRequest(run_id=run_id)):
+                    doc = _doc(update.run)
+                    state = str(doc.get("state"))
+                    live.update(_render(doc))
+        except grpc.aio.AioRpcError as error:
+            _fail_rpc(error, target)
+    return state
+
+
+def review(
+    run_id: Annotated[str, typer.Argument(help="A run waiting for review (state IN_REVIEW).")],
+    approve: Annotated[
+        bool, typer.Option("--approve", help="Approve: the job goes on to knowledge and start.")
+    ] = False,
+    reject: Annotated[bool, typer.Option("--reject", help="Reject: the run ends REJECTED.")] = False,
+    comment: Annotated[str, typer.Option("--comment", "-m", help="Why (kept in the audit trail).")] = "",
+    reviewer: Annotated[
+        str | None,
+        typer.Option(
+            "--reviewer", help="Who decides (without auth; with auth the token's identity is used)."
+        ),
+    ] = None,
+) -> None:
+    """Approve or reject a run waiting for review."""
+    import getpass
+
+    from services.mesh.rpc.streamwright.v1 import router_pb2
+
+    if approve == reject:
+        typer.echo("error: give exactly one of --approve or --reject", err=True)
+        raise typer.Exit(_USAGE)
+    request = router_pb2.ReviewRequest(
+        run_id=run_id,
+        decision=router_pb2.REVIEW_DECISION_APPROVE if approve else router_pb2.REVIEW_DECISION_REJECT,
+        comment=comment,
+        reviewer=reviewer or getpass.getuser(),
+    )
+    run = asyncio.run(_call("Review", request))
+    typer.echo(f"{run.run_id}: {run.state_name} ({run.reason})")
+
+
+def cancel(
+    run_id: Annotated[str, typer.Argument(help="A run that has not ended.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why.")] = "cancelled from the CLI",
+) -> None:
+    """Cancel a run that has not reached a final state."""
+    from services.mesh.rpc.streamwright.v1 import router_pb2
+
+    run = asyncio.run(_call("CancelRun", router_pb2.CancelRunRequest(run_id=run_id, reason=reason)))
+    typer.echo(f"{run.run_id}: {run.state_name}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("runs")(runs)
+    app.command("status")(status)
+    app.command("review")(review)
+    app.command("cancel")(cancel)

@@ -1,0 +1,264 @@
+"""RouterService over gRPC: GetRun, ListRuns, WatchRun (stream), Review, CancelRun."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import grpc
+
+from services.mesh.grpc_server import current_identity
+from services.mesh.rpc.streamwright.v1 import router_pb2, router_pb2_grpc
+from services.router.domain.runs import RunState, RunView, project, short_type
+from services.router.handlers import NotAllowed, RouterHandlers, RunConflict, RunNotFound
+
+SERVICE_NAME = router_pb2.DESCRIPTOR.services_by_name["RouterService"].full_name
+DEFAULT_PAGE, MAX_PAGE = 50, 500
+WATCH_POLL_S = 1.0
+
+STATE_TO_PB: dict[RunState, int] = {
+    RunState.PENDING: router_pb2.RUN_STATE_SUBMITTED,
+    RunState.GENERATING: router_pb2.RUN_STATE_GENERATING,
+    RunState.VALIDATING: router_pb2.RUN_STATE_VALIDATING,
+    RunState.GATED: router_pb2.RUN_STATE_APPROVED,
+    RunState.IN_REVIEW: router_pb2.RUN_STATE_AWAITING_REVIEW,
+    RunState.KB_UPDATED: router_pb2.RUN_STATE_KB_UPDATED,
+    RunState.STARTING: router_pb2.RUN_STATE_STARTING,
+    RunState.RUNNING: router_pb2.RUN_STATE_STARTED,
+    RunState.REJECTED: router_pb2.RUN_STATE_REJECTED,
+    RunState.FAILED: router_pb2.RUN_STATE_FAILED,
+    RunState.CANCELLED: router_pb2.RUN_STATE_CANCELLED,
+    RunState.TIMED_OUT: router_pb2.RUN_STATE_TIMED_OUT,
+    RunState.SUPERSEDED: router_pb2.RUN_STATE_SUPERSEDED,
+}
+PB_TO_STATE: dict[int, RunState] = {v: k for k, v in STATE_TO_PB.items()} | {
+    router_pb2.RUN_STATE_GATING: RunState.VALIDATING,
+    router_pb2.RUN_STATE_REGENERATING: RunState.GENERATING,
+}
+
+
+def _ts(target: object, value: datetime | None) -> None:
+    if value is not None:
+        target.FromDatetime(value)  # type: ignore[attr-defined]
+
+
+def to_message(view: RunView) -> router_pb2.Run:  # noqa: C901 - one block per message part
+    state = STATE_TO_PB[view.state]
+    if view.state is RunState.GENERATING and view.attempt > 1:
+        state = router_pb2.RUN_STATE_REGENERATING
+    message = router_pb2.Run(
+        run_id=view.run_id,
+        request_id=view.request_id,
+        domain=view.domain,
+        state=state,  # type: ignore[arg-type]
+        attempt=view.attempt,
+        reason=view.reason,
+        state_name=view.state.value,
+        revision=view.revision or 0,
+        terminal=view.terminal,
+        references=view.references,
+        idempotency_key=view.idempotency_key or "",
+        target=view.target or "",
+        detail_json=json.dumps(view.to_doc(), ensure_ascii=False, sort_keys=True),
+    )
+    if view.score is not None:
+        message.score = view.score
+    if view.reviewer:
+        message.reviewer = view.reviewer
+    if view.job_id or view.references.get("deployment_ref"):
+        message.job_ref = view.job_id or view.references["deployment_ref"]
+    _ts(message.created_at, view.created_at)
+    _ts(message.updated_at, view.updated_at)
+    for entry in view.timeline:
+        event = message.timeline.add(
+            event_id=entry["event_id"],
+            event_type=entry["event_type"],
+            producer=entry["producer"],
+            summary=entry["summary"],
+        )
+        _ts(event.occurred_at, datetime.fromisoformat(entry["occurred_at"]))
+    for phase in view.phases:
+        item = message.phases.add(phase=phase.name, duration_ms=phase.duration_ms or 0)
+        _ts(item.started_at, phase.started_at)
+        if phase.finished_at is not None:
+            _ts(item.finished_at, phase.finished_at)
+    for decision in view.decisions:
+        record = message.decisions.add(
+            attempt=decision.get("attempt") or 0,
+            decision=str(decision.get("decision") or ""),
+            reason=str(decision.get("reason") or ""),
+            mode=str(decision.get("mode") or ""),
+            decided_by=str(decision.get("decided_by") or ""),
+        )
+        for name in ("rule", "reviewer"):
+            if decision.get(name):
+                setattr(record, name, str(decision[name]))
+        if decision.get("score") is not None:
+            record.score = float(decision["score"])
+        if decision.get("decided_at"):
+            _ts(record.decided_at, datetime.fromisoformat(str(decision["decided_at"])))
+    totals = view.llm_totals()
+    message.llm.CopyFrom(
+        router_pb2.LlmUsage(
+            calls=totals["calls"],
+            prompt_tokens=totals["prompt_tokens"],
+            completion_tokens=totals["completion_tokens"],
+            cost_usd=totals["cost_usd"],
+            latency_ms=totals["latency_ms"],
+        )
+    )
+    return message
+
+
+def _offset(token: str) -> int:
+    if not token:
+        return 0
+    try:
+        value = int(base64.urlsafe_b64decode(token.encode()).decode())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError("page_token is not one this server issued") from exc
+    if value < 0:
+        raise ValueError("page_token is not one this server issued")
+    return value
+
+
+def _token(offset: int) -> str:
+    return base64.urlsafe_b64encode(str(offset).encode()).decode()
+
+
+class RouterApi(router_pb2_grpc.RouterServiceServicer):
+    def __init__(self, handlers: RouterHandlers, *, watch_poll_s: float = WATCH_POLL_S) -> None:
+        self._handlers = handlers
+        self._poll = watch_poll_s
+
+    async def _view(self, run_id: str, context: grpc.aio.ServicerContext) -> RunView:
+        if not run_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "run_id is required")
+        try:
+            return await self._handlers.get(run_id)
+        except RunNotFound:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no run {run_id!r}")
+            raise
+
+    async def GetRun(
+        self, request: router_pb2.GetRunRequest, context: grpc.aio.ServicerContext
+    ) -> router_pb2.Run:
+        return to_message(await self._view(request.run_id, context))
+
+    async def ListRuns(
+        self, request: router_pb2.ListRunsRequest, context: grpc.aio.ServicerContext
+    ) -> router_pb2.ListRunsResponse:
+        if request.page_size < 0:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "page_size must not be negative")
+        try:
+            offset = _offset(request.page_token)
+        except ValueError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            raise
+        size = min(request.page_size or DEFAULT_PAGE, MAX_PAGE)
+        state = None
+        if request.HasField("state"):
+            found = PB_TO_STATE.get(request.state)
+            if found is None:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"unknown state {request.state}")
+            state = found.value if found else None
+        since = request.since.ToDatetime().replace(tzinfo=UTC) if request.HasField("since") else None
+        views = await self._handlers.runs.list_runs(
+            domain=request.domain if request.HasField("domain") else None,
+            state=state,
+            since=since,
+            limit=size + 1,
+            offset=offset,
+        )
+        return router_pb2.ListRunsResponse(
+            runs=[to_message(v) for v in views[:size]],
+            next_page_token=_token(offset + size) if len(views) > size else "",
+        )
+
+    async def WatchRun(
+        self, request: router_pb2.WatchRunRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[router_pb2.RunUpdate]:
+        """The current run, then one update per event that changed it (intermediate states included)."""
+        view = await self._view(request.run_id, context)
+        yield router_pb2.RunUpdate(run=to_message(view))
+        record = await self._handlers.runs.get(request.run_id)
+        seen = set(record.facts) if record is not None else set()
+        last_state = view.state
+        while not view.terminal:
+            await self._handlers.changes.wait(request.run_id, self._poll)
+            record = await self._handlers.runs.get(request.run_id)
+            if record is None:
+                continue
+            new = sorted(
+                (f for f in record.facts.values() if f.event_id not in seen),
+                key=lambda f: (f.occurred_at, f.sort_key()),
+            )
+            for index, fact in enumerate(new):
+                seen.add(fact.event_id)
+                if index == len(new) - 1:
+                    view = record.view()
+                else:  # the run as it was right after this event, so no state is skipped
+                    view = project(record.run_id, [record.facts[i] for i in seen])
+                    view.domain, view.request_id = record.identity.domain, record.identity.request_id
+                    view.idempotency_key = record.identity.idempotency_key
+                if view.state == last_state and index < len(new) - 1:
+                    continue
+                last_state = view.state
+                update = router_pb2.RunUpdate(run=to_message(view))
+                update.event.CopyFrom(
+                    router_pb2.RunEvent(
+                        event_id=fact.event_id,
+                        event_type=short_type(fact.event_type),
+                        producer=fact.producer,
+                        summary=next(
+                            (e["summary"] for e in view.timeline if e["event_id"] == fact.event_id), ""
+                        ),
+                    )
+                )
+                update.event.occurred_at.FromDatetime(fact.occurred_at)
+                yield update
+
+    async def Review(
+        self, request: router_pb2.ReviewRequest, context: grpc.aio.ServicerContext
+    ) -> router_pb2.Run:
+        if request.decision not in (router_pb2.REVIEW_DECISION_APPROVE, router_pb2.REVIEW_DECISION_REJECT):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "decision must be APPROVE or REJECT")
+        identity = current_identity()
+        if identity is not None:
+            reviewer, roles = identity.subject, identity.roles
+        else:
+            reviewer, roles = (request.reviewer if request.HasField("reviewer") else "").strip(), frozenset()
+            if not reviewer:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "reviewer is required (auth is off)")
+        await self._view(request.run_id, context)
+        try:
+            view = await self._handlers.review(
+                request.run_id,
+                approve=request.decision == router_pb2.REVIEW_DECISION_APPROVE,
+                reviewer=reviewer,
+                comment=request.comment,
+                roles=roles,
+            )
+        except NotAllowed as error:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(error))
+            raise
+        except RunConflict as error:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(error))
+            raise
+        return to_message(view)
+
+    async def CancelRun(
+        self, request: router_pb2.CancelRunRequest, context: grpc.aio.ServicerContext
+    ) -> router_pb2.Run:
+        await self._view(request.run_id, context)
+        identity = current_identity()
+        try:
+            view = await self._handlers.cancel(
+                request.run_id, reason=request.reason, requested_by=identity.subject if identity else None
+            )
+        except RunConflict as error:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(error))
+            raise
+        return to_message(view)

@@ -1,0 +1,107 @@
+"""The ports the router's use cases depend on; adapters implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from services.mesh.events import Event, Target
+from services.router.domain.runs import RunRecord, RunView
+
+
+class Publisher(Protocol):
+    async def publish(self, event: Event) -> None: ...
+
+
+class RunRepository(Protocol):
+    async def get(self, run_id: str) -> RunRecord | None: ...
+
+    async def save(self, record: RunRecord) -> bool:
+        """Compare-and-set on record.version; True (and record.version bumped) when written."""
+        ...
+
+    async def list_runs(
+        self,
+        *,
+        domain: str | None = None,
+        state: str | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[RunView]:
+        """Runs, newest first."""
+        ...
+
+    async def open_runs(self, *, domain: str | None = None, limit: int = 1000) -> list[RunRecord]:
+        """Runs not yet in a final state."""
+        ...
+
+    async def save_sql(self, run_id: str, attempt: int, sql: str) -> None: ...
+
+    async def get_sql(self, run_id: str, attempt: int) -> str | None: ...
+
+    async def domain_head(self, domain: str) -> tuple[int, int]:
+        """The highest revision accepted for the domain and the head's store version (0, 0 if none)."""
+        ...
+
+    async def save_domain_head(self, domain: str, revision: int, expected_version: int) -> bool: ...
+
+    async def deployment(self, domain: str) -> dict[str, Any] | None: ...
+
+    async def save_deployment(self, domain: str, deployment: Mapping[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StartRequest:
+    run_id: str
+    domain: str
+    revision: int
+    attempt: int
+    sql: str | None
+    artifact_ref: str | None
+    content_hash: str | None = None
+    # The domain's current deployment (to upgrade: stop with savepoint, start from it).
+    previous: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartResult:
+    target: Target
+    deployment_ref: str
+    job_id: str | None = None
+    savepoint_restored: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+class DeployError(Exception):
+    """The engine refused or failed the start; the message is the engine's error."""
+
+
+class Deployer(Protocol):
+    target: Target
+
+    async def start(self, request: StartRequest) -> StartResult: ...
+
+    async def stop(self, deployment: Mapping[str, Any], *, savepoint: bool = True) -> str | None:
+        """Stop the domain's job; returns the savepoint location when one was taken."""
+        ...
+
+
+class AuditLog(Protocol):
+    async def append(self, entry: Mapping[str, Any]) -> None: ...
+
+    async def entries(self) -> list[dict[str, Any]]: ...
+
+
+class Notifier(Protocol):
+    async def notify(self, kind: str, view: RunView, domain: str) -> None:
+        """Best effort: never raises."""
+        ...
+
+
+class ReportWriter(Protocol):
+    async def write(self, domain: str, relative_path: str, text: str) -> str:
+        """Write the report; returns where it went."""
+        ...

@@ -1,0 +1,67 @@
+"""Router settings: environment variables STREAMWRIGHT_ROUTER_* on top of the mesh's STREAMWRIGHT_*."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import SettingsConfigDict
+
+from services.mesh.settings import MeshSettings
+
+DeployTarget = Literal["manifest", "sql-gateway", "flink-session"]
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(f"STREAMWRIGHT_ROUTER_{name.upper()}", name)
+
+
+class RouterSettings(MeshSettings):
+    """What the router needs besides the mesh: gate config, deployer, timeouts, notifications."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STREAMWRIGHT_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    # The gate/routing YAML (config/gate.yaml format); None = built-in defaults.
+    gate_config: Path | None = Field(default=None, validation_alias=_env("gate_config"))
+    # Where jobs start: manifests into output_dir (GitOps), a SQL Gateway, or a session cluster.
+    deployer: DeployTarget = Field(default="manifest", validation_alias=_env("deployer"))
+    # The GitOps output directory (seed 000 layout job/<domain>/...); default <home>/router/out.
+    output_dir: Path | None = Field(default=None, validation_alias=_env("output_dir"))
+    sql_gateway_url: str | None = Field(default=None, validation_alias=_env("sql_gateway_url"))
+    flink_rest_url: str | None = Field(default=None, validation_alias=_env("flink_rest_url"))
+    # How long a started job must stay RUNNING before the run counts as RUNNING.
+    start_check_seconds: float = Field(
+        default=10.0, ge=0, le=3600, validation_alias=_env("start_check_seconds")
+    )
+    # Wait for a completed checkpoint too (where the job checkpoints).
+    require_checkpoint: bool = Field(default=False, validation_alias=_env("require_checkpoint"))
+    http_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=600, validation_alias=_env("http_timeout_seconds")
+    )
+    savepoint_dir: str | None = Field(default=None, validation_alias=_env("savepoint_dir"))
+    # How often the timeout sweeper looks for overdue runs.
+    sweep_interval_seconds: float = Field(
+        default=15.0, gt=0, le=3600, validation_alias=_env("sweep_interval_seconds")
+    )
+    # A webhook (e.g. a chat channel's incoming webhook) told when a run needs review or fails.
+    webhook_url: str | None = Field(default=None, validation_alias=_env("webhook_url"))
+    # Review audit trail (JSON lines); default <home>/router/review-audit.jsonl.
+    audit_log: Path | None = Field(default=None, validation_alias=_env("audit_log"))
+    # With auth on, identities (subjects or roles) allowed to approve; empty = any authenticated caller.
+    approvers: frozenset[str] = Field(default=frozenset(), validation_alias=_env("approvers"))
+    # The LLM classifier (litellm model name); None = no classifier.
+    llm_model: str | None = Field(default=None, validation_alias=_env("llm_model"))
+    llm_timeout_seconds: float = Field(
+        default=20.0, gt=0, le=600, validation_alias=_env("llm_timeout_seconds")
+    )
+    # The generator repairs jobs with an LLM, so a regenerate can change something.
+    llm_repair: bool = Field(default=False, validation_alias=_env("llm_repair"))
+
+    def resolved_output_dir(self) -> Path:
+        return self.output_dir or self.service_dir("router") / "out"
+
+    def resolved_audit_log(self) -> Path:
+        return self.audit_log or self.service_dir("router") / "review-audit.jsonl"

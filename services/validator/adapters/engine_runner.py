@@ -1,0 +1,212 @@
+"""The validator's engine port: one warm `FlinkEngine` and one `PrivatePostgres` per process.
+
+Both start lazily on first use (or on `warm()`), stay up, and are shared by every validation
+in the process; the engine serialises jobs itself. Results are converted into the domain's
+plain facts (`PlanFacts`, `CaseFacts`), so nothing above this module sees PyFlink types. When
+the engine cannot start (no Java, no PyFlink) `plan` says so (`ran=False`) instead of failing,
+and the report is marked provisional.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from services.validator.adapters.connector_jars import default_jar_dir
+from services.validator.adapters.flink_engine import (
+    Case,
+    CaseResult,
+    FlinkEngine,
+    OptionSwap,
+    PlanReport,
+)
+from services.validator.adapters.postgres import PostgresError, PostgresUnavailable, PrivatePostgres
+from services.validator.domain.checks_accuracy import check_invariants
+from services.validator.domain.model import CaseFacts, EngineStatement, PlanFacts, Swap
+
+EDGE_CASE_NAME = "generated_edge_cases"
+
+
+def _swap(s: OptionSwap) -> Swap:
+    return Swap(table=s.table, option=s.option, from_value=s.from_value, to_value=s.to_value, why=s.why)
+
+
+def plan_facts(report: PlanReport) -> PlanFacts:
+    statements = tuple(
+        EngineStatement(
+            index=s.index,
+            kind=s.kind,
+            line=s.line,
+            end_line=s.end_line,
+            ok=s.ok,
+            error=None if s.error is None else s.error.message,
+            error_class=None if s.error is None else s.error.exception,
+            error_line=None if s.error is None else s.error.line,
+            error_column=None if s.error is None else s.error.column,
+            advice=s.advice,
+        )
+        for s in report.statements
+    )
+    return PlanFacts(
+        ran=True,
+        statements=statements,
+        swaps=tuple(_swap(s) for s in report.swaps),
+        jars_loaded=report.jars_loaded,
+        seconds=report.seconds,
+        notes=report.notes,
+    )
+
+
+def case_facts(result: CaseResult, source: Literal["request", "edge_cases"] = "request") -> CaseFacts:
+    not_run = bool(result.error and result.error.startswith("case not run"))
+    return CaseFacts(
+        name=result.name,
+        source=source,
+        fidelity=result.fidelity,
+        passed=result.passed,
+        not_run=not_run,
+        missing=result.missing,
+        unexpected=result.unexpected,
+        rows=result.rows,
+        error=result.error,
+        fallback_reason=result.fallback_reason,
+        swaps=tuple(_swap(s) for s in result.swaps),
+        seconds=result.seconds,
+    )
+
+
+def edge_case_mapping(test_data: Mapping[str, Any]) -> dict[str, Any]:
+    """The generator's edge-case data as a §8 case without expected rows (invariants judge it)."""
+    events = [e["event"] for e in test_data.get("events") or [] if isinstance(e, Mapping) and "event" in e]
+    return {
+        "name": EDGE_CASE_NAME,
+        "events": events,
+        "dimensions": dict(test_data.get("dimensions") or {}),
+        "expected": [],
+    }
+
+
+class EngineRunner:
+    """Plans and runs jobs on a warm engine; thread-safe, blocking (call it from a worker thread)."""
+
+    def __init__(self, jar_dir: Path | None = None, *, use_postgres: bool = True) -> None:
+        self.jar_dir = jar_dir or default_jar_dir()
+        self.use_postgres = use_postgres
+        self._engine: FlinkEngine | None = None
+        self._postgres: PrivatePostgres | None = None
+        self._postgres_note: str | None = None
+        self._engine_error: str | None = None
+        self._lock = threading.Lock()
+
+    # ---- lifecycle
+
+    def engine(self) -> FlinkEngine | None:
+        with self._lock:
+            if self._engine is None and self._engine_error is None:
+                try:
+                    engine = FlinkEngine(jar_dir=self.jar_dir)
+                    engine.start()
+                    self._engine = engine
+                except Exception as exc:  # no Java / PyFlink: validation goes on, provisional
+                    self._engine_error = f"{type(exc).__name__}: {exc}"[:500]
+            return self._engine
+
+    def postgres(self) -> PrivatePostgres | None:
+        with self._lock:
+            if self._postgres is None and self._postgres_note is None and self.use_postgres:
+                try:
+                    self._postgres = PrivatePostgres().start()
+                except (PostgresUnavailable, PostgresError, OSError) as exc:
+                    self._postgres_note = str(exc)[:300]
+            return self._postgres
+
+    def warm(self) -> dict[str, float]:
+        """Start the JVM and PostgreSQL now; their start times in seconds."""
+        began = time.perf_counter()
+        engine = self.engine()
+        out = {"jvm_start": (engine.jvm_start_seconds or 0.0) if engine else 0.0}
+        out["engine_ready"] = time.perf_counter() - began
+        pg = self.postgres()
+        out["postgres_start"] = pg.start_seconds if pg else 0.0
+        return out
+
+    @property
+    def jvm_start_seconds(self) -> float | None:
+        return None if self._engine is None else self._engine.jvm_start_seconds
+
+    @property
+    def unavailable_reason(self) -> str | None:
+        return self._engine_error
+
+    def close(self) -> None:
+        with self._lock:
+            if self._postgres is not None:
+                self._postgres.stop()
+                self._postgres = None
+
+    # ---- work
+
+    def plan(self, sql: str) -> PlanFacts:
+        engine = self.engine()
+        if engine is None:
+            return PlanFacts(ran=False, notes=(f"engine unavailable: {self._engine_error}",))
+        return plan_facts(engine.plan(sql))
+
+    def run_cases(
+        self,
+        sql: str,
+        cases: Iterable[Mapping[str, Any] | Case],
+        *,
+        fidelity: Literal["auto", "exact", "rewritten"] = "auto",
+    ) -> list[CaseFacts]:
+        engine = self.engine()
+        out: list[CaseFacts] = []
+        for case in cases:
+            if engine is None:
+                name = case.name if isinstance(case, Case) else str(case.get("name"))
+                out.append(
+                    CaseFacts(
+                        name=name,
+                        passed=False,
+                        not_run=True,
+                        error=f"engine unavailable: {self._engine_error}",
+                    )
+                )
+                continue
+            pg = self.postgres() if fidelity != "rewritten" else None
+            out.append(case_facts(engine.run_case(sql, case, postgres=pg, fidelity=fidelity)))
+        return out
+
+    def run_edge_cases(self, sql: str, test_data: Mapping[str, Any], *, is_aggregate: bool) -> CaseFacts:
+        """Run the generator's edge-case events once and check its invariants on the result."""
+        engine = self.engine()
+        if engine is None:
+            return CaseFacts(
+                name=EDGE_CASE_NAME,
+                source="edge_cases",
+                passed=False,
+                not_run=True,
+                error=f"engine unavailable: {self._engine_error}",
+            )
+        result = engine.run_case(sql, edge_case_mapping(test_data), postgres=self.postgres())
+        facts = case_facts(result, "edge_cases")
+        if result.error:
+            return facts.model_copy(update={"passed": False})
+        violations = check_invariants(test_data, result.rows, is_aggregate=is_aggregate)
+        return facts.model_copy(
+            update={
+                "passed": not violations,
+                "violations": tuple(violations),
+                "missing": (),
+                "unexpected": (),
+            }
+        )
+
+    def note(self) -> Sequence[str]:
+        notes = []
+        if self._postgres_note:
+            notes.append(f"PostgreSQL unavailable, cases run rewritten: {self._postgres_note}")
+        return notes

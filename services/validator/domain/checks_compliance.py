@@ -1,0 +1,334 @@
+"""Business compliance (20 %): the request's filters, rules and joins traced in the SQL; ER
+conflicts from the knowledge service; sensitive columns written unmasked.
+
+Tracing compares canonical token sequences (see `sqlview`): each request predicate, rendered
+with the request's own column names, must equal a WHERE conjunct of the INSERT (or, for a
+predicate written as several ANDed parts, each part must). Join conditions are read from each
+join's ON clause, with the dimension's alias mapped to the request's alias by table and order.
+"""
+
+from __future__ import annotations
+
+import re
+
+from services.mesh.spec import Join
+from services.validator.domain import sqlview as sv
+from services.validator.domain.context import Context
+from services.validator.domain.model import CoverageItem, SeverityName
+
+_SENSITIVE_NAME = re.compile(
+    r"(phone|mobile|cellphone|telephone|(^|_)tel(_|$)|e_?mail|mail_?addr|id_?card|id_?no|id_?number|"
+    r"identity|passport|ssn|bank_?card|card_?no)",
+    re.IGNORECASE,
+)
+_SENSITIVE_COMMENT = re.compile(
+    r"(手机|电话|联系方式|邮箱|电子邮件|身份证|证件号|护照|银行卡|phone|mobile|e-?mail|id card|id number)",
+    re.IGNORECASE,
+)
+MASKING_FUNCTIONS = frozenset(
+    {
+        "MD5",
+        "SHA1",
+        "SHA2",
+        "SHA224",
+        "SHA256",
+        "SHA384",
+        "SHA512",
+        "REGEXP_REPLACE",
+        "OVERLAY",
+        "MASK",
+        "MASK_FIRST_N",
+        "MASK_LAST_N",
+        "MASK_SHOW_FIRST_N",
+        "MASK_SHOW_LAST_N",
+        "MASK_HASH",
+        "TO_BASE64",
+        "ENCODE",
+        "HASH_CODE",
+    }
+)
+_PARTIAL = frozenset({"SUBSTR", "SUBSTRING", "LEFT", "RIGHT", "LPAD", "RPAD"})
+
+
+def run(ctx: Context) -> list[CoverageItem]:
+    coverage: list[CoverageItem] = []
+    _result_table(ctx)
+    _event_filter(ctx)
+    coverage += _predicates(ctx)
+    coverage += _joins(ctx)
+    _sensitive(ctx)
+    _conflicts(ctx)
+    return coverage
+
+
+def _result_table(ctx: Context) -> None:
+    ctx.ran("compliance.result_table_mismatch")
+    targets = [i.target for i in ctx.view.inserts if i.target]
+    if targets and ctx.spec.result.name.lower() not in {t.lower() for t in targets}:
+        ctx.add(
+            "compliance.result_table_mismatch",
+            ctx.t(
+                f"The job writes {', '.join(targets)}, the request's result table is {ctx.spec.result.name}.",
+                f"作业写入 {', '.join(targets)}, 需求的结果表为 {ctx.spec.result.name}。",
+            ),
+            location=f"INSERT INTO {targets[0]}",
+            name=ctx.spec.result.name,
+        )
+
+
+def _is_equality(conj: list[sv.Tok], column: str, literal: str) -> bool:
+    t = sv.loose(conj)
+    if len(t) != 3 or t[1] != "=":
+        return False
+    a, b = t[0], t[2]
+    return (a.rsplit(".", 1)[-1] == column and b == literal) or (
+        b.rsplit(".", 1)[-1] == column and a == literal
+    )
+
+
+def _event_filter(ctx: Context) -> None:
+    ins = ctx.insert
+    if ins is None:
+        return
+    job = ctx.spec.job
+    for column, value in (("DOMAIN", job.domain), ("TYPE", job.event_type)):
+        ctx.ran("compliance.event_filter_missing")
+        literal = "'" + value.replace("'", "''") + "'"
+        if not any(_is_equality(c, column, literal) for c in ins.where):
+            ctx.add(
+                "compliance.event_filter_missing",
+                ctx.t(
+                    f"The job does not keep only {column.lower()} = {literal} of BusinessEvent.",
+                    f"作业未按 {column.lower()} = {literal} 过滤 BusinessEvent。",
+                ),
+                location=f"INSERT INTO {ins.target}",
+                line=ins.statement.line,
+                name=column.lower(),
+            )
+
+
+def traced(predicate: list[sv.Tok], clauses: list[list[sv.Tok]]) -> bool:
+    """True when the predicate is one of the clauses, or each of its AND parts is."""
+    if any(sv.same_predicate(predicate, c) for c in clauses):
+        return True
+    parts = sv.conjuncts(predicate)
+    return len(parts) > 1 and all(any(sv.same_predicate(p, c) for c in clauses) for p in parts)
+
+
+def _edge_tests(ctx: Context, needle: str) -> tuple[str, ...]:
+    data = ctx.inputs.edge_test_data or {}
+    events = data.get("events")
+    out: list[str] = []
+    for ev in events if isinstance(events, list) else []:
+        if isinstance(ev, dict) and needle in str(ev.get("purpose", "")):
+            out.append(str(ev.get("id")))
+    return tuple(out)
+
+
+def _predicates(ctx: Context) -> list[CoverageItem]:
+    ins = ctx.insert
+    coverage: list[CoverageItem] = []
+    items = [
+        ("filter", f"filter {n + 1}", f, "compliance.filter_missing") for n, f in enumerate(ctx.spec.filters)
+    ]
+    items += [
+        ("business_rule", r.name, r.condition, "compliance.rule_missing") for r in ctx.spec.business_rules
+    ]
+    for kind, name, expression, rule in items:
+        ctx.ran(rule)
+        found = ins is not None and traced(sv.render_spec(expression.ast), ins.where)
+        if not found:
+            what = (
+                ctx.t("Filter", "过滤条件")
+                if kind == "filter"
+                else ctx.t(f"Business rule {name}", f"业务规则 {name}")
+            )
+            ctx.add(
+                rule,
+                ctx.t(
+                    f"{what} `{expression.text}` is not in the job's WHERE clause.",
+                    f"{what} `{expression.text}` 未在作业的 WHERE 子句中实现。",
+                ),
+                location=f"INSERT INTO {ins.target}" if ins else None,
+                line=ins.statement.line if ins else None,
+                name=name,
+            )
+        coverage.append(
+            CoverageItem(
+                kind=kind,
+                name=name,
+                text=expression.text,
+                traced=found,
+                tested_by=_edge_tests(ctx, f"fails predicate {expression.text.strip()}"),
+            )
+        )
+    return coverage
+
+
+def _key_tokens(join: Join) -> tuple[str, str]:
+    target = f"{join.alias.upper()}.{join.target_field.upper()}"
+    if join.source_kind == "event":
+        source = f"PAYLOAD.{join.source_field.upper()}"
+    else:
+        source = f"{(join.source_alias or join.source_table).upper()}.{join.source_field.upper()}"
+    return target, source
+
+
+def _key_equality(conj: list[sv.Tok], target: str, source: str) -> bool:
+    t = [x for x in sv.loose(conj) if x not in ("TRY_CAST", "CAST")]
+    if "=" not in t:
+        return False
+    eq = t.index("=")
+    left, right = t[:eq], t[eq + 1 :]
+
+    def side(part: list[str], name: str) -> bool:
+        return bool(part) and part[0] == name
+
+    return (side(left, target) and side(right, source)) or (side(left, source) and side(right, target))
+
+
+def _joins(ctx: Context) -> list[CoverageItem]:
+    ins = ctx.insert
+    coverage: list[CoverageItem] = []
+    for join in ctx.spec.joins:
+        ctx.ran("compliance.join_missing")
+        found = None
+        if ins is not None:
+            found = next((j for j in ins.joins if j.alias == join.alias.upper()), None)
+        text = f"{join.join_type} JOIN {join.target_table} AS {join.alias} ON {join.alias}.{join.target_field} = "
+        text += f"{'payload' if join.source_kind == 'event' else join.source_alias or join.source_table}.{join.source_field}"
+        if join.additional_condition is not None:
+            text += f" AND ({join.additional_condition.text})"
+        location = f"INSERT INTO {ins.target}" if ins else None
+        ok = found is not None
+        if found is None:
+            ctx.add(
+                "compliance.join_missing",
+                ctx.t(
+                    f"Join {join.name} ({join.join_type} JOIN {join.target_table}) is not in the job.",
+                    f"关联 {join.name} ({join.join_type} JOIN {join.target_table}) 未在作业中实现。",
+                ),
+                location=location,
+                line=ins.statement.line if ins else None,
+                name=join.name,
+            )
+        else:
+            assert ins is not None
+            line = ins.statement.line + found.line_offset
+            ctx.ran("compliance.join_type_mismatch")
+            if found.join_type != join.join_type:
+                ok = False
+                ctx.add(
+                    "compliance.join_type_mismatch",
+                    ctx.t(
+                        f"Join {join.name} is a {found.join_type} JOIN, the request says {join.join_type}.",
+                        f"关联 {join.name} 为 {found.join_type} JOIN, 需求为 {join.join_type}。",
+                    ),
+                    location=location,
+                    line=line,
+                    name=join.name,
+                )
+            ctx.ran("compliance.join_condition_mismatch")
+            target, source = _key_tokens(join)
+            problems: list[str] = []
+            if not any(_key_equality(c, target, source) for c in found.on):
+                problems.append(
+                    ctx.t(f"the key condition {target} = {source}", f"关联键条件 {target} = {source}")
+                )
+            if join.additional_condition is not None:
+                cond = sv.render_spec(join.additional_condition.ast)
+                in_on = traced(cond, found.on)
+                in_where = join.join_type == "INNER" and traced(cond, ins.where)
+                if not (in_on or in_where):
+                    problems.append(
+                        ctx.t(
+                            f"the additional condition `{join.additional_condition.text}` in its ON clause",
+                            f"ON 子句中的附加条件 `{join.additional_condition.text}`",
+                        )
+                    )
+            if problems:
+                ok = False
+                ctx.add(
+                    "compliance.join_condition_mismatch",
+                    ctx.t(
+                        f"Join {join.name} lacks {' and '.join(problems)}.",
+                        f"关联 {join.name} 缺少{'、'.join(problems)}。",
+                    ),
+                    location=location,
+                    line=line,
+                    name=join.name,
+                )
+        coverage.append(CoverageItem(kind="join", name=join.name, text=text, traced=ok))
+        coverage.append(
+            CoverageItem(
+                kind="join_miss",
+                name=join.name,
+                text=ctx.t(
+                    f"{join.join_type} miss: {'row dropped' if join.join_type == 'INNER' else 'row kept, dimension columns NULL'}",
+                    f"{join.join_type} 未关联: {'丢弃该行' if join.join_type == 'INNER' else '保留该行, 维表字段为 NULL'}",
+                ),
+                traced=ok,
+                tested_by=_edge_tests(ctx, f"lookup {join.name} misses"),
+            )
+        )
+    return coverage
+
+
+def is_sensitive(name: str, comment: str | None) -> bool:
+    return bool(_SENSITIVE_NAME.search(name)) or bool(comment and _SENSITIVE_COMMENT.search(comment))
+
+
+def _masked(toks: list[sv.Tok]) -> bool:
+    functions = sv.function_names(toks)
+    if functions & MASKING_FUNCTIONS:
+        return True
+    # a partial value glued to a mask: CONCAT(SUBSTR(x, 1, 3), '****', ...)
+    return bool(functions & _PARTIAL) and any(t.kind == "string" and "*" in t.text for t in toks)
+
+
+def _sensitive(ctx: Context) -> None:
+    ins = ctx.insert
+    if ins is None:
+        return
+    for col in ctx.spec.result.columns:
+        if not is_sensitive(col.name, col.comment):
+            continue
+        ctx.ran("compliance.sensitive_unmasked")
+        item = ins.item_for(col.name)
+        if item is None or _masked(item.tokens):
+            continue
+        if not any(t.kind == "col" for t in item.tokens):
+            continue  # a constant is not personal data
+        ctx.add(
+            "compliance.sensitive_unmasked",
+            ctx.t(
+                f"Sensitive column {col.name} ({col.comment or 'personal data'}) is written unmasked: `{item.text}`.",
+                f"敏感字段 {col.name} ({col.comment or '个人信息'}) 未脱敏写出: `{item.text}`。",
+            ),
+            location=f"INSERT INTO {ins.target}, column {col.name}",
+            line=ins.statement.line,
+            name=col.name,
+        )
+
+
+def _conflicts(ctx: Context) -> None:
+    knowledge = ctx.inputs.knowledge
+    if knowledge is None or not knowledge.available:
+        return
+    ctx.ran("compliance.er_conflict")
+    for c in knowledge.conflicts:
+        sev = c.severity.lower()
+        severity: SeverityName = (
+            "critical" if sev in ("critical", "error") else "info" if sev == "info" else "warning"
+        )
+        where = f"{c.table}.{c.column}" if c.column else c.table
+        ctx.add(
+            "compliance.er_conflict",
+            ctx.t(
+                f"ER knowledge base conflict ({c.kind}) on {where}: {c.detail}",
+                f"与 ER 知识库冲突 ({c.kind}) {where}: {c.detail}",
+            ),
+            location=where,
+            name=c.table,
+            severity=severity,
+        )

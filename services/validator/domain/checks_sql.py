@@ -1,0 +1,203 @@
+"""SQL standards (25 %): engine acceptance, connector options, credentials, SELECT *, naming."""
+
+from __future__ import annotations
+
+import re
+
+from services.validator.domain.context import Context
+
+# Option keys that hold a credential; their value must be a reference, never a literal.
+_SECRET_KEY = re.compile(
+    r"(^|[._-])(password|passwd|pwd|secret|token|credentials?|access[._-]?key(-?id)?|secret[._-]?key|private[._-]?key)$",
+    re.IGNORECASE,
+)
+_JAAS_PASSWORD = re.compile(r"password\s*=\s*\"?(?!\$\{)[^\s\";]+", re.IGNORECASE)
+_REFERENCE = re.compile(r"^\$\{[^}]+\}$")
+
+# Options each connector needs (alternatives separated by |).
+REQUIRED_OPTIONS: dict[str, tuple[str, ...]] = {
+    "kafka": ("topic|topic-pattern", "properties.bootstrap.servers", "format|value.format"),
+    "upsert-kafka": ("topic", "properties.bootstrap.servers", "key.format", "value.format"),
+    "jdbc": ("url", "table-name"),
+    "filesystem": ("path", "format"),
+    "elasticsearch-7": ("hosts", "index"),
+    "hbase-2.2": ("table-name", "zookeeper.quorum"),
+}
+_RESULT_NAME = re.compile(r"^(ods|dwd|dws|dwm|ads|dim|dm|app)_[a-z0-9_]+$")
+_SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def run(ctx: Context) -> None:
+    _engine(ctx)
+    _insert_present(ctx)
+    _credentials(ctx)
+    _connector_options(ctx)
+    _select_star(ctx)
+    _quoting(ctx)
+    _naming(ctx)
+
+
+def _engine(ctx: Context) -> None:
+    plan = ctx.inputs.plan
+    if plan is None or not plan.ran:
+        return
+    ctx.ran("sql.engine_rejected", max(len(plan.statements), 1))
+    for st in plan.statements:
+        if st.ok:
+            continue
+        where = f"{st.kind} #{st.index + 1}"
+        col = f", column {st.error_column}" if st.error_column else ""
+        ctx.add(
+            "sql.engine_rejected",
+            ctx.t(
+                f"Flink rejected statement {st.index + 1} ({st.kind}, line {st.error_line or st.line}{col}): "
+                f"{st.error_class or 'error'}: {st.error}",
+                f"Flink 拒绝了第 {st.index + 1} 条语句 ({st.kind}, 第 {st.error_line or st.line} 行{col}): "
+                f"{st.error_class or 'error'}: {st.error}",
+            ),
+            location=where,
+            line=st.error_line or st.line,
+        )
+
+
+def _insert_present(ctx: Context) -> None:
+    ctx.ran("sql.no_insert")
+    if not ctx.view.inserts:
+        ctx.add(
+            "sql.no_insert",
+            ctx.t(
+                "The script has no INSERT statement: the job writes nothing.",
+                "脚本没有 INSERT 语句: 作业不写出任何数据。",
+            ),
+        )
+
+
+def _credential_literal(key: str, value: str) -> bool:
+    value = value.strip()
+    if not value or _REFERENCE.match(value):
+        return False
+    if key.lower().endswith("sasl.jaas.config"):
+        return bool(_JAAS_PASSWORD.search(value))
+    return bool(_SECRET_KEY.search(key))
+
+
+def _credentials(ctx: Context) -> None:
+    for name, (st, ddl) in ctx.view.tables.items():
+        ctx.ran("sql.credentials_in_ddl")
+        for opt in ddl.options:
+            if _credential_literal(opt.key, opt.value):
+                ctx.add(
+                    "sql.credentials_in_ddl",
+                    ctx.t(
+                        f"Table {name} writes the credential option '{opt.key}' as a literal value.",
+                        f"表 {name} 的凭据参数 '{opt.key}' 写成了明文。",
+                    ),
+                    location=f"CREATE TABLE {name}",
+                    line=st.line,
+                    name=opt.key,
+                )
+    for st, key, value in ctx.view.sets:
+        if _credential_literal(key, value):
+            ctx.add(
+                "sql.credentials_in_ddl",
+                ctx.t(f"SET '{key}' holds a literal credential.", f"SET '{key}' 含明文凭据。"),
+                location="SET",
+                line=st.line,
+                name=key,
+            )
+
+
+def _connector_options(ctx: Context) -> None:
+    for name, (st, ddl) in ctx.view.tables.items():
+        opts = {k.lower(): v for k, v in ddl.option_map.items()}
+        connector = opts.get("connector", "")
+        ctx.ran("sql.connector_options_incomplete")
+        if not connector:
+            ctx.add(
+                "sql.connector_options_incomplete",
+                ctx.t(f"Table {name} has no 'connector' option.", f"表 {name} 缺少 'connector' 参数。"),
+                location=f"CREATE TABLE {name}",
+                line=st.line,
+                name=name,
+            )
+            continue
+        missing = [
+            need
+            for need in REQUIRED_OPTIONS.get(connector, ())
+            if not any(alt in opts and opts[alt].strip() for alt in need.split("|"))
+        ]
+        if missing:
+            ctx.add(
+                "sql.connector_options_incomplete",
+                ctx.t(
+                    f"Table {name} ({connector}) lacks required option(s): {', '.join(missing)}.",
+                    f"表 {name} ({connector}) 缺少必需参数: {', '.join(missing)}。",
+                ),
+                location=f"CREATE TABLE {name}",
+                line=st.line,
+                name=name,
+            )
+
+
+def _select_star(ctx: Context) -> None:
+    for ins in ctx.view.inserts:
+        ctx.ran("sql.select_star")
+        if ins.select_star:
+            ctx.add(
+                "sql.select_star",
+                ctx.t(
+                    "The INSERT selects * instead of naming its columns.",
+                    "INSERT 使用了 SELECT *, 未显式列出字段。",
+                ),
+                location=f"INSERT INTO {ins.target}",
+                line=ins.statement.line,
+            )
+
+
+def _quoting(ctx: Context) -> None:
+    for ins in ctx.view.inserts:
+        ctx.ran("sql.identifier_unquoted")
+        if ins.unquoted_identifiers:
+            shown = ", ".join(ins.unquoted_identifiers[:5])
+            ctx.add(
+                "sql.identifier_unquoted",
+                ctx.t(
+                    f"Qualified names are not backquoted in the INSERT (e.g. {shown}).",
+                    f"INSERT 中的限定名未使用反引号 (例如 {shown})。",
+                ),
+                location=f"INSERT INTO {ins.target}",
+                line=ins.statement.line,
+            )
+
+
+def _naming(ctx: Context) -> None:
+    result = ctx.spec.result.name
+    found = ctx.view.table(result)
+    ctx.ran("sql.naming_convention")
+    if found is not None and not _RESULT_NAME.match(found[1].name):
+        ctx.add(
+            "sql.naming_convention",
+            ctx.t(
+                f"Result table {found[1].name} has no layer prefix (ods_/dwd_/dws_/ads_/dim_) in lower snake_case.",
+                f"结果表 {found[1].name} 未使用分层前缀 (ods_/dwd_/dws_/ads_/dim_) 的小写下划线命名。",
+            ),
+            location=f"CREATE TABLE {found[1].name}",
+            line=found[0].line,
+            name=found[1].name,
+        )
+    for name, (st, ddl) in ctx.view.tables.items():
+        if name.lower() == "businessevent":
+            continue
+        ctx.ran("sql.naming_convention")
+        bad = [c.name for c in ddl.columns if not _SNAKE.match(c.name)]
+        if bad:
+            ctx.add(
+                "sql.naming_convention",
+                ctx.t(
+                    f"Columns of {name} are not lower snake_case: {', '.join(bad[:5])}.",
+                    f"表 {name} 的字段未使用小写下划线命名: {', '.join(bad[:5])}。",
+                ),
+                location=f"CREATE TABLE {name}",
+                line=st.line,
+                name=name,
+            )

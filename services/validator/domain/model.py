@@ -1,0 +1,194 @@
+"""The validator's pure data: what the checks read (facts) and what they produce (findings, report).
+
+Facts come from adapters (the Flink engine, the knowledge service, artifact files) converted
+into these plain models, so the domain never touches an engine, a socket or a file.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DimensionName = Literal["sql_standards", "data_accuracy", "performance", "business_compliance"]
+SeverityName = Literal["critical", "warning", "info"]
+Language = Literal["en", "zh"]
+
+DIMENSIONS: tuple[DimensionName, ...] = (
+    "sql_standards",
+    "data_accuracy",
+    "performance",
+    "business_compliance",
+)
+# Seed 000 §3.2 phase 2: the four dimensions and their weights.
+WEIGHTS: dict[DimensionName, float] = {
+    "sql_standards": 0.25,
+    "data_accuracy": 0.35,
+    "performance": 0.20,
+    "business_compliance": 0.20,
+}
+SEVERITY_ORDER: dict[SeverityName, int] = {"critical": 0, "warning": 1, "info": 2}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# ---------------------------------------------------------------- facts (inputs)
+
+
+class EngineStatement(_Model):
+    """One statement as Flink's planner saw it (adapters convert the engine's result)."""
+
+    index: int
+    kind: str
+    line: int
+    end_line: int
+    ok: bool
+    error: str | None = None
+    error_class: str | None = None
+    error_line: int | None = None
+    error_column: int | None = None
+    advice: tuple[str, ...] = ()
+
+
+class Swap(_Model):
+    """An option the validator changed to plan or run the job here (never in artifacts)."""
+
+    table: str
+    option: str
+    from_value: str | None = None
+    to_value: str | None = None
+    why: str
+
+
+class PlanFacts(_Model):
+    """The planner's verdict; `ran` is False when no engine was available (score provisional)."""
+
+    ran: bool
+    statements: tuple[EngineStatement, ...] = ()
+    swaps: tuple[Swap, ...] = ()
+    jars_loaded: bool = False
+    seconds: float = 0.0
+    notes: tuple[str, ...] = ()
+
+
+class CaseFacts(_Model):
+    """One data-accuracy run: a request case or the generated edge cases (`source`)."""
+
+    name: str
+    source: Literal["request", "edge_cases"] = "request"
+    fidelity: Literal["exact", "rewritten"] = "exact"
+    passed: bool
+    not_run: bool = False  # the case was refused (invalid) rather than run
+    missing: tuple[dict[str, Any], ...] = ()
+    unexpected: tuple[dict[str, Any], ...] = ()
+    rows: tuple[dict[str, Any], ...] = ()
+    error: str | None = None
+    fallback_reason: str | None = None
+    swaps: tuple[Swap, ...] = ()
+    seconds: float = 0.0
+    violations: tuple[str, ...] = ()  # edge-case invariants broken
+
+
+class Conflict(_Model):
+    kind: str
+    severity: str
+    table: str
+    column: str | None = None
+    detail: str
+
+
+class KnowledgeFacts(_Model):
+    """ER conflicts from the knowledge service; `available` False when it could not be asked."""
+
+    available: bool
+    compatible: bool = True
+    conflicts: tuple[Conflict, ...] = ()
+    note: str | None = None
+
+
+class JobConfig(_Model):
+    """Deployment settings that matter for performance (from the job config / manifest)."""
+
+    parallelism: int | None = None
+    checkpoint_interval: str | None = None
+    source: str | None = None  # where it was read from
+
+
+# ---------------------------------------------------------------- outputs
+
+
+class Finding(_Model):
+    code: str
+    severity: SeverityName
+    dimension: DimensionName
+    message: str
+    location: str | None = None
+    line: int | None = None
+    name: str | None = None
+    suggestion: str | None = None
+    points_lost: float = 0.0
+
+
+class DimensionResult(_Model):
+    name: DimensionName
+    title: str
+    score: float
+    weight: float
+    weighted: float
+    grade: str
+    checks_total: int
+    checks_passed: int
+    summary: str
+
+
+class CoverageItem(_Model):
+    """A filter, business rule or join of the request: traced in the SQL, exercised by a test."""
+
+    kind: Literal["filter", "business_rule", "join", "join_miss"]
+    name: str
+    text: str
+    traced: bool
+    tested_by: tuple[str, ...] = ()
+
+
+class CaseSummary(_Model):
+    name: str
+    source: str
+    fidelity: str
+    passed: bool
+    seconds: float
+    detail: str = ""
+    fallback_reason: str | None = None
+
+
+class Report(_Model):
+    """The whole validation report: the JSON form is `model_dump_json()`; markdown is rendered."""
+
+    schema_version: int = 1
+    run_id: str
+    attempt: int
+    domain: str
+    job_name: str
+    sql_file: str
+    created_at: str
+    language: Language
+    rule_set_version: str
+    score: float
+    grade: str
+    gate_passed: bool
+    provisional: bool
+    provisional_reasons: tuple[str, ...] = ()
+    dimensions: tuple[DimensionResult, ...]
+    findings: tuple[Finding, ...]
+    passed_checks: tuple[str, ...] = ()
+    coverage: tuple[CoverageItem, ...] = ()
+    cases: tuple[CaseSummary, ...] = ()
+    swaps: tuple[Swap, ...] = ()
+    engine_notes: tuple[str, ...] = ()
+    deployment_advice: tuple[str, ...] = ()
+    timings: dict[str, float] = Field(default_factory=dict)
+
+    def count(self, severity: SeverityName) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)

@@ -1,0 +1,628 @@
+"""A structural reading of a job script, enough to trace a request's logic in it.
+
+It builds on the pure text helpers of `sql_text` (statements, CREATE TABLE, SET) and reads the
+INSERT as tokens: payload extractions (`JSON_VALUE(payload, '$.f')`, optionally `TRY_CAST` to
+the field's type) become the column `PAYLOAD.F`, the aliases of an extraction subquery are
+resolved back to the payload field, dimension aliases are renamed to the request's aliases
+(matched by table and order), and then the WHERE and ON clauses are cut into conjuncts.
+
+Predicates are compared as canonical token sequences (keywords and identifiers upper-cased,
+quotes removed from identifiers, `!=` as `<>`), first exactly (outer parentheses stripped),
+then loosely (all parentheses dropped), never as raw substrings.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from services.mesh import expr as ex
+from services.mesh.sqltypes import FlinkType, TypeSyntaxError, parse_type
+from services.mesh.sqltypes import quote_identifier as qi
+from services.validator.adapters import sql_text
+from services.validator.adapters.sql_text import CreateTable, Statement
+
+_CLAUSE_STOP = frozenset(
+    {"GROUP", "ORDER", "HAVING", "LIMIT", "UNION", "WINDOW", "ON", "EXCEPT", "INTERSECT", "QUALIFY"}
+)
+_JOIN_STOP = frozenset(
+    {"JOIN", "LEFT", "INNER", "RIGHT", "FULL", "CROSS", "WHERE", "GROUP", "ORDER", "HAVING", "LIMIT"}
+    | {"UNION", "ON", "WINDOW", "NATURAL", "LATERAL"}
+)
+_NOT_ALIAS = _JOIN_STOP | {"FOR", "AS", "SET", "SELECT", "FROM", "OUTER", "USING", "CONFLICT", "TABLE"}
+
+
+@dataclass(frozen=True, slots=True)
+class Tok:
+    text: str  # canonical
+    kind: str  # word, ident, string, punct, col
+    start: int
+    end: int
+
+
+def _canonical(tokens: Sequence[sql_text.Token]) -> list[Tok]:
+    out: list[Tok] = []
+    for t in tokens:
+        if t.kind in ("ws", "comment"):
+            continue
+        if t.kind in ("quoted", "dquoted"):
+            out.append(Tok(sql_text.unquote(t.text).upper(), "ident", t.start, t.end))
+        elif t.kind == "word":
+            out.append(Tok(t.text.upper(), "word", t.start, t.end))
+        elif t.kind == "string":
+            out.append(Tok(t.text, "string", t.start, t.end))
+        else:
+            out.append(Tok(t.text, "punct", t.start, t.end))
+    # two-character operators as one token; != is <>
+    merged: list[Tok] = []
+    for tok in out:
+        prev = merged[-1] if merged else None
+        if (
+            prev is not None
+            and prev.kind == "punct"
+            and tok.kind == "punct"
+            and prev.end == tok.start
+            and prev.text + tok.text in ("<>", "<=", ">=", "!=", "||")
+        ):
+            text = "<>" if prev.text + tok.text == "!=" else prev.text + tok.text
+            merged[-1] = Tok(text, "punct", prev.start, tok.end)
+        else:
+            merged.append(tok)
+    return merged
+
+
+def _is_name(tok: Tok) -> bool:
+    return tok.kind in ("ident", "word") and not tok.text[:1].isdigit()
+
+
+def _close(toks: Sequence[Tok], i: int) -> int:
+    """Index of the `)` that closes the `(` at i (or the last index)."""
+    depth = 0
+    for j in range(i, len(toks)):
+        if toks[j].text == "(" and toks[j].kind == "punct":
+            depth += 1
+        elif toks[j].text == ")" and toks[j].kind == "punct":
+            depth -= 1
+            if depth == 0:
+                return j
+    return len(toks) - 1
+
+
+def _merge_dotted(toks: list[Tok]) -> list[Tok]:
+    out: list[Tok] = []
+    i = 0
+    while i < len(toks):
+        tok = toks[i]
+        if _is_name(tok) or tok.kind == "col":
+            parts = [tok.text]
+            end = tok.end
+            j = i + 1
+            while j + 1 < len(toks) and toks[j].text == "." and _is_name(toks[j + 1]):
+                parts.append(toks[j + 1].text)
+                end = toks[j + 1].end
+                j += 2
+            if len(parts) > 1:
+                out.append(Tok(".".join(parts), "col", tok.start, end))
+                i = j
+                continue
+        out.append(tok)
+        i += 1
+    return out
+
+
+def canonical_expression(text: str) -> list[Tok]:
+    """Canonical tokens of a predicate or expression text (dotted names merged)."""
+    return _merge_dotted(_canonical(sql_text.tokenize(text)))
+
+
+def render_spec(expression: ex.Expr) -> list[Tok]:
+    """A request expression as canonical tokens: `payload.f` is PAYLOAD.F, `alias.c` is ALIAS.C."""
+    text = ex.render(expression, lambda c: f"{qi(c.qualifier)}.{qi(c.name)}")
+    return canonical_expression(text)
+
+
+def strip_outer(toks: Sequence[Tok]) -> list[Tok]:
+    out = list(toks)
+    while len(out) >= 2 and out[0].text == "(" and _close(out, 0) == len(out) - 1:
+        out = out[1:-1]
+    return out
+
+
+def texts(toks: Sequence[Tok]) -> tuple[str, ...]:
+    return tuple(t.text for t in toks)
+
+
+def loose(toks: Sequence[Tok]) -> tuple[str, ...]:
+    return tuple(t.text for t in toks if not (t.kind == "punct" and t.text in "()"))
+
+
+def same_predicate(a: Sequence[Tok], b: Sequence[Tok]) -> bool:
+    sa, sb = strip_outer(a), strip_outer(b)
+    return texts(sa) == texts(sb) or loose(sa) == loose(sb)
+
+
+def conjuncts(toks: Sequence[Tok]) -> list[list[Tok]]:
+    """Top-level AND parts (the AND of a BETWEEN stays inside its part)."""
+    body = strip_outer(toks)
+    parts: list[list[Tok]] = [[]]
+    depth = 0
+    between = 0
+    for tok in body:
+        if tok.kind == "punct" and tok.text == "(":
+            depth += 1
+        elif tok.kind == "punct" and tok.text == ")":
+            depth -= 1
+        if depth == 0 and tok.text == "BETWEEN" and tok.kind == "word":
+            between += 1
+        if depth == 0 and tok.text == "AND" and tok.kind == "word":
+            if between:
+                between -= 1
+            else:
+                parts.append([])
+                continue
+        parts[-1].append(tok)
+    return [strip_outer(p) for p in parts if p]
+
+
+def _type_of(text: str) -> FlinkType | None:
+    try:
+        return parse_type(text).model_copy(update={"nullable": True})
+    except (TypeSyntaxError, ValueError):
+        return None
+
+
+@dataclass
+class JoinView:
+    table: str  # last name part, as written (upper-cased)
+    sql_alias: str | None
+    alias: str | None  # the request's alias it was matched to (upper-cased)
+    join_type: str  # LEFT, INNER, RIGHT, FULL, CROSS
+    lookup: bool
+    on: list[list[Tok]]
+    line_offset: int
+
+
+@dataclass
+class SelectItem:
+    column: str | None  # the result column it feeds (upper-cased), when known
+    tokens: list[Tok]  # the expression, alias removed
+    text: str  # raw text of the expression
+
+
+@dataclass
+class InsertView:
+    """What the validator reads from the job's INSERT statement."""
+
+    statement: Statement
+    target: str | None
+    columns: list[str] | None  # INSERT column list (upper-cased), None when absent
+    items: list[SelectItem]
+    joins: list[JoinView]
+    where: list[list[Tok]]  # every WHERE conjunct at any nesting level
+    group_by: bool
+    select_star: bool
+    json_paths: Counter[str]
+    table_refs: list[tuple[str, bool]]  # (table, read as lookup)
+    unquoted_identifiers: list[str] = field(default_factory=list)
+
+    def item_for(self, column: str) -> SelectItem | None:
+        return next((i for i in self.items if i.column == column.upper()), None)
+
+
+@dataclass
+class ScriptView:
+    statements: list[Statement]
+    tables: dict[str, tuple[Statement, CreateTable]]  # by last name part (as written)
+    sets: list[tuple[Statement, str, str]]
+    inserts: list[InsertView]
+    unreadable: list[tuple[Statement, str]]  # DDL this module could not read
+
+    def setting(self, key: str) -> str | None:
+        values = [v for _, k, v in self.sets if k == key]
+        return values[-1] if values else None
+
+    def table(self, name: str) -> tuple[Statement, CreateTable] | None:
+        found = self.tables.get(name)
+        if found is None:
+            found = next((v for k, v in self.tables.items() if k.lower() == name.lower()), None)
+        return found
+
+
+def read_script(
+    script: str,
+    *,
+    payload_types: dict[str, FlinkType] | None = None,
+    aliases: Sequence[tuple[str, str]] = (),
+) -> ScriptView:
+    """Read a job script; `aliases` are the request's (alias, table) joins in block order."""
+    statements = sql_text.split_statements(script)
+    tables: dict[str, tuple[Statement, CreateTable]] = {}
+    sets: list[tuple[Statement, str, str]] = []
+    inserts: list[InsertView] = []
+    unreadable: list[tuple[Statement, str]] = []
+    for st in statements:
+        if st.kind == "SET":
+            try:
+                pair = sql_text.parse_set(st.text)
+            except ValueError as exc:
+                unreadable.append((st, str(exc)))
+                continue
+            if pair is not None:
+                sets.append((st, pair[0], pair[1]))
+        elif st.kind == "CREATE_TABLE":
+            try:
+                ddl = sql_text.parse_create_table(st.text)
+            except sql_text.DdlError as exc:
+                unreadable.append((st, str(exc)))
+                continue
+            tables[ddl.name] = (st, ddl)
+        elif st.kind in ("INSERT", "STATEMENT_SET"):
+            inserts.append(read_insert(st, payload_types=payload_types or {}, aliases=aliases))
+    return ScriptView(statements, tables, sets, inserts, unreadable)
+
+
+def _collapse_payload(
+    toks: list[Tok], payload_types: dict[str, FlinkType], text: str
+) -> tuple[list[Tok], Counter[str]]:
+    """JSON_VALUE(payload, '$.f') -> PAYLOAD.F; TRY_CAST/CAST of it to f's own type too."""
+    paths: Counter[str] = Counter()
+    upper_types = {k.upper(): v for k, v in payload_types.items()}
+    out: list[Tok] = []
+    i = 0
+    while i < len(toks):
+        tok = toks[i]
+        if tok.text == "JSON_VALUE" and i + 1 < len(toks) and toks[i + 1].text == "(":
+            close = _close(toks, i + 1)
+            inner = toks[i + 2 : close]
+            if (
+                len(inner) >= 3
+                and inner[-2].text == ","
+                and inner[-1].kind == "string"
+                and texts(inner[:-2])[-1] == "PAYLOAD"
+            ):
+                path = sql_text.unquote(inner[-1].text)
+                paths[path] += 1
+                if path.startswith("$.") and path[2:].replace("_", "a").isalnum():
+                    out.append(Tok("PAYLOAD." + path[2:].upper(), "col", tok.start, toks[close].end))
+                    i = close + 1
+                    continue
+        out.append(tok)
+        i += 1
+    # casts of a payload column to its own type are the payload column (request-format §3)
+    result: list[Tok] = []
+    i = 0
+    while i < len(out):
+        tok = out[i]
+        if (
+            tok.text in ("TRY_CAST", "CAST")
+            and i + 4 < len(out)
+            and out[i + 1].text == "("
+            and out[i + 2].kind == "col"
+            and out[i + 2].text.startswith("PAYLOAD.")
+            and out[i + 3].text == "AS"
+        ):
+            close = _close(out, i + 1)
+            field_type = upper_types.get(out[i + 2].text.split(".", 1)[1])
+            cast_type = _type_of(text[out[i + 4].start : out[close - 1].end])
+            if field_type is not None and cast_type == field_type.model_copy(update={"nullable": True}):
+                result.append(Tok(out[i + 2].text, "col", tok.start, out[close].end))
+                i = close + 1
+                continue
+        result.append(tok)
+        i += 1
+    return result, paths
+
+
+def _table_refs(toks: Sequence[Tok]) -> tuple[list[tuple[str, str | None, bool, int]], set[str]]:
+    """(table, alias, lookup, index of the name) after FROM/JOIN, and aliases of derived tables."""
+    refs: list[tuple[str, str | None, bool, int]] = []
+    derived: set[str] = set()
+    for k, tok in enumerate(toks[:-1]):
+        if tok.kind != "word" or tok.text not in ("FROM", "JOIN"):
+            continue
+        nxt = toks[k + 1]
+        if nxt.text == "(":
+            close = _close(toks, k + 1)
+            j = close + 1
+            if j < len(toks) and toks[j].text == "AS":
+                j += 1
+            if j < len(toks) and _is_name(toks[j]) and toks[j].text not in _NOT_ALIAS:
+                derived.add(toks[j].text)
+            continue
+        if not (_is_name(nxt) or nxt.kind == "col") or nxt.text in ("LATERAL", "UNNEST", "TABLE"):
+            continue
+        table = nxt.text.rsplit(".", 1)[-1]
+        j = k + 2
+        lookup = texts(toks[j : j + 4]) == ("FOR", "SYSTEM_TIME", "AS", "OF")
+        if lookup:
+            j += 4
+            if j < len(toks):
+                j += 1
+            if j < len(toks) and toks[j].text == "(":
+                j = _close(toks, j) + 1
+        if j < len(toks) and toks[j].text == "AS":
+            j += 1
+        alias = None
+        if j < len(toks) and _is_name(toks[j]) and toks[j].text not in _NOT_ALIAS:
+            alias = toks[j].text
+        refs.append((table, alias, lookup, k + 1))
+    return refs, derived
+
+
+def _with_names(toks: Sequence[Tok]) -> set[str]:
+    """Names of CTEs: `WITH name AS (`, `, name AS (`."""
+    names: set[str] = set()
+    for k in range(len(toks) - 2):
+        starts = k > 0 and toks[k - 1].text in ("WITH", ",")
+        if starts and _is_name(toks[k]) and toks[k + 1].text == "AS" and toks[k + 2].text == "(":
+            names.add(toks[k].text)
+    return names
+
+
+def read_insert(  # noqa: C901 - one pass over the statement, step by step
+    st: Statement, *, payload_types: dict[str, FlinkType], aliases: Sequence[tuple[str, str]]
+) -> InsertView:
+    text = st.text
+    raw = sql_text.tokenize(text)
+    unquoted = sorted(
+        {
+            t.text
+            for i, t in enumerate(raw)
+            if t.kind == "word" and i + 2 < len(raw) and raw[i + 1].text == "." and raw[i + 2].kind == "word"
+        }
+    )
+    toks, paths = _collapse_payload(_canonical(raw), payload_types, text)
+    toks = _merge_dotted(toks)
+    refs, derived = _table_refs(toks)
+    derived |= _with_names(toks)
+    # extraction aliases: PAYLOAD.F AS NAME
+    extracted: dict[str, str] = {}
+    for k in range(len(toks) - 2):
+        if toks[k].kind == "col" and toks[k].text.startswith("PAYLOAD.") and toks[k + 1].text == "AS":
+            extracted[toks[k + 2].text] = toks[k].text
+    source_aliases = set(derived)
+    for table, alias, lookup, _ in refs:
+        if not lookup and (table.upper() == "BUSINESSEVENT" or table in derived):
+            source_aliases.add(alias or table)
+    # dimension aliases: match by table and order of appearance
+    wanted: dict[str, list[str]] = {}
+    for alias, table in aliases:
+        wanted.setdefault(table.upper(), []).append(alias.upper())
+    rename: dict[str, str] = {}
+    seen: Counter[str] = Counter()
+    for table, alias, _lookup, _ in refs:
+        options = wanted.get(table, [])
+        n = seen[table]
+        seen[table] += 1
+        if n < len(options):
+            rename[alias or table] = options[n]
+    rewritten: list[Tok] = []
+    for k, original in enumerate(toks):
+        tok = original
+        if tok.kind == "col" and not tok.text.startswith("PAYLOAD."):
+            qual, _, name = tok.text.rpartition(".")
+            if qual in source_aliases and name in extracted:
+                tok = Tok(extracted[name], "col", tok.start, tok.end)
+            elif qual in rename:
+                tok = Tok(f"{rename[qual]}.{name}", "col", tok.start, tok.end)
+        elif (
+            _is_name(tok)
+            and tok.text in extracted
+            and (k == 0 or toks[k - 1].text != "AS")
+            and (k + 1 >= len(toks) or toks[k + 1].text != "(")
+        ):
+            tok = Tok(extracted[tok.text], "col", tok.start, tok.end)
+        rewritten.append(tok)
+    toks = rewritten
+    target = sql_text.insert_target(text)
+    columns, items, star = _select_list(toks, text)
+    joins = _joins(toks, refs, rename, st)
+    where = _where(toks)
+    group_by = any(
+        toks[k].text == "GROUP" and toks[k + 1].text == "BY" and toks[k].kind == "word"
+        for k in range(len(toks) - 1)
+    )
+    return InsertView(
+        statement=st,
+        target=None if target is None else target[-1],
+        columns=columns,
+        items=items,
+        joins=joins,
+        where=where,
+        group_by=group_by,
+        select_star=star,
+        json_paths=paths,
+        table_refs=[(t, lk) for t, _, lk, _ in refs],
+        unquoted_identifiers=unquoted,
+    )
+
+
+def _depths(toks: Sequence[Tok]) -> list[int]:
+    out: list[int] = []
+    depth = 0
+    for tok in toks:
+        if tok.kind == "punct" and tok.text == "(":
+            out.append(depth)
+            depth += 1
+        elif tok.kind == "punct" and tok.text == ")":
+            depth -= 1
+            out.append(depth)
+        else:
+            out.append(depth)
+    return out
+
+
+def _select_list(  # noqa: C901, PLR0912
+    toks: Sequence[Tok], text: str
+) -> tuple[list[str] | None, list[SelectItem], bool]:
+    depth = _depths(toks)
+    star = any(
+        t.text == "*" and k > 0 and toks[k - 1].text in ("SELECT", ",", "DISTINCT") and not _in_count(toks, k)
+        for k, t in enumerate(toks)
+    )
+    # INSERT INTO target ( cols ) SELECT
+    columns: list[str] | None = None
+    start = 0
+    for k, tok in enumerate(toks):
+        if tok.text in ("INTO", "OVERWRITE") and tok.kind == "word":
+            j = k + 1
+            if j < len(toks) and toks[j].text == "TABLE":
+                j += 1
+            j += 1  # the table name (dotted names are one token)
+            if j < len(toks) and toks[j].text == "(":
+                close = _close(toks, j)
+                columns = [t.text.rsplit(".", 1)[-1] for t in toks[j + 1 : close] if t.text != ","]
+                start = close + 1
+            else:
+                start = j
+            break
+    sel = next((k for k in range(start, len(toks)) if toks[k].text == "SELECT" and depth[k] == 0), None)
+    if sel is None:
+        return columns, [], star
+    end = next((k for k in range(sel + 1, len(toks)) if toks[k].text == "FROM" and depth[k] == 0), len(toks))
+    body = list(toks[sel + 1 : end])
+    if body and body[0].text in ("DISTINCT", "ALL"):
+        body = body[1:]
+    raw_items: list[list[Tok]] = [[]]
+    d = 0
+    for tok in body:
+        if tok.text == "(":
+            d += 1
+        elif tok.text == ")":
+            d -= 1
+        if d == 0 and tok.text == ",":
+            raw_items.append([])
+        else:
+            raw_items[-1].append(tok)
+    items: list[SelectItem] = []
+    for pos, item in enumerate(i for i in raw_items if i):
+        alias: str | None = None
+        expr = item
+        if len(item) >= 3 and item[-2].text == "AS" and _is_name(item[-1]):
+            alias, expr = item[-1].text, item[:-2]
+        if columns is not None and pos < len(columns):
+            column: str | None = columns[pos]
+        else:
+            column = alias
+        raw = text[expr[0].start : expr[-1].end] if expr else ""
+        items.append(SelectItem(column, list(expr), raw))
+    return columns, items, star
+
+
+def _in_count(toks: Sequence[Tok], k: int) -> bool:
+    return k >= 2 and toks[k - 1].text == "(" and toks[k - 2].text == "COUNT"
+
+
+def _clause(toks: Sequence[Tok], begin: int, stops: frozenset[str]) -> list[Tok]:
+    depth = 0
+    out: list[Tok] = []
+    for tok in toks[begin:]:
+        if tok.kind == "punct" and tok.text == "(":
+            depth += 1
+        elif tok.kind == "punct" and tok.text == ")":
+            depth -= 1
+            if depth < 0:
+                break
+        if depth == 0 and tok.kind == "word" and tok.text in stops:
+            break
+        out.append(tok)
+    return out
+
+
+def _where(toks: Sequence[Tok]) -> list[list[Tok]]:
+    out: list[list[Tok]] = []
+    for k, tok in enumerate(toks):
+        if tok.kind == "word" and tok.text == "WHERE":
+            out.extend(conjuncts(_clause(toks, k + 1, _CLAUSE_STOP)))
+    return out
+
+
+def _joins(
+    toks: Sequence[Tok],
+    refs: Sequence[tuple[str, str | None, bool, int]],
+    rename: dict[str, str],
+    st: Statement,
+) -> list[JoinView]:
+    joins: list[JoinView] = []
+    for table, alias, lookup, at in refs:
+        if at < 1 or toks[at - 1].text != "JOIN":
+            continue
+        before = [t.text for t in toks[max(0, at - 3) : at - 1]]
+        join_type = "INNER"
+        for word in ("LEFT", "RIGHT", "FULL", "CROSS"):
+            if word in before:
+                join_type = word
+        on_at = next(
+            (
+                k
+                for k in range(at, len(toks))
+                if toks[k].text in ("ON", "JOIN", "WHERE") and toks[k].kind == "word"
+            ),
+            None,
+        )
+        on: list[list[Tok]] = []
+        if on_at is not None and toks[on_at].text == "ON":
+            on = conjuncts(_clause(toks, on_at + 1, _JOIN_STOP))
+        joins.append(
+            JoinView(
+                table=table,
+                sql_alias=alias,
+                alias=rename.get(alias or table),
+                join_type=join_type,
+                lookup=lookup,
+                on=on,
+                line_offset=st.text.count("\n", 0, toks[at].start),
+            )
+        )
+    return joins
+
+
+def function_names(toks: Sequence[Tok]) -> set[str]:
+    return {toks[k].text for k in range(len(toks) - 1) if toks[k + 1].text == "(" and _is_name(toks[k])}
+
+
+def top_level_cast(toks: Sequence[Tok], text_of: Callable[[int, int], str]) -> FlinkType | bool | None:
+    """The target type of a top-level CAST( ... AS T); False when the item is no CAST."""
+    body = strip_outer(toks)
+    if len(body) < 5 or body[0].text not in ("CAST", "TRY_CAST") or body[1].text != "(":
+        return False
+    if _close(body, 1) != len(body) - 1:
+        return False
+    depth = _depths(body)
+    as_at = max((k for k in range(2, len(body) - 1) if body[k].text == "AS" and depth[k] == 1), default=None)
+    if as_at is None:
+        return False
+    return _type_of(text_of(body[as_at + 1].start, body[-2].end))
+
+
+def cast_inner(toks: Sequence[Tok]) -> list[Tok] | None:
+    """The operand of a top-level CAST/TRY_CAST( operand AS T ), else None."""
+    body = strip_outer(toks)
+    if len(body) < 5 or body[0].text not in ("CAST", "TRY_CAST") or body[1].text != "(":
+        return None
+    if _close(body, 1) != len(body) - 1:
+        return None
+    depth = _depths(body)
+    as_at = max((k for k in range(2, len(body) - 1) if body[k].text == "AS" and depth[k] == 1), default=None)
+    return None if as_at is None else body[2:as_at]
+
+
+def unguarded_divisions(toks: Sequence[Tok]) -> int:
+    """How many `/` have a divisor that is neither NULLIF(...), a CASE, nor a non-zero literal."""
+    count = 0
+    for k, tok in enumerate(toks[:-1]):
+        if tok.kind != "punct" or tok.text != "/":
+            continue
+        j = k + 1
+        while j < len(toks) and toks[j].text == "(":
+            j += 1
+        nxt = toks[j] if j < len(toks) else None
+        if nxt is None:
+            continue
+        if nxt.text in ("NULLIF", "CASE", "GREATEST"):
+            continue
+        if nxt.kind == "word" and nxt.text[:1].isdigit() and nxt.text.strip("0") not in ("", "."):
+            continue
+        count += 1
+    return count

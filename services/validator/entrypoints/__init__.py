@@ -1,0 +1,1 @@
+"""Entry points of the validator: the service process and its gRPC API."""

@@ -1,0 +1,68 @@
+"""Ports of the validator use cases (adapters implement them; tests fake them)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from services.mesh.events import Event
+from services.validator.domain.model import CaseFacts, JobConfig, KnowledgeFacts, PlanFacts, Report
+
+
+class RunSpec(BaseModel):
+    """The spec a run was accepted with (from RequestAccepted)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    revision: int
+    domain: str
+    spec_json: str
+
+
+class StoredReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    report: Report
+    markdown: str
+    report_ref: str
+
+
+class ReportRepository(Protocol):
+    async def save_spec(self, run: RunSpec) -> None: ...
+
+    async def spec(self, run_id: str) -> RunSpec | None: ...
+
+    async def save_report(self, report: Report, markdown: str) -> StoredReport:
+        """Store the report and write its markdown/JSON files; returns it with report_ref."""
+        ...
+
+    async def report(self, run_id: str, attempt: int | None) -> StoredReport | None:
+        """That attempt's report, or the latest one when `attempt` is None."""
+        ...
+
+
+class Engine(Protocol):
+    """Blocking: the use case calls it from a worker thread."""
+
+    def plan(self, sql: str) -> PlanFacts: ...
+
+    def run_cases(self, sql: str, cases: Iterable[Mapping[str, Any]]) -> list[CaseFacts]: ...
+
+    def run_edge_cases(self, sql: str, test_data: Mapping[str, Any], *, is_aggregate: bool) -> CaseFacts: ...
+
+
+class Knowledge(Protocol):
+    async def check_conflicts(self, domain: str, spec_json: str) -> KnowledgeFacts: ...
+
+
+class Artifacts(Protocol):
+    async def read(self, artifact_ref: str, domain: str) -> tuple[dict[str, Any] | None, JobConfig | None]:
+        """The generator's edge-case test data and job config under `artifact_ref`, when present."""
+        ...
+
+
+class Publisher(Protocol):
+    async def publish(self, event: Event) -> None: ...

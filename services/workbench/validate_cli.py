@@ -1,0 +1,284 @@
+"""`streamwright test` and `streamwright validate`: a request's job on the real Flink engine.
+
+- `streamwright test FILE [--cases CASES.yaml] [--sql JOB.sql]` checks the document, compiles
+  it (or takes the hand-written `--sql`), and runs every data-accuracy case (request-format.md
+  §8): one line per case with its fidelity (`exact` / `rewritten`), the missing and unexpected
+  rows of a failing case, and `N passed, M failed`. Exit 0 all passed, 1 a case failed or the
+  document was rejected, 2 usage error.
+- `streamwright validate FILE [--sql JOB.sql] [--json] [--out DIR] [--no-cases]` generates and
+  validates (or scores a hand-written job against the request) and prints the four-dimension
+  score and the findings. Exit 0 when the strict gate would pass (≥ 85, no Critical), else 1.
+
+The workbench is the CLI's composition root, so it may chain ingest's checker, the generator's
+compiler and the validator in-process. Slow steps (the JVM start) show progress on stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from services.mesh.spec import RequestSpec
+    from services.validator.domain.model import CaseFacts, JobConfig, Report
+
+
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        typer.echo(f"error: cannot read {what} {path}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _checked_spec(file: Path, cases: Path | None) -> RequestSpec:
+    from services.ingest.domain.checks import check_document_bytes
+
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        typer.echo(f"error: cannot read {file}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(2) from exc
+    cases_text = _read_text(cases, "cases file") if cases is not None else None
+    result = check_document_bytes(data, cases_text=cases_text)
+    if not result.valid or result.spec is None:
+        typer.echo(f"{file}: rejected ({len(result.errors)} error(s))", err=True)
+        for issue in result.errors:
+            typer.echo(f"  {issue.render()}", err=True)
+        raise typer.Exit(1)
+    return result.spec
+
+
+def _compile(spec: RequestSpec) -> tuple[str, dict[str, str]] | None:
+    """The generated SQL and artifact files (dev profile), or None when it does not compile."""
+    from services.generator.adapters.profiles_fs import load_profile
+    from services.generator.domain import CompileError, compile_job
+    from services.generator.version import GENERATOR_VERSION
+
+    try:
+        job = compile_job(spec, profile=load_profile("dev"), revision=1, generator_version=GENERATOR_VERSION)
+    except CompileError as exc:
+        typer.echo(f"error: not compiled: {exc}", err=True)
+        return None
+    return job.sql, job.files
+
+
+def _artifacts(files: dict[str, str], domain: str) -> tuple[dict[str, Any] | None, JobConfig | None]:
+    import yaml
+
+    from services.validator.adapters.artifacts_fs import job_config_from, job_config_path, test_data_path
+
+    test_data = None
+    raw = files.get(test_data_path(domain))
+    if raw is not None:
+        loaded = yaml.safe_load(raw)
+        test_data = loaded.get("test_data") if isinstance(loaded, dict) else None
+    config_text = files.get(job_config_path(domain))
+    config = job_config_from(yaml.safe_load(config_text), job_config_path(domain)) if config_text else None
+    return test_data, config
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _rows(rows: tuple[dict[str, Any], ...]) -> list[str]:
+    return [json.dumps(r, ensure_ascii=False, default=str) for r in rows]
+
+
+def _case_lines(case: CaseFacts) -> list[str]:
+    status = "PASS" if case.passed else "FAIL"
+    lines = [f"{status} {case.name} ({case.fidelity}, {case.seconds:.1f} s)"]
+    if case.fallback_reason:
+        lines.append(f"    rewritten because: {case.fallback_reason}")
+    if case.error:
+        lines.append(f"    error: {case.error}")
+    lines += [f"    missing:    {r}" for r in _rows(case.missing)]
+    lines += [f"    unexpected: {r}" for r in _rows(case.unexpected)]
+    return lines
+
+
+def run_tests(
+    file: Annotated[Path, typer.Argument(help="The request-v3 markdown document.")],
+    cases: Annotated[
+        Path | None, typer.Option("--cases", help="A cases YAML file (request-format.md §8).")
+    ] = None,
+    sql: Annotated[
+        Path | None, typer.Option("--sql", help="Test this SQL job instead of the generated one.")
+    ] = None,
+    jar_dir: Annotated[Path | None, typer.Option("--jar-dir", help="Flink connector jars directory.")] = None,
+) -> None:
+    """Run the request's data-accuracy cases on the real Flink engine (exact or rewritten)."""
+    from services.validator.adapters.engine_runner import EngineRunner
+
+    spec = _checked_spec(file, cases)
+    if sql is not None:
+        script = _read_text(sql, "SQL file")
+    else:
+        compiled = _compile(spec)
+        if compiled is None:
+            raise typer.Exit(1)
+        script = compiled[0]
+    if not spec.cases:
+        typer.echo("no cases: give --cases CASES.yaml or embed a `cases:` block", err=True)
+        typer.echo("0 passed, 0 failed")
+        return
+    console = _console()
+    runner = EngineRunner(jar_dir)
+    results: list[CaseFacts] = []
+    try:
+        with console.status("Starting the Flink JVM and PostgreSQL…"):
+            warm = runner.warm()
+        console.print(f"[dim]engine ready in {warm['engine_ready']:.1f} s[/dim]")
+        if runner.unavailable_reason:
+            typer.echo(f"error: the Flink engine is unavailable: {runner.unavailable_reason}", err=True)
+            raise typer.Exit(1)
+        for case in spec.cases:
+            with console.status(f"Running case {case.name}…"):
+                [result] = runner.run_cases(script, [case.model_dump(mode="json")])
+            results.append(result)
+            for line in _case_lines(result):
+                typer.echo(line)
+    finally:
+        runner.close()
+    passed = sum(r.passed for r in results)
+    typer.echo(f"{passed} passed, {len(results) - passed} failed")
+    if passed != len(results):
+        raise typer.Exit(1)
+
+
+def _json_payload(report: Report) -> dict[str, Any]:
+    return {
+        "score": report.score,
+        "grade": report.grade,
+        "gate_passed": report.gate_passed,
+        "provisional": report.provisional,
+        "provisional_reasons": list(report.provisional_reasons),
+        "rule_set_version": report.rule_set_version,
+        "dimensions": [
+            {"name": d.name, "score": d.score, "weight": d.weight, "grade": d.grade}
+            for d in report.dimensions
+        ],
+        "findings": [
+            {
+                "code": f.code,
+                "severity": f.severity,
+                "dimension": f.dimension,
+                "message": f.message,
+                "location": f.location,
+                "line": f.line,
+                "suggestion": f.suggestion,
+                "points_lost": f.points_lost,
+            }
+            for f in report.findings
+        ],
+        "cases": [c.model_dump(mode="json") for c in report.cases],
+    }
+
+
+def _print_human(report: Report) -> None:
+    gate = "passed" if report.gate_passed else "FAILED"
+    typer.echo(
+        f"score {report.score:g}/100 {report.grade}  (strict gate {gate}; rules {report.rule_set_version})"
+    )
+    for d in report.dimensions:
+        typer.echo(f"  {d.name:<20} {d.score:>5g}  x{d.weight:.2f}  {d.grade:<9}  {d.summary}")
+    for f in report.findings:
+        where = f" [{f.location}{', line ' + str(f.line) if f.line else ''}]" if f.location else ""
+        typer.echo(f"{f.severity.upper():<8} {f.code} (-{f.points_lost:g}){where}: {f.message}")
+    for c in report.cases:
+        typer.echo(
+            f"case {c.name}: {'PASS' if c.passed else 'FAIL'} ({c.fidelity}){' ' + c.detail if c.detail else ''}"
+        )
+    if report.provisional:
+        typer.echo("provisional: " + "; ".join(report.provisional_reasons))
+
+
+def validate(  # noqa: PLR0917 - typer options
+    file: Annotated[Path, typer.Argument(help="The request-v3 markdown document.")],
+    sql: Annotated[
+        Path | None, typer.Option("--sql", help="Score this (hand-written) SQL job against the request.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the score and findings as JSON.")] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the report files under this directory.")
+    ] = None,
+    no_cases: Annotated[bool, typer.Option("--no-cases", help="Skip the data-accuracy runs.")] = False,
+    cases: Annotated[Path | None, typer.Option("--cases", help="A cases YAML file to run as well.")] = None,
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="Report language: en or zh (default: the request's).")
+    ] = None,
+    rules: Annotated[Path | None, typer.Option("--rules", help="A rules configuration YAML file.")] = None,
+    knowledge: Annotated[
+        str | None,
+        typer.Option("--knowledge", help="host:port of the knowledge service (default: the mesh's)."),
+    ] = None,
+    jar_dir: Annotated[Path | None, typer.Option("--jar-dir", help="Flink connector jars directory.")] = None,
+) -> None:
+    """Validate a request's job on Flink and score it (exit 0 when the strict gate passes)."""
+    from services.mesh.settings import MeshSettings
+    from services.validator.adapters.engine_runner import EngineRunner
+    from services.validator.adapters.knowledge_client import KnowledgeClient
+    from services.validator.adapters.report_store import write_report_files
+    from services.validator.bootstrap import load_rule_config
+    from services.validator.domain.report import render_markdown
+    from services.validator.domain.rules import RuleConfigError
+    from services.validator.handlers import ValidationUseCase
+
+    if lang not in (None, "en", "zh"):
+        typer.echo("error: --lang must be en or zh", err=True)
+        raise typer.Exit(2)
+    try:
+        rule_config = load_rule_config(rules)
+    except (OSError, RuleConfigError, ValueError) as exc:
+        typer.echo(f"error: rules configuration: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    spec = _checked_spec(file, cases)
+    compiled = _compile(spec)
+    if sql is not None:
+        script = _read_text(sql, "SQL file")
+    elif compiled is None:
+        raise typer.Exit(1)
+    else:
+        script = compiled[0]
+    test_data, job_config = _artifacts(compiled[1], spec.job.domain) if compiled else (None, None)
+    if sql is not None:
+        job_config = None  # a hand-written job brings its own configuration (its SETs)
+    console = _console()
+    runner = EngineRunner(jar_dir)
+    use_case = ValidationUseCase(
+        engine=runner,
+        knowledge=KnowledgeClient(MeshSettings(), target=knowledge, timeout=3.0),
+        rule_config=rule_config,
+        language=lang,  # type: ignore[arg-type]
+        run_cases=not no_cases,
+    )
+    try:
+        with console.status("Starting the Flink JVM…"):
+            runner.warm() if not no_cases else runner.engine()
+        with console.status("Planning and running the cases…" if not no_cases else "Planning…"):
+            report = asyncio.run(use_case.validate(spec, script, test_data=test_data, job_config=job_config))
+    finally:
+        runner.close()
+    if out is not None:
+        md = write_report_files(report, render_markdown(report), out)
+        console.print(f"[dim]report written to {md}[/dim]")
+    if as_json:
+        typer.echo(json.dumps(_json_payload(report), ensure_ascii=False, indent=2))
+    else:
+        _print_human(report)
+    if not report.gate_passed:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("test")(run_tests)
+    app.command("validate")(validate)
