@@ -30,6 +30,7 @@ _COMMAND_MODULES = (
     # Commands that chain several services' logic in-process (generate, test, validate, run).
     "services.workbench.cli",
     "services.workbench.validate_cli",
+    "services.workbench.run_cli",
 )
 
 

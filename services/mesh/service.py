@@ -116,6 +116,13 @@ class ServiceParts:
 Builder = Callable[[ServiceContext], ServiceParts | Awaitable[ServiceParts]]
 
 
+def peer_target(service: str, settings: MeshSettings) -> str:
+    """host:port of another service's gRPC server (settings.peers, else its default port)."""
+    if service in settings.peers:
+        return settings.peers[service]
+    return f"{settings.grpc_host}:{DEFAULT_PORTS[service][0]}"
+
+
 def service_ports(service: str, settings: MeshSettings) -> tuple[int, int]:
     grpc_default, metrics_default = DEFAULT_PORTS.get(service, (0, 0))
     grpc_port = grpc_default if settings.grpc_port is None else settings.grpc_port

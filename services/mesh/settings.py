@@ -73,6 +73,10 @@ class MeshSettings(BaseSettings):
     grpc_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"
+    # Where the other services' gRPC servers are, by service name (JSON in the environment, e.g.
+    # STREAMWRIGHT_PEERS='{"ingest": "ingest:50051"}'); a service not listed is at grpc_host on
+    # its default port. The supervisor fills it when it picks free ports.
+    peers: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("home")
     @classmethod

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import json
 import os
 import signal
 import subprocess
@@ -112,14 +113,20 @@ class Supervisor:
             # In this (the main) thread: the broker's parent-death signal is tied to the thread
             # that starts it, and a worker thread of the loop's executor may exit any time.
             self.broker.start()
+        ports = {name: self._ports(name) for name in self.services}
+        peers = json.dumps({name: f"{self.settings.grpc_host}:{grpc}" for name, (grpc, _) in ports.items()})
         for name, module in self.services.items():
-            self.children.append(self._spawn(name, module))
+            self.children.append(self._spawn(name, module, ports[name], peers))
         await asyncio.gather(*(self._wait_healthy(child) for child in self.children))
 
-    def _spawn(self, name: str, module: str) -> Child:
+    def _ports(self, name: str) -> tuple[int, int]:
         grpc_port, metrics_port = DEFAULT_PORTS.get(name, (0, 0))
         if self._free_ports or grpc_port == 0:
             grpc_port, metrics_port = free_port(), free_port()
+        return grpc_port, metrics_port
+
+    def _spawn(self, name: str, module: str, ports: tuple[int, int], peers: str) -> Child:
+        grpc_port, metrics_port = ports
         log_path = self.settings.home / "logs" / f"{name}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_file = log_path.open("ab")
@@ -130,6 +137,7 @@ class Supervisor:
             "STREAMWRIGHT_GRPC_PORT": str(grpc_port),
             "STREAMWRIGHT_METRICS_PORT": str(metrics_port),
             "STREAMWRIGHT_LOG_FORMAT": "json",
+            "STREAMWRIGHT_PEERS": peers,
             PARENT_PID_ENV: str(os.getpid()),
         }
         process = subprocess.Popen(

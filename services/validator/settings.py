@@ -18,7 +18,7 @@ class ValidatorSettings(MeshSettings):
     # host:port of the knowledge service's gRPC; None = the mesh default port on grpc_host.
     validator_knowledge_target: str | None = None
     validator_knowledge_timeout_s: float = Field(default=5.0, gt=0, le=120)
-    # Connector jars (scripts/fetch_flink_jars.py); None = $STREAMWRIGHT_HOME/flink-jars.
+    # Connector jars (scripts/fetch_flink_jars.py); None = the shared cache (connector_jars.default_jar_dir).
     validator_jar_dir: Path | None = None
     # Data-accuracy runs (request cases and generated edge cases) on/off; off = provisional.
     validator_run_cases: bool = True

@@ -6,7 +6,7 @@ import grpc
 
 from services.mesh.grpc_client import open_channel
 from services.mesh.rpc.streamwright.v1 import ingest_pb2, ingest_pb2_grpc
-from services.mesh.service import service_ports
+from services.mesh.service import peer_target
 from services.mesh.settings import MeshSettings
 
 
@@ -16,8 +16,7 @@ class IngestUnavailable(Exception):
 
 class IngestDocumentChecker:
     def __init__(self, settings: MeshSettings, *, target: str | None = None, timeout: float = 10.0) -> None:
-        port, _ = service_ports("ingest", settings)
-        self._target = target or f"{settings.grpc_host}:{port}"
+        self._target = target or peer_target("ingest", settings)
         self._settings = settings
         self._timeout = timeout
 

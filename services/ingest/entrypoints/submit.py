@@ -9,7 +9,7 @@ import grpc
 
 from services.mesh.grpc_client import open_channel
 from services.mesh.rpc.streamwright.v1 import ingest_pb2, ingest_pb2_grpc
-from services.mesh.service import service_ports
+from services.mesh.service import peer_target
 from services.mesh.settings import MeshSettings
 
 
@@ -26,8 +26,7 @@ async def submit_document(
     idempotency_key: str | None,
     rpc_timeout: float = 10.0,
 ) -> ingest_pb2.SubmitRequestResponse:
-    port, _ = service_ports("ingest", settings)
-    target = f"{settings.grpc_host}:{port}"
+    target = peer_target("ingest", settings)
     request = ingest_pb2.SubmitRequestRequest(document=document)
     if file_name is not None:
         request.file_name = file_name

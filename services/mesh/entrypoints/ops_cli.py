@@ -134,7 +134,7 @@ def check_connector_jars(settings: MeshSettings) -> Check:
     except ModuleNotFoundError:
         return Check("flink jars", "WARN", "not checked (no connector jar verifier installed)")
     configured = os.environ.get(JAR_DIR_ENV)
-    jar_dir: Path = Path(configured).expanduser() if configured else jars.default_jar_dir(settings.home)
+    jar_dir: Path = Path(configured).expanduser() if configured else jars.default_jar_dir()
     fix = ".venv/bin/python scripts/fetch_flink_jars.py (downloads and verifies the pinned jars)"
     try:
         paths: list[Path] = jars.verify_connector_jars(jar_dir)

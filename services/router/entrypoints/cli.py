@@ -34,12 +34,11 @@ STATES = (
 
 
 def _target() -> tuple[str, Any]:
-    from services.mesh.service import service_ports
+    from services.mesh.service import peer_target
     from services.mesh.settings import MeshSettings
 
     settings = MeshSettings()
-    port, _ = service_ports("router", settings)
-    return f"{settings.grpc_host}:{port}", settings
+    return peer_target("router", settings), settings
 
 
 async def _call(method: str, request: Any) -> Any:

@@ -49,12 +49,17 @@ class ConnectorJarError(RuntimeError):
         self.name = name
 
 
-def default_jar_dir(home: Path | None = None) -> Path:
-    """`<STREAMWRIGHT_HOME>/flink-jars` (home defaults to ~/.streamwright)."""
-    if home is None:
-        env = os.environ.get("STREAMWRIGHT_HOME")
-        home = Path(env).expanduser() if env else Path.home() / ".streamwright"
-    return home / "flink-jars"
+def default_jar_dir() -> Path:
+    """$STREAMWRIGHT_FLINK_JARS_DIR, else the user's cache (~/.cache/streamwright/flink-jars).
+
+    A cache, not state: the jars are verified against pinned sums, so every installation
+    (every STREAMWRIGHT_HOME) on the machine can share one download.
+    """
+    configured = os.environ.get("STREAMWRIGHT_FLINK_JARS_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME")
+    return (Path(cache).expanduser() if cache else Path.home() / ".cache") / "streamwright" / "flink-jars"
 
 
 def read_pins(sums_file: Path = DEFAULT_SUMS_FILE) -> dict[str, str]:

@@ -15,7 +15,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from services.validator.adapters.connector_jars import default_jar_dir
+from services.mesh.logging import get_logger
+from services.validator.adapters.connector_jars import (
+    ConnectorJarError,
+    default_jar_dir,
+    ensure_connector_jars,
+)
 from services.validator.adapters.flink_engine import (
     Case,
     CaseResult,
@@ -26,6 +31,8 @@ from services.validator.adapters.flink_engine import (
 from services.validator.adapters.postgres import PostgresError, PostgresUnavailable, PrivatePostgres
 from services.validator.domain.checks_accuracy import check_invariants
 from services.validator.domain.model import CaseFacts, EngineStatement, PlanFacts, Swap
+
+log = get_logger(__name__)
 
 EDGE_CASE_NAME = "generated_edge_cases"
 
@@ -107,6 +114,10 @@ class EngineRunner:
         with self._lock:
             if self._engine is None and self._engine_error is None:
                 try:
+                    try:  # first use on this machine: download and verify the connector jars
+                        ensure_connector_jars(self.jar_dir)
+                    except ConnectorJarError as exc:  # plans without them, and the report says so
+                        log.warning("connector jars unavailable", error=str(exc)[:300])
                     engine = FlinkEngine(jar_dir=self.jar_dir)
                     engine.start()
                     self._engine = engine

@@ -10,7 +10,7 @@ import grpc
 
 from services.mesh.grpc_client import open_channel
 from services.mesh.rpc.streamwright.v1 import common_pb2, knowledge_pb2, knowledge_pb2_grpc
-from services.mesh.service import service_ports
+from services.mesh.service import peer_target
 from services.mesh.settings import MeshSettings
 from services.validator.domain.model import Conflict, KnowledgeFacts
 
@@ -22,8 +22,7 @@ _SEVERITY = {
 
 
 def default_target(settings: MeshSettings) -> str:
-    port, _ = service_ports("knowledge", settings)
-    return f"{settings.grpc_host}:{port}"
+    return peer_target("knowledge", settings)
 
 
 class KnowledgeClient:

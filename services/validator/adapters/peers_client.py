@@ -9,7 +9,7 @@ import grpc
 
 from services.mesh.grpc_client import open_channel
 from services.mesh.rpc.streamwright.v1 import generator_pb2, generator_pb2_grpc, ingest_pb2, ingest_pb2_grpc
-from services.mesh.service import service_ports
+from services.mesh.service import peer_target
 from services.mesh.settings import MeshSettings
 
 
@@ -22,8 +22,7 @@ class PeerRejected(ValueError):
 
 
 def _target(service: str, settings: MeshSettings) -> str:
-    port, _ = service_ports(service, settings)
-    return f"{settings.grpc_host}:{port}"
+    return peer_target(service, settings)
 
 
 class Peers:

@@ -135,34 +135,45 @@ async def test_unusable_spec_becomes_generation_failed(generator, mesh_settings,
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
-async def test_compile_rpc_takes_a_spec_or_a_document(generator, mesh_settings) -> None:  # type: ignore[no-untyped-def]
+async def test_compile_rpc_takes_a_spec_or_a_document(mesh_settings) -> None:  # type: ignore[no-untyped-def]
     """It compiles ad hoc: a spec directly, a document through ingest's CheckDocument, errors as issues."""
     spec = check_document(ORDERS).spec
     assert spec is not None
-    by_spec = await generator.Compile(
-        generator_pb2.CompileRequest(spec_json=spec.to_json(), target_flink="1.20")
-    )
-    assert "INSERT INTO `dwd_order_wide`" in by_spec.sql and "ON CONFLICT" not in by_spec.sql
-
-    with pytest.raises(grpc.aio.AioRpcError) as unavailable:
-        await generator.Compile(generator_pb2.CompileRequest(document=ORDERS))
-    assert unavailable.value.code() == grpc.StatusCode.UNAVAILABLE
-
-    ingest_settings = mesh_settings.model_copy(update={"grpc_port": 0})
-    ingest = ServiceRunner("ingest", build_ingest, settings=ingest_settings)
+    ingest = ServiceRunner("ingest", build_ingest, settings=mesh_settings)
     await ingest.start()
+    nowhere = mesh_settings.model_copy(update={"peers": {"ingest": "127.0.0.1:1"}})
+    wired = mesh_settings.model_copy(update={"peers": {"ingest": f"127.0.0.1:{ingest.grpc_port}"}})
     try:
-        # the generator finds ingest through its port setting; point a client at this one
-        from services.generator.adapters.ingest_client import IngestDocumentChecker
-
-        checker = IngestDocumentChecker(mesh_settings, target=f"127.0.0.1:{ingest.grpc_port}")
-        spec_json, errors = await checker.check(ORDERS)
-        assert spec_json is not None and errors == []
-        _, bad = await checker.check(ORDERS.replace("payload.orderId", "payload.nope"))
-        assert bad and bad[0]["name"] == "payload.nope"
+        for settings, ingest_reachable in ((nowhere, False), (wired, True)):
+            runner = ServiceRunner("generator", build_generator, settings=settings)
+            await runner.start()
+            channel = open_channel(f"127.0.0.1:{runner.grpc_port}", settings)
+            stub = generator_pb2_grpc.GeneratorServiceStub(channel)
+            try:
+                by_spec = await stub.Compile(
+                    generator_pb2.CompileRequest(spec_json=spec.to_json(), target_flink="1.20")
+                )
+                assert "INSERT INTO `dwd_order_wide`" in by_spec.sql and "ON CONFLICT" not in by_spec.sql
+                if not ingest_reachable:
+                    with pytest.raises(grpc.aio.AioRpcError) as unavailable:
+                        await stub.Compile(generator_pb2.CompileRequest(document=ORDERS))
+                    assert unavailable.value.code() == grpc.StatusCode.UNAVAILABLE
+                    continue
+                by_document = await stub.Compile(generator_pb2.CompileRequest(document=ORDERS))
+                assert (
+                    by_document.sql.startswith("-- ====") and "ON CONFLICT DO DEDUPLICATE" in by_document.sql
+                )
+                rejected = await stub.Compile(
+                    generator_pb2.CompileRequest(document=ORDERS.replace("payload.orderId", "payload.nope"))
+                )
+                assert rejected.sql == "" and rejected.issues[0].name == "payload.nope"
+                with pytest.raises(grpc.aio.AioRpcError) as bad_target:
+                    await stub.Compile(
+                        generator_pb2.CompileRequest(spec_json=spec.to_json(), target_flink="9.9")
+                    )
+                assert bad_target.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            finally:
+                await channel.close()
+                await runner.stop()
     finally:
         await ingest.stop()
-
-    with pytest.raises(grpc.aio.AioRpcError) as bad_target:
-        await generator.Compile(generator_pb2.CompileRequest(spec_json=spec.to_json(), target_flink="9.9"))
-    assert bad_target.value.code() == grpc.StatusCode.INVALID_ARGUMENT
