@@ -1,5 +1,7 @@
-.PHONY: run test lock stubs
-run:   ## set up, then start the embedded mesh (broker + every service) and show it healthy
+.PHONY: run up test lock stubs
+run:   ## set up, then run the orders example through the embedded mesh (check, compile, verify on Flink, gate, start)
+	scripts/bootstrap.sh && .venv/bin/streamwright run examples/orders/orders-request-v3.md --out out
+up:    ## set up, then start the embedded mesh (broker + every service) until Ctrl-C
 	scripts/bootstrap.sh && .venv/bin/streamwright up
 test:  ## set up, then lint, type-check and run the tests
 	scripts/test.sh
