@@ -10,7 +10,7 @@ import pytest
 from services.ingest.domain.ddl import DdlError, parse_create_table
 from services.mesh.sqltypes import parse_type
 
-EXAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 def _example_ddls() -> dict[str, str]:
@@ -22,10 +22,6 @@ def _example_ddls() -> dict[str, str]:
     return out
 
 
-needs_examples = pytest.mark.skipif(not EXAMPLES.is_dir(), reason="shared examples not present")
-
-
-@needs_examples
 def test_all_example_ddls_parse() -> None:
     """It parses all eight DDL blocks of the three example requests."""
     ddls = _example_ddls()
@@ -41,7 +37,6 @@ def test_all_example_ddls_parse() -> None:
     }
 
 
-@needs_examples
 def test_example_order_wide() -> None:
     """It reads columns, types, NOT NULL, comments, primary key, options and the table comment."""
     table = parse_create_table(_example_ddls()["dwd_order_wide"])
@@ -65,7 +60,6 @@ def test_example_order_wide() -> None:
     assert table.comment == "订单明细宽表"
 
 
-@needs_examples
 def test_example_composite_key_and_options_order() -> None:
     """It keeps a composite primary key in order and the WITH options in order."""
     table = parse_create_table(_example_ddls()["dws_user_activity_daily"])
