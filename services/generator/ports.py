@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from services.mesh.events import Event
+from services.generator.domain.repair import ChatMessage
+from services.mesh.events import Event, Finding
 
 
 class StoredArtifact(BaseModel):
@@ -16,6 +19,21 @@ class StoredArtifact(BaseModel):
     sha256: str
     media_type: str
     size_bytes: int
+
+
+class LlmUse(BaseModel):
+    """How an LLM took part in an attempt: `used` only when its answer passed every check."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    used: bool
+    reason: str | None = None  # why its answer was not used (call failed, answer rejected)
+    findings: int = 0  # validator findings given to it
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
+    latency_ms: int | None = None
 
 
 class GeneratedAttempt(BaseModel):
@@ -33,6 +51,7 @@ class GeneratedAttempt(BaseModel):
     artifact_ref: str = ""
     target_flink: str = ""
     profile: str = ""
+    llm: LlmUse | None = None  # None: deterministic compile, no LLM asked
 
 
 class RunSpec(BaseModel):
@@ -60,6 +79,14 @@ class ArtifactRepository(Protocol):
 
     async def read_file(self, attempt: GeneratedAttempt, path: str) -> bytes: ...
 
+    async def save_findings(self, run_id: str, attempt: int, findings: Sequence[Finding]) -> None:
+        """The validator's findings for that attempt (the latest ValidationScored wins)."""
+        ...
+
+    async def findings(self, run_id: str, attempt: int) -> tuple[Finding, ...] | None:
+        """The stored findings of that attempt, or None when no ValidationScored was seen."""
+        ...
+
 
 class DocumentChecker(Protocol):
     async def check(self, document: str) -> tuple[str | None, list[dict[str, object]]]:
@@ -69,3 +96,26 @@ class DocumentChecker(Protocol):
 
 class Publisher(Protocol):
     async def publish(self, event: Event) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LlmAnswer:
+    text: str
+    model: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
+    latency_ms: int = 0
+
+
+class LlmError(Exception):
+    """The model could not be asked or gave no text (timeout, provider error, empty choice)."""
+
+
+class LlmClient(Protocol):
+    @property
+    def model(self) -> str: ...
+
+    async def complete(self, messages: Sequence[ChatMessage]) -> LlmAnswer:
+        """One completion, no retries (the router's repair budget is the retry loop). Raises LlmError."""
+        ...

@@ -13,3 +13,10 @@ class GeneratorSettings(MeshSettings):
     # Environment profile (config/profiles/<name>.yaml): topics, brokers, JDBC URLs, storage.
     profile: str = "dev"
     profile_dir: Path | None = None
+    # Optional LLM assist (litellm model name, e.g. "openai/gpt-4o-mini"); None: deterministic only.
+    # When set, a GateDecided(regenerate) asks it to repair the job from the validator's findings.
+    generator_llm_model: str | None = None
+    generator_llm_timeout_s: float = 60.0
+    generator_llm_max_tokens: int = 8192
+    # Largest repaired script accepted from the model.
+    generator_llm_max_sql_kb: int = 64

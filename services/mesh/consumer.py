@@ -49,6 +49,7 @@ from services.mesh.logging import bound_event, get_logger
 from services.mesh.metrics import MeshMetrics, default_metrics
 from services.mesh.settings import MeshSettings
 from services.mesh.store.base import DocumentStore
+from services.mesh.tracing import AttrValue, SpanKind, tracer_for
 
 Handler = Callable[[Event], Awaitable[None]]
 
@@ -146,6 +147,7 @@ class RecordProcessor:
         self._expected = expected
         self._metrics = metrics or default_metrics()
         self._sleep = sleep
+        self._tracer = tracer_for(settings, service)  # disabled unless settings.otlp_endpoint is set
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt `attempt` (1-based): base * 2^(attempt-1), capped."""
@@ -174,7 +176,7 @@ class RecordProcessor:
         while True:
             attempt += 1
             try:
-                await self._handler(event)
+                await self._traced_handler(record, event, attempt)
                 await self._store.insert(PROCESSED_EVENTS, marker, _marker_doc(record, self._group_id))
             except Exception as error:
                 self._metrics.failed.labels(self._service, record.topic, event_type).inc()
@@ -187,6 +189,26 @@ class RecordProcessor:
                 await self._sleep(self.backoff(attempt))
             else:
                 return Outcome.HANDLED
+
+    async def _traced_handler(self, record: Record, event: Event, attempt: int) -> None:
+        """One handler attempt in a span parented by the envelope's traceparent."""
+        env = event.envelope
+        attributes: dict[str, AttrValue] = {
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": record.topic,
+            "messaging.destination.partition.id": str(record.partition),
+            "messaging.kafka.offset": record.offset,
+            "messaging.consumer.group.name": self._group_id,
+            "messaging.message.id": env.event_id,
+            "streamwright.run_id": env.run_id,
+            "streamwright.domain": env.domain,
+            "streamwright.attempt": attempt,
+        }
+        with self._tracer.span(
+            f"handle {env.event_type}", parent=env.traceparent, kind=SpanKind.CONSUMER, attributes=attributes
+        ):
+            await self._handler(event)
 
     async def _dead_letter(
         self, record: Record, *, kind: str, reason: str, attempts: int, event: Event | None

@@ -19,6 +19,15 @@ from faststream.confluent import KafkaBroker
 from services.mesh.events import ALL_TOPICS, dlq_topic
 from services.mesh.metrics import MeshMetrics, default_metrics
 from services.mesh.settings import MeshSettings
+from services.mesh.tracing import (
+    AttrValue,
+    SpanContext,
+    SpanKind,
+    Tracer,
+    current_span,
+    parse_traceparent,
+    registered_tracer,
+)
 
 if TYPE_CHECKING:
     from services.mesh.avro import EventCodec
@@ -141,7 +150,9 @@ class Publisher:
         service: str,
         topic_prefix: str = "",
         metrics: MeshMetrics | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
+        self._tracer = tracer  # None: the one the service's consumers configured (tracing.tracer_for)
         self._broker = broker
         self._prefix = topic_prefix
         self._codec = codec
@@ -149,6 +160,33 @@ class Publisher:
         self._metrics = metrics or default_metrics()
 
     async def publish(self, event: Event) -> None:
+        tracer = self._tracer or registered_tracer(self._service)
+        if not tracer.enabled:
+            await self._publish(event)
+            return
+        envelope = event.envelope
+        attributes: dict[str, AttrValue] = {
+            "messaging.system": "kafka",
+            "messaging.operation.type": "send",
+            "messaging.destination.name": self._prefix + event.TOPIC,
+            "messaging.message.id": envelope.event_id,
+            "messaging.kafka.message.key": envelope.domain,
+            "streamwright.run_id": envelope.run_id,
+        }
+        with tracer.span(
+            f"publish {envelope.event_type}",
+            parent=_publish_parent(envelope.traceparent),
+            kind=SpanKind.PRODUCER,
+            attributes=attributes,
+        ) as span:
+            if span is not None:
+                # The W3C way: the next hop's parent is this send. The trace id is kept when the
+                # envelope has one; an envelope without a traceparent starts (or joins) a trace here.
+                traced = envelope.model_copy(update={"traceparent": span.traceparent})
+                event = event.model_copy(update={"envelope": traced})
+            await self._publish(event)
+
+    async def _publish(self, event: Event) -> None:
         envelope = event.envelope
         await self.publish_raw(
             self._prefix + event.TOPIC,
@@ -170,3 +208,13 @@ class Publisher:
         """Publish bytes as they are (dead letters keep the original value and key)."""
         await self._broker.publish(value, topic, key=key, headers=dict(headers))
         self._metrics.produced.labels(self._service, topic, event_type).inc()
+
+
+def _publish_parent(traceparent: str | None) -> SpanContext | None:
+    """The parent of a publish span: the enclosing span (a handler) when it belongs to the event's
+    trace or the event has none, else the event's own traceparent (None: a new trace)."""
+    own = parse_traceparent(traceparent)
+    enclosing = current_span()
+    if enclosing is not None and (own is None or enclosing.context.trace_id == own.trace_id):
+        return enclosing.context
+    return own

@@ -9,14 +9,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from services.generator.adapters.artifacts_fs import safe_target, write_files
 from services.generator.ports import GeneratedAttempt, RunSpec, StoredArtifact
+from services.mesh.events import Finding
 from services.mesh.store import DocumentStore
 
 RUNS = "runs"
 ATTEMPTS = "attempts"
+FINDINGS = "findings"
 _SAFE_DIR = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _MEDIA = {
     ".sql": "application/sql",
@@ -75,3 +78,16 @@ class StoreArtifactRepository:
 
     async def read_file(self, attempt: GeneratedAttempt, path: str) -> bytes:
         return await asyncio.to_thread(safe_target(Path(attempt.artifact_ref), path).read_bytes)
+
+    async def save_findings(self, run_id: str, attempt: int, findings: Sequence[Finding]) -> None:
+        await self._store.put(
+            FINDINGS,
+            f"{run_id}:{attempt}",
+            {"run_id": run_id, "attempt": attempt, "findings": [f.model_dump(mode="json") for f in findings]},
+        )
+
+    async def findings(self, run_id: str, attempt: int) -> tuple[Finding, ...] | None:
+        stored = await self._store.get(FINDINGS, f"{run_id}:{attempt}")
+        if stored is None:
+            return None
+        return tuple(Finding.model_validate(f) for f in stored.doc.get("findings", []))

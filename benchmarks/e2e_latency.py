@@ -1,0 +1,262 @@
+"""End-to-end latency, burst throughput and memory of the embedded mesh (broker + 5 processes).
+
+    .venv/bin/python benchmarks/e2e_latency.py [-n 5] [--burst 20 --domains 5] [--timeout 300]
+
+1. Starts the embedded mesh: Supervisor(free_ports=True) under a temporary STREAMWRIGHT_HOME.
+2. Sequential: submits N requests, cycling through examples/*/ (document + cases.yaml), each
+   with its domain renamed to `<domain>_s<i>` so no run supersedes another, one at a time;
+   latency = submit -> the router's GetRun shows RUNNING (or another final state), polled
+   every 50 ms. Prints p50/p99 and per-request figures.
+3. RSS: sum of VmRSS (/proc/<pid>/status) of the broker, the service processes and every
+   process below them (JVMs, PostgreSQL, ...), right after the sequential phase.
+4. Burst (--burst > 0): copies of the orders example with domain orders_1..orders_<domains>,
+   all submitted at once; throughput = requests / (last final state - first submit). What
+   bounds it: the router's phase timings (Run.phases) summed over the burst, per phase.
+Prints the machine (nproc, memory) with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if p.is_dir())
+_DOMAIN_LINE = re.compile(r'^(\s*domain:\s*")([^"]+)(")', re.MULTILINE)
+DONE_STATES = {"RUNNING", "REJECTED", "FAILED", "TIMED_OUT", "CANCELLED", "SUPERSEDED", "IN_REVIEW"}
+
+
+def example(folder: Path) -> tuple[str, str | None]:
+    doc = next(folder.glob("*-request-v3.md")).read_text(encoding="utf-8")
+    cases = folder / "cases.yaml"
+    return doc, cases.read_text(encoding="utf-8") if cases.is_file() else None
+
+
+def renamed(document: str, suffix: str) -> tuple[str, str]:
+    match = _DOMAIN_LINE.search(document)
+    assert match is not None, "no domain line"
+    domain = f"{match[2]}{suffix}".replace("-", "_")
+    assert re.fullmatch(r"[a-z][a-z0-9_-]{0,63}", domain), domain
+    return _DOMAIN_LINE.sub(lambda m: f"{m[1]}{domain}{m[3]}", document, count=1), domain
+
+
+def renamed_cases(cases: str | None, document: str, domain: str) -> str | None:
+    """The case events carry the domain too: without this every case would filter to nothing."""
+    match = _DOMAIN_LINE.search(document)
+    if cases is None or match is None:
+        return cases
+    return re.sub(rf'(domain:\s*"){re.escape(match[2])}"', rf'\g<1>{domain}"', cases)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def machine() -> str:
+    mem_kib = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    load = os.getloadavg()
+    return f"nproc={os.cpu_count()}  memory={mem_kib / 2**20:.1f} GiB  loadavg(1m)={load[0]:.2f}"
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = defaultdict(list)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rpartition(")")[2].split()[1])
+            tree[ppid].append(int(entry.name))
+    return tree
+
+
+def rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def mesh_rss(roots: dict[str, int]) -> dict[str, int]:
+    """name -> KiB of the root process and all its descendants."""
+    tree = _children()
+    out = {}
+    for name, root in roots.items():
+        total, stack = 0, [root]
+        while stack:
+            pid = stack.pop()
+            total += rss_kib(pid)
+            stack.extend(tree.get(pid, []))
+        out[name] = total
+    return out
+
+
+async def get_run(stub: Any, run_id: str) -> Any:
+    import grpc
+
+    from services.mesh.rpc.streamwright.v1 import router_pb2
+
+    try:
+        return await stub.GetRun(router_pb2.GetRunRequest(run_id=run_id), timeout=5)
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAVAILABLE):
+            return None
+        raise
+
+
+async def until_done(stub: Any, run_id: str, deadline: float) -> Any:
+    while time.monotonic() < deadline:
+        run = await get_run(stub, run_id)
+        if run is not None and (run.terminal or run.state_name in DONE_STATES):
+            return run
+        await asyncio.sleep(0.05)
+    return None
+
+
+async def submit_and_wait(settings: Any, stub: Any, document: str, cases: str | None, wait_s: float) -> Any:
+    from services.ingest.entrypoints.submit import submit_document
+
+    began = time.monotonic()
+    sub = await submit_document(
+        document, settings=settings, file_name="bench-request-v3.md", cases_yaml=cases, idempotency_key=None
+    )
+    run = await until_done(stub, sub.run_id, began + wait_s)
+    return sub.run_id, time.monotonic() - began, run
+
+
+def phase_table(runs: list[Any]) -> list[tuple[str, int, float, float]]:
+    by_phase: dict[str, list[float]] = defaultdict(list)
+    for run in runs:
+        for phase in run.phases:
+            by_phase[phase.phase].append(phase.duration_ms / 1000)
+    return sorted(((p, len(v), statistics.mean(v), sum(v)) for p, v in by_phase.items()), key=lambda r: -r[3])
+
+
+def print_phases(runs: list[Any]) -> list[tuple[str, int, float, float]]:
+    rows = phase_table(runs)
+    print("  phase timings (router Run.phases):")
+    for phase, count, mean, total in rows:
+        print(f"    {phase:<10} n={count:<3} mean {mean:6.2f} s   total {total:7.2f} s")
+    return rows
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from services.mesh.grpc_client import open_channel
+    from services.mesh.rpc.streamwright.v1 import router_pb2_grpc
+    from services.mesh.settings import MeshSettings
+    from services.mesh.supervisor import Supervisor
+
+    home = Path(tempfile.mkdtemp(prefix="sw-e2e-bench-"))
+    os.environ["STREAMWRIGHT_HOME"] = str(home)
+    os.environ["STREAMWRIGHT_ROUTER_OUTPUT_DIR"] = str(home / "out")
+    os.environ.pop("STREAMWRIGHT_BOOTSTRAP_SERVERS", None)
+    settings = MeshSettings(home=home)
+    supervisor = Supervisor(settings, free_ports=True, health_timeout=180.0, console=Console(stderr=True))
+    print(f"machine: {machine()}")
+    started = time.monotonic()
+    try:
+        await supervisor.start()
+        print(f"mesh up in {time.monotonic() - started:.1f} s (home {home})")
+        peers = {c.name: f"{settings.grpc_host}:{c.grpc_port}" for c in supervisor.children}
+        client = settings.model_copy(update={"peers": peers})
+        async with open_channel(peers["router"], client) as channel:
+            stub = router_pb2_grpc.RouterServiceStub(channel)  # type: ignore[no-untyped-call]
+
+            print(f"\nsequential: {args.n} requests (examples: {', '.join(p.name for p in EXAMPLES)})")
+            latencies, seq_runs = [], []
+            for i in range(args.n):
+                original, cases = example(EXAMPLES[i % len(EXAMPLES)])
+                doc, domain = renamed(original, f"_s{i}")
+                cases = renamed_cases(cases, original, domain)
+                run_id, seconds, run = await submit_and_wait(client, stub, doc, cases, args.timeout)
+                state = run.state_name if run is not None else "TIMEOUT"
+                print(f"  {i + 1:>2}  {domain:<22} {state:<10} {seconds:6.2f} s  run {run_id}")
+                latencies.append(seconds)
+                if run is not None:
+                    seq_runs.append(run)
+            print(
+                f"  end-to-end latency  p50 {percentile(latencies, 50):.2f} s   p99 {percentile(latencies, 99):.2f} s"
+                f"   (n={len(latencies)}, min {min(latencies):.2f}, max {max(latencies):.2f})"
+            )
+            print_phases(seq_runs)
+
+            roots = {c.name: c.process.pid for c in supervisor.children}
+            if supervisor.broker is not None and supervisor.broker.pid is not None:
+                roots["broker"] = supervisor.broker.pid
+            rss = mesh_rss(roots)
+            print(
+                f"\nRSS of the mesh: {sum(rss.values()) / 2**20:.2f} GiB  ("
+                + ", ".join(f"{k} {v / 1024:.0f} MiB" for k, v in sorted(rss.items(), key=lambda kv: -kv[1]))
+                + ")"
+            )
+
+            if args.burst > 0:
+                doc, cases = example(ROOT / "examples" / "orders")
+                docs = [renamed(doc, f"_{i % args.domains + 1}") for i in range(args.burst)]
+                print(f"\nburst: {args.burst} requests across {args.domains} domains, submitted at once")
+                began = time.monotonic()
+                results = await asyncio.gather(
+                    *(
+                        submit_and_wait(client, stub, d, renamed_cases(cases, doc, name), args.timeout)
+                        for d, name in docs
+                    )
+                )
+                elapsed = time.monotonic() - began
+                states: dict[str, int] = defaultdict(int)
+                for _, _, run in results:
+                    states[run.state_name if run is not None else "TIMEOUT"] += 1
+                done = [run for _, _, run in results if run is not None]
+                print(f"  final states: {dict(states)}")
+                print(
+                    f"  throughput: {len(done) / elapsed:.2f} requests/s end to end "
+                    f"({len(done)} in {elapsed:.1f} s; per-request latency p50 "
+                    f"{percentile([s for _, s, _ in results], 50):.1f} s, max {max(s for _, s, _ in results):.1f} s)"
+                )
+                rows = print_phases(done)
+                if rows:
+                    phase, _, mean, total = rows[0]
+                    print(
+                        f"  bound: '{phase}' takes the most time ({total:.1f} s summed, {mean:.2f} s per request);"
+                        f" on {os.cpu_count()} cores that alone caps throughput near "
+                        f"{(os.cpu_count() or 1) / mean if mean else float('inf'):.2f} requests/s if it is CPU-bound"
+                    )
+                    print(
+                        "  note: requests of one domain are handled in order (Kafka key = domain), "
+                        "so --domains also caps the parallelism; same-domain revisions may be SUPERSEDED."
+                    )
+    finally:
+        await asyncio.to_thread(supervisor.stop)
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("-n", type=int, default=5, help="sequential requests (default 5)")
+    parser.add_argument("--burst", type=int, default=0, help="requests submitted at once (0: skip)")
+    parser.add_argument("--domains", type=int, default=5, help="distinct domains of the burst")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait per request")
+    return asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
