@@ -11,8 +11,8 @@ from the run id alone, whatever ended the run.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -70,6 +70,26 @@ from services.router.watch import RunChanges
 
 PRODUCER = "router"
 MAX_CAS_RETRIES = 50
+RUNNING, STOPPED = "RUNNING", "STOPPED"
+HISTORY_LIMIT = 20
+# What a deployment record keeps of each earlier deployment (enough to start it again).
+HISTORY_KEYS = (
+    "run_id",
+    "revision",
+    "attempt",
+    "artifact_ref",
+    "content_hash",
+    "target",
+    "job_id",
+    "deployment_ref",
+    "savepoint_restored",
+    "savepoint_path",
+    "started_at",
+    "stopped_at",
+    "state",
+    "manifests",
+)
+_FLINK_TARGETS = frozenset({"sql-gateway", "flink-session"})
 log = get_logger(__name__)
 
 
@@ -83,6 +103,26 @@ class RunConflict(RuntimeError):
 
 class NotAllowed(PermissionError):
     """The caller may not do this (e.g. approve without the approver role)."""
+
+
+class DomainNotFound(LookupError):
+    """No run and no deployment of the domain."""
+
+
+class DeploymentConflict(RuntimeError):
+    """The domain's deployment does not allow the operation (already stopped, other target, ...)."""
+
+
+class NothingDeployed(DeploymentConflict):
+    pass
+
+
+class NoPreviousRevision(DeploymentConflict):
+    pass
+
+
+class DeploymentFailed(RuntimeError):
+    """The engine refused or failed a stop or start; the message carries its error."""
 
 
 @dataclass
@@ -130,6 +170,8 @@ class RouterHandlers:
         self._approvers = approvers
         self.changes = changes or RunChanges()
         self._clock = clock
+        # One deployment operation (start, stop, rollback) per domain at a time.
+        self._deploy_locks: dict[str, asyncio.Lock] = {}
 
     # --- event entry points -------------------------------------------------------------
 
@@ -231,7 +273,11 @@ class RouterHandlers:
         view = update.after
         started = update.record.has(RunStarted.EVENT_TYPE) or update.record.has(RunStartFailed.EVENT_TYPE)
         if view.state is RunState.STARTING and not started:
-            await self._start(update.record, event, deployment)
+            async with self._deploy_lock(env.domain):
+                # A redelivery racing this one may have started the job while this one waited.
+                record = await self.runs.get(env.run_id) or update.record
+                if not (record.has(RunStarted.EVENT_TYPE) or record.has(RunStartFailed.EVENT_TYPE)):
+                    await self._start(record, event, await self.runs.deployment(env.domain))
 
     # --- commands (gRPC / CLI) -------------------------------------------------------------
 
@@ -341,6 +387,81 @@ class RouterHandlers:
         update = await self._update(run_id, None, change)
         return update.after
 
+    async def stop(
+        self,
+        domain: str,
+        *,
+        reason: str = "",
+        requested_by: str | None = None,
+        roles: frozenset[str] = frozenset(),
+    ) -> dict[str, Any]:
+        """Stop the domain's job with a savepoint (where the deployer takes one); record it STOPPED."""
+        self._may_operate(requested_by, roles, "stop")
+        async with self._deploy_lock(domain):
+            current = await self._current(domain)
+            if _stopped(current):
+                where = current.get("savepoint_path") or "no savepoint path recorded"
+                raise DeploymentConflict(
+                    f"revision {current.get('revision')} of {domain} is already stopped ({where})"
+                )
+            savepoint = await self._stop_job(domain, current)
+            record = self._stopped_record(current, savepoint, reason or "stopped", requested_by)
+            await self.runs.save_deployment(domain, record)
+        await self._audit_deployment("stop", record, requested_by, reason)
+        return record
+
+    async def rollback(
+        self,
+        domain: str,
+        *,
+        to_revision: int | None = None,
+        requested_by: str | None = None,
+        roles: frozenset[str] = frozenset(),
+    ) -> dict[str, Any]:
+        """Start an earlier revision again: stop the current job with a savepoint, start it from there.
+
+        Without `to_revision`, the latest earlier deployment of a lower revision. Its SQL (by run and
+        attempt) and manifests come from the deployment record; the started deployment is recorded,
+        with the replaced one in its history.
+        """
+        self._may_operate(requested_by, roles, "roll back")
+        async with self._deploy_lock(domain):
+            current = await self._current(domain)
+            entry = _rollback_target(domain, current, to_revision)
+            request = await self._restart_request(domain, entry)
+            revision, from_revision = request.revision, int(current.get("revision") or 0)
+            stopped = current
+            if not _stopped(current):
+                savepoint = await self._stop_job(domain, current)
+                stopped = self._stopped_record(
+                    current, savepoint, f"rolling back to revision {revision}", requested_by
+                )
+                await self.runs.save_deployment(domain, stopped)
+            request = replace(request, restore_from=stopped.get("savepoint_path"))
+            try:
+                result = await self._deployer.start(request)
+            except Exception as failure:
+                if not isinstance(failure, DeployError):
+                    log.exception("deployer crashed", domain=domain)
+                error = str(failure) or type(failure).__name__
+                await self.runs.save_deployment(domain, {**stopped, "last_error": error[:4000]})
+                where = stopped.get("savepoint_path") or "no savepoint path recorded"
+                raise DeploymentFailed(
+                    f"revision {from_revision} of {domain} is stopped ({where}), "
+                    f"but starting revision {revision} failed: {error}"
+                ) from None
+            record = self._deployment_record(
+                request,
+                result,
+                stopped,
+                reason=f"rolled back from revision {from_revision}"
+                + (f" by {requested_by}" if requested_by else ""),
+                rolled_back_from=from_revision,
+            )
+            await self.runs.save_deployment(domain, record)
+        await self._audit_deployment("rollback", record, requested_by, record["reason"])
+        return record
+
     async def sweep(self, now: datetime | None = None) -> int:
         """End overdue runs as TIMED_OUT; returns how many it ended."""
         now = now or self._clock()
@@ -447,7 +568,9 @@ class RouterHandlers:
             sql=sql,
             artifact_ref=view.references.get("artifact_ref"),
             content_hash=view.content_hash,
-            previous=previous,
+            # A stopped job is not stopped again: the new revision starts from its savepoint.
+            previous=previous if previous and previous.get("state") != STOPPED else None,
+            restore_from=(previous or {}).get("savepoint_path") if _stopped(previous) else None,
         )
         result: StartResult | None = None
         error: str | None = None
@@ -496,29 +619,153 @@ class RouterHandlers:
 
         await self._update(record.run_id, None, change)
         if result is not None:
-            history = list((previous or {}).get("history") or [])
-            if previous:
-                history.append(
-                    {
-                        k: previous.get(k)
-                        for k in ("run_id", "revision", "target", "job_id", "deployment_ref", "started_at")
-                    }
-                )
-            await self.runs.save_deployment(
-                identity.domain,
-                {
-                    "domain": identity.domain,
-                    "run_id": record.run_id,
-                    "revision": request.revision,
-                    "content_hash": request.content_hash,
-                    "target": result.target,
-                    "job_id": result.job_id,
-                    "deployment_ref": result.deployment_ref,
-                    "savepoint_restored": result.savepoint_restored,
-                    "started_at": self._clock().isoformat(),
-                    "history": history[-20:],
-                },
+            deployed = self._deployment_record(request, result, previous)
+            await self.runs.save_deployment(identity.domain, deployed)
+
+    def _deployment_record(
+        self,
+        request: StartRequest,
+        result: StartResult,
+        previous: Mapping[str, Any] | None,
+        *,
+        reason: str = "",
+        rolled_back_from: int | None = None,
+    ) -> dict[str, Any]:
+        history = list((previous or {}).get("history") or [])
+        if previous:
+            history.append({k: previous[k] for k in HISTORY_KEYS if k in previous})
+        record: dict[str, Any] = {
+            "domain": request.domain,
+            "run_id": request.run_id,
+            "revision": request.revision,
+            "attempt": request.attempt,
+            "artifact_ref": request.artifact_ref,
+            "content_hash": request.content_hash,
+            "target": result.target,
+            "job_id": result.job_id,
+            "deployment_ref": result.deployment_ref,
+            "savepoint_restored": result.savepoint_restored,
+            "state": RUNNING,
+            "reason": reason or self._running_reason(result),
+            "started_at": self._clock().isoformat(),
+            "history": history[-HISTORY_LIMIT:],
+        }
+        if result.manifests:
+            record["manifests"] = dict(result.manifests)
+        if rolled_back_from is not None:
+            record["rolled_back_from"] = rolled_back_from
+        return record
+
+    def _stopped_record(
+        self, current: Mapping[str, Any], savepoint: str | None, reason: str, requested_by: str | None
+    ) -> dict[str, Any]:
+        record = {k: v for k, v in current.items() if k != "last_error"}
+        where = f"savepoint {savepoint}" if savepoint else self._no_savepoint_note(current)
+        record.update(
+            state=STOPPED,
+            savepoint_path=savepoint,
+            stopped_at=self._clock().isoformat(),
+            stopped_by=requested_by,
+            reason=f"{reason} ({where})",
+        )
+        return record
+
+    @staticmethod
+    def _no_savepoint_note(current: Mapping[str, Any]) -> str:
+        if current.get("target") == "manifest":
+            return "suspended in the manifests; the operator takes the savepoint"
+        return "no savepoint location reported"
+
+    def _may_operate(self, requested_by: str | None, roles: frozenset[str], what: str) -> None:
+        """With auth on (a caller identity) and approvers configured, only approvers stop and roll back."""
+        if requested_by is None or not self._approvers:
+            return
+        if not ({requested_by} | roles) & self._approvers:
+            raise NotAllowed(
+                f"{requested_by} may not {what} deployments (approvers: {', '.join(sorted(self._approvers))})"
             )
+
+    def _deploy_lock(self, domain: str) -> asyncio.Lock:
+        return self._deploy_locks.setdefault(domain, asyncio.Lock())
+
+    async def _current(self, domain: str) -> dict[str, Any]:
+        """The domain's deployment record; DomainNotFound or NothingDeployed when there is none."""
+        current = await self.runs.deployment(domain)
+        if current is not None:
+            return current
+        head, _ = await self.runs.domain_head(domain)
+        if head == 0 and not await self.runs.list_runs(domain=domain, limit=1):
+            raise DomainNotFound(f"unknown domain {domain!r}: no run and no deployment")
+        raise NothingDeployed(f"nothing is deployed for domain {domain!r}")
+
+    async def _stop_job(self, domain: str, current: Mapping[str, Any]) -> str | None:
+        target = str(current.get("target") or "")
+        mine = self._deployer.target
+        if target != mine and not {target, mine} <= _FLINK_TARGETS:
+            raise DeploymentConflict(
+                f"revision {current.get('revision')} of {domain} was deployed with {target or 'an unknown target'}"
+                f"; this router deploys with {mine} and cannot stop it"
+            )
+        try:
+            return await self._deployer.stop(current, savepoint=True)
+        except Exception as failure:
+            if not isinstance(failure, DeployError):
+                log.exception("deployer crashed while stopping", domain=domain)
+            error = str(failure) or type(failure).__name__
+            raise DeploymentFailed(
+                f"stopping revision {current.get('revision')} of {domain} failed: {error}"
+            ) from None
+
+    async def _restart_request(self, domain: str, entry: Mapping[str, Any]) -> StartRequest:
+        """What starts a recorded deployment again; DeploymentConflict when the record lacks it."""
+        run_id = str(entry.get("run_id") or "")
+        revision = int(entry.get("revision") or 0)
+        if not run_id or revision <= 0:
+            raise DeploymentConflict(f"the deployment record of {domain} has an incomplete history entry")
+        attempt = entry.get("attempt")
+        artifact_ref = entry.get("artifact_ref")
+        if attempt is None or artifact_ref is None:  # records from before attempt/artifact_ref were kept
+            record = await self.runs.get(run_id)
+            view = record.view() if record is not None else None
+            attempt = attempt if attempt is not None else (view.attempt if view is not None else 1)
+            if artifact_ref is None and view is not None:
+                artifact_ref = view.references.get("artifact_ref")
+        sql = await self.runs.get_sql(run_id, int(attempt))
+        manifests = entry.get("manifests")
+        if self._deployer.target == "manifest":
+            if not manifests and not artifact_ref:
+                raise DeploymentConflict(
+                    f"revision {revision} of {domain} has no recorded manifests to write again"
+                )
+        elif not sql:
+            raise DeploymentConflict(f"revision {revision} of {domain} has no recorded SQL to start again")
+        return StartRequest(
+            run_id=run_id,
+            domain=domain,
+            revision=revision,
+            attempt=int(attempt),
+            sql=sql,
+            artifact_ref=str(artifact_ref) if artifact_ref else None,
+            content_hash=entry.get("content_hash"),
+            manifests=dict(manifests) if manifests else None,
+        )
+
+    async def _audit_deployment(
+        self, action: str, record: Mapping[str, Any], requested_by: str | None, reason: str
+    ) -> None:
+        await self._audit.append(
+            {
+                "at": self._clock().isoformat(),
+                "action": action,
+                "domain": record.get("domain"),
+                "run_id": record.get("run_id"),
+                "revision": record.get("revision"),
+                "rolled_back_from": record.get("rolled_back_from"),
+                "savepoint": record.get("savepoint_path") or record.get("savepoint_restored"),
+                "requested_by": requested_by,
+                "reason": reason,
+            }
+        )
 
     @staticmethod
     def _running_reason(result: StartResult) -> str:
@@ -662,3 +909,28 @@ class RouterHandlers:
                 )
             except (OSError, ValueError) as error:
                 log.warning("execution report not written", run_id=record.run_id, error=str(error))
+
+
+def _stopped(deployment: Mapping[str, Any] | None) -> bool:
+    return bool(deployment) and (deployment or {}).get("state") == STOPPED
+
+
+def _rollback_target(domain: str, current: Mapping[str, Any], to_revision: int | None) -> Mapping[str, Any]:
+    """The history entry to roll back to: `to_revision`'s latest, else the latest of a lower revision."""
+    revision = int(current.get("revision") or 0)
+    history = [e for e in current.get("history") or [] if isinstance(e, Mapping)]
+    if to_revision is not None:
+        if to_revision == revision:
+            raise DeploymentConflict(f"revision {revision} is the deployed revision of {domain}")
+        found = [e for e in history if int(e.get("revision") or 0) == to_revision]
+        if not found:
+            known = sorted({int(e.get("revision") or 0) for e in history})
+            raise NoPreviousRevision(
+                f"revision {to_revision} of {domain} was never deployed"
+                + (f" (earlier deployments: {', '.join(map(str, known))})" if known else "")
+            )
+        return found[-1]
+    earlier = [e for e in history if 0 < int(e.get("revision") or 0) < revision]
+    if not earlier:
+        raise NoPreviousRevision(f"no revision of {domain} before revision {revision} was deployed")
+    return earlier[-1]

@@ -64,6 +64,10 @@ class StartRequest:
     content_hash: str | None = None
     # The domain's current deployment (to upgrade: stop with savepoint, start from it).
     previous: Mapping[str, Any] | None = None
+    # Start from this savepoint (the domain's job was already stopped with it: stop, rollback).
+    restore_from: str | None = None
+    # Manifest texts by file name to write instead of reading them from artifact_ref (rollback).
+    manifests: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,8 @@ class StartResult:
     job_id: str | None = None
     savepoint_restored: str | None = None
     detail: Mapping[str, Any] = field(default_factory=dict)
+    # The manifest texts written (manifest deployer), kept in the deployment record for rollback.
+    manifests: Mapping[str, str] = field(default_factory=dict)
 
 
 class DeployError(Exception):
@@ -85,7 +91,10 @@ class Deployer(Protocol):
     async def start(self, request: StartRequest) -> StartResult: ...
 
     async def stop(self, deployment: Mapping[str, Any], *, savepoint: bool = True) -> str | None:
-        """Stop the domain's job; returns the savepoint location when one was taken."""
+        """Stop the domain's job; returns the savepoint location when one was taken.
+
+        Raises DeployError (with the engine's error) when the job cannot be stopped.
+        """
         ...
 
 

@@ -15,7 +15,8 @@ RPC = ROOT / "services" / "mesh" / "rpc"
 SCRIPT = ROOT / "scripts" / "gen_protos.py"
 PACKAGE = "services.mesh.rpc"
 
-# The gRPC surface of the architecture's services table (plus CancelRun and Impact from the brief).
+# The gRPC surface of the architecture's services table (plus CancelRun and Impact from the brief,
+# StopDomain and RollbackDomain from issue 8).
 EXPECTED_METHODS = {
     "IngestService": {"SubmitRequest", "GetRequest", "ListRequests", "CheckDocument"},
     "GeneratorService": {"GetArtifacts", "Compile"},
@@ -29,7 +30,15 @@ EXPECTED_METHODS = {
         "ListVersions",
         "Impact",
     },
-    "RouterService": {"GetRun", "ListRuns", "WatchRun", "Review", "CancelRun"},
+    "RouterService": {
+        "GetRun",
+        "ListRuns",
+        "WatchRun",
+        "Review",
+        "CancelRun",
+        "StopDomain",
+        "RollbackDomain",
+    },
 }
 
 

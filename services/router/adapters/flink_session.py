@@ -55,7 +55,7 @@ class FlinkSessionDeployer:
         statements = split_statements(request.sql)
         if not any(is_job_statement(s) for s in statements):
             raise DeployError("the job's SQL has no INSERT / STATEMENT SET: nothing would run")
-        savepoint = await self._stop_previous(request.previous)
+        savepoint = request.restore_from or await self._stop_previous(request.previous)
         job_id = await self._submit(
             {
                 "host": self._host,
@@ -118,7 +118,10 @@ class FlinkSessionDeployer:
         job_id = deployment.get("job_id")
         if not job_id:
             raise DeployError("the deployment has no Flink job id")
-        if savepoint:
-            return await self._rest.stop_with_savepoint(str(job_id), self._savepoint_dir)
-        await self._rest.cancel(str(job_id))
+        try:
+            if savepoint:
+                return await self._rest.stop_with_savepoint(str(job_id), self._savepoint_dir)
+            await self._rest.cancel(str(job_id))
+        except HttpError as error:
+            raise DeployError(f"cannot stop Flink job {job_id}: {error}") from None
         return None

@@ -68,7 +68,7 @@ class SqlGatewayDeployer:
         statements = split_statements(request.sql)
         if not any(is_job_statement(s) for s in statements):
             raise DeployError("the job's SQL has no INSERT / STATEMENT SET: nothing would run")
-        savepoint = await self._stop_previous(request.previous)
+        savepoint = request.restore_from or await self._stop_previous(request.previous)
         properties = {"pipeline.name": f"streamwright-{request.domain}-r{request.revision}"}
         if savepoint:
             properties["execution.savepoint.path"] = savepoint
@@ -185,9 +185,12 @@ class SqlGatewayDeployer:
             raise DeployError(
                 "stopping needs the Flink REST URL (STREAMWRIGHT_ROUTER_FLINK_REST_URL) and a job id"
             )
-        if savepoint:
-            return await self._rest.stop_with_savepoint(str(job_id), self._savepoint_dir)
-        await self._rest.cancel(str(job_id))
+        try:
+            if savepoint:
+                return await self._rest.stop_with_savepoint(str(job_id), self._savepoint_dir)
+            await self._rest.cancel(str(job_id))
+        except HttpError as error:
+            raise DeployError(f"cannot stop Flink job {job_id}: {_errors(error)}") from None
         return None
 
 

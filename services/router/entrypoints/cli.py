@@ -1,4 +1,5 @@
-"""Router commands: `streamwright runs`, `status RUN [--watch] [--json]`, `review RUN --approve|--reject`.
+"""Router commands: `streamwright runs`, `status RUN [--watch] [--json]`, `review RUN --approve|--reject`,
+`cancel RUN`, `stop DOMAIN [--reason]`, `rollback DOMAIN [--to REVISION]`.
 
 They talk to the running router over gRPC. Cheap to import: gRPC and rich load inside the commands.
 """
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
 
 _FAILED = 1
 _USAGE = 2
+# Stop-with-savepoint and a checked start can take minutes; the server finishes them regardless.
+DEPLOY_TIMEOUT_S = 900.0
 STATES = (
     "PENDING",
     "GENERATING",
@@ -41,7 +44,7 @@ def _target() -> tuple[str, Any]:
     return peer_target("router", settings), settings
 
 
-async def _call(method: str, request: Any) -> Any:
+async def _call(method: str, request: Any, *, deadline_s: float = 15) -> Any:
     import grpc
 
     from services.mesh.grpc_client import open_channel
@@ -51,7 +54,7 @@ async def _call(method: str, request: Any) -> Any:
     async with open_channel(target, settings) as channel:
         stub = router_pb2_grpc.RouterServiceStub(channel)  # type: ignore[no-untyped-call]
         try:
-            return await getattr(stub, method)(request, timeout=15)
+            return await getattr(stub, method)(request, timeout=deadline_s)
         except grpc.aio.AioRpcError as error:
             _fail_rpc(error, target)
 
@@ -251,8 +254,63 @@ def cancel(
     typer.echo(f"{run.run_id}: {run.state_name}")
 
 
+def _domain(value: str) -> str:
+    domain = value.strip()
+    if not domain:
+        typer.echo("error: DOMAIN must not be empty", err=True)
+        raise typer.Exit(_USAGE)
+    return domain
+
+
+def _print_deployment(status: Any, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(json.loads(status.detail_json or "{}"), ensure_ascii=False, indent=2))
+        return
+    job = f" job {status.job_id}" if status.HasField("job_id") else ""
+    typer.echo(f"{status.domain}: revision {status.revision} {status.state} on {status.target}{job}")
+    if status.reason:
+        typer.echo(f"  {status.reason}")
+    if status.HasField("savepoint_path"):
+        typer.echo(f"  savepoint: {status.savepoint_path}")
+    elif status.HasField("savepoint_restored"):
+        typer.echo(f"  started from savepoint: {status.savepoint_restored}")
+
+
+def stop(
+    domain: Annotated[str, typer.Argument(help="The domain whose deployed job to stop.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the deployment record).")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the deployment record as JSON.")] = False,
+) -> None:
+    """Stop a domain's job with a savepoint and record it STOPPED."""
+    from services.mesh.rpc.streamwright.v1 import router_pb2
+
+    request = router_pb2.StopDomainRequest(domain=_domain(domain), reason=reason or "stopped from the CLI")
+    _print_deployment(asyncio.run(_call("StopDomain", request, deadline_s=DEPLOY_TIMEOUT_S)), as_json)
+
+
+def rollback(
+    domain: Annotated[str, typer.Argument(help="The domain to roll back.")],
+    to: Annotated[
+        int | None,
+        typer.Option(
+            "--to", min=1, help="The revision to start again (default: the previous deployed revision)."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the deployment record as JSON.")] = False,
+) -> None:
+    """Start the previous revision of a domain again, from a savepoint of the current job."""
+    from services.mesh.rpc.streamwright.v1 import router_pb2
+
+    request = router_pb2.RollbackDomainRequest(domain=_domain(domain))
+    if to is not None:
+        request.to_revision = to
+    _print_deployment(asyncio.run(_call("RollbackDomain", request, deadline_s=DEPLOY_TIMEOUT_S)), as_json)
+
+
 def register(app: typer.Typer) -> None:
     app.command("runs")(runs)
     app.command("status")(status)
     app.command("review")(review)
     app.command("cancel")(cancel)
+    app.command("stop")(stop)
+    app.command("rollback")(rollback)

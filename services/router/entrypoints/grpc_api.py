@@ -1,18 +1,28 @@
-"""RouterService over gRPC: GetRun, ListRuns, WatchRun (stream), Review, CancelRun."""
+"""RouterService over gRPC: GetRun, ListRuns, WatchRun (stream), Review, CancelRun, StopDomain, RollbackDomain."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import grpc
 
 from services.mesh.grpc_server import current_identity
 from services.mesh.rpc.streamwright.v1 import router_pb2, router_pb2_grpc
 from services.router.domain.runs import RunState, RunView, project, short_type
-from services.router.handlers import NotAllowed, RouterHandlers, RunConflict, RunNotFound
+from services.router.handlers import (
+    DeploymentConflict,
+    DeploymentFailed,
+    DomainNotFound,
+    NotAllowed,
+    RouterHandlers,
+    RunConflict,
+    RunNotFound,
+)
 
 SERVICE_NAME = router_pb2.DESCRIPTOR.services_by_name["RouterService"].full_name
 DEFAULT_PAGE, MAX_PAGE = 50, 500
@@ -109,6 +119,36 @@ def to_message(view: RunView) -> router_pb2.Run:  # noqa: C901 - one block per m
             latency_ms=totals["latency_ms"],
         )
     )
+    return message
+
+
+def to_deployment_status(record: Mapping[str, Any]) -> router_pb2.DeploymentStatus:
+    """A deployment record as DeploymentStatus (manifest texts left out of detail_json)."""
+    detail = {k: v for k, v in record.items() if k != "manifests"}
+    detail["history"] = [
+        {k: v for k, v in entry.items() if k != "manifests"}
+        for entry in record.get("history") or []
+        if isinstance(entry, Mapping)
+    ]
+    message = router_pb2.DeploymentStatus(
+        domain=str(record.get("domain") or ""),
+        state=str(record.get("state") or "RUNNING"),
+        revision=int(record.get("revision") or 0),
+        run_id=str(record.get("run_id") or ""),
+        target=str(record.get("target") or ""),
+        deployment_ref=str(record.get("deployment_ref") or ""),
+        reason=str(record.get("reason") or ""),
+        earlier_revisions=[int(e.get("revision") or 0) for e in detail["history"]],
+        detail_json=json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str),
+    )
+    for name in ("job_id", "savepoint_path", "savepoint_restored"):
+        if record.get(name):
+            setattr(message, name, str(record[name]))
+    if record.get("rolled_back_from") is not None:
+        message.rolled_back_from = int(record["rolled_back_from"])
+    for name in ("started_at", "stopped_at"):
+        if record.get(name):
+            getattr(message, name).FromDatetime(datetime.fromisoformat(str(record[name])))
     return message
 
 
@@ -262,3 +302,57 @@ class RouterApi(router_pb2_grpc.RouterServiceServicer):
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(error))
             raise
         return to_message(view)
+
+    async def _deployment_call(
+        self, call: Awaitable[dict[str, Any]], context: grpc.aio.ServicerContext
+    ) -> router_pb2.DeploymentStatus:
+        # Shielded: a client that gives up must not leave a job stopped and its successor unstarted.
+        task = asyncio.ensure_future(call)
+        try:
+            record = await asyncio.shield(task)
+        except DomainNotFound as error:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(error))
+            raise
+        except NotAllowed as error:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(error))
+            raise
+        except DeploymentConflict as error:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(error))
+            raise
+        except DeploymentFailed as error:
+            await context.abort(grpc.StatusCode.ABORTED, str(error))
+            raise
+        return to_deployment_status(record)
+
+    async def StopDomain(
+        self, request: router_pb2.StopDomainRequest, context: grpc.aio.ServicerContext
+    ) -> router_pb2.DeploymentStatus:
+        domain = request.domain.strip()
+        if not domain:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "domain is required")
+        identity = current_identity()
+        call = self._handlers.stop(
+            domain,
+            reason=request.reason.strip(),
+            requested_by=identity.subject if identity else None,
+            roles=identity.roles if identity else frozenset(),
+        )
+        return await self._deployment_call(call, context)
+
+    async def RollbackDomain(
+        self, request: router_pb2.RollbackDomainRequest, context: grpc.aio.ServicerContext
+    ) -> router_pb2.DeploymentStatus:
+        domain = request.domain.strip()
+        if not domain:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "domain is required")
+        to_revision = request.to_revision if request.HasField("to_revision") else None
+        if to_revision is not None and to_revision <= 0:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "to_revision must be positive")
+        identity = current_identity()
+        call = self._handlers.rollback(
+            domain,
+            to_revision=to_revision,
+            requested_by=identity.subject if identity else None,
+            roles=identity.roles if identity else frozenset(),
+        )
+        return await self._deployment_call(call, context)

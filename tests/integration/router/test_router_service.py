@@ -94,16 +94,22 @@ async def wait_state(
 
 
 async def test_approve_start_review_reject_and_watch(router, topic_reader, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """It gates, starts via manifests, repairs then reviews, approves over gRPC, rejects, and streams states."""
+    """It gates, starts via manifests, repairs then reviews, approves over gRPC, rejects, streams states, stops."""
     settings, stub = router
     good = RunEvents("orders", start=utc_now())
     artifacts = write_artifacts(tmp_path / "artifacts", "orders")
     publish(settings, good.submitted())
     await wait_state(stub, good.run_id, "PENDING")
     watch = stub.WatchRun(router_pb2.WatchRunRequest(run_id=good.run_id))
+    # The stream's first message (the run as it is) arrives before anything else is published.
+    first = await asyncio.wait_for(watch.read(), 20)
+    assert first is not grpc.aio.EOF
 
     async def collect() -> list[str]:
-        return [update.run.state_name async for update in watch]
+        states = [first.run.state_name]
+        while (update := await watch.read()) is not grpc.aio.EOF:
+            states.append(update.run.state_name)
+        return states
 
     watched = asyncio.create_task(collect())
     publish(settings, good.accepted(), good.generated(1, str(artifacts)), good.scored(1, score=92))
@@ -173,3 +179,19 @@ async def test_approve_start_review_reject_and_watch(router, topic_reader, tmp_p
             )
         )
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+    # The deployed domain stops over gRPC (manifests suspended); nothing earlier to roll back to.
+    stopped = await stub.StopDomain(router_pb2.StopDomainRequest(domain="orders", reason="maintenance"))
+    assert (stopped.state, stopped.revision, stopped.target) == ("STOPPED", 1, "manifest")
+    assert stopped.run_id == good.run_id and "maintenance" in stopped.reason
+    manifest = settings.output_dir / "job" / "orders" / "deployment" / "deploy-orders-v3.yaml"
+    assert "state: suspended" in manifest.read_text()
+    for call, request, code in (
+        (stub.RollbackDomain, router_pb2.RollbackDomainRequest(domain="orders"), "FAILED_PRECONDITION"),
+        (stub.StopDomain, router_pb2.StopDomainRequest(domain="orders"), "FAILED_PRECONDITION"),
+        (stub.StopDomain, router_pb2.StopDomainRequest(domain="nope"), "NOT_FOUND"),
+        (stub.StopDomain, router_pb2.StopDomainRequest(domain=""), "INVALID_ARGUMENT"),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as failed:
+            await call(request)
+        assert failed.value.code().name == code, failed.value.details()

@@ -229,3 +229,53 @@ class CancelRunRequest(_message.Message):
     run_id: str
     reason: str
     def __init__(self, run_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class StopDomainRequest(_message.Message):
+    __slots__ = ("domain", "reason")
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    domain: str
+    reason: str
+    def __init__(self, domain: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RollbackDomainRequest(_message.Message):
+    __slots__ = ("domain", "to_revision")
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    TO_REVISION_FIELD_NUMBER: _ClassVar[int]
+    domain: str
+    to_revision: int
+    def __init__(self, domain: _Optional[str] = ..., to_revision: _Optional[int] = ...) -> None: ...
+
+class DeploymentStatus(_message.Message):
+    __slots__ = ("domain", "state", "revision", "run_id", "target", "job_id", "deployment_ref", "savepoint_path", "savepoint_restored", "reason", "rolled_back_from", "started_at", "stopped_at", "earlier_revisions", "detail_json")
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYMENT_REF_FIELD_NUMBER: _ClassVar[int]
+    SAVEPOINT_PATH_FIELD_NUMBER: _ClassVar[int]
+    SAVEPOINT_RESTORED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ROLLED_BACK_FROM_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    STOPPED_AT_FIELD_NUMBER: _ClassVar[int]
+    EARLIER_REVISIONS_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_JSON_FIELD_NUMBER: _ClassVar[int]
+    domain: str
+    state: str
+    revision: int
+    run_id: str
+    target: str
+    job_id: str
+    deployment_ref: str
+    savepoint_path: str
+    savepoint_restored: str
+    reason: str
+    rolled_back_from: int
+    started_at: _timestamp_pb2.Timestamp
+    stopped_at: _timestamp_pb2.Timestamp
+    earlier_revisions: _containers.RepeatedScalarFieldContainer[int]
+    detail_json: str
+    def __init__(self, domain: _Optional[str] = ..., state: _Optional[str] = ..., revision: _Optional[int] = ..., run_id: _Optional[str] = ..., target: _Optional[str] = ..., job_id: _Optional[str] = ..., deployment_ref: _Optional[str] = ..., savepoint_path: _Optional[str] = ..., savepoint_restored: _Optional[str] = ..., reason: _Optional[str] = ..., rolled_back_from: _Optional[int] = ..., started_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., stopped_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., earlier_revisions: _Optional[_Iterable[int]] = ..., detail_json: _Optional[str] = ...) -> None: ...

@@ -64,6 +64,16 @@ class RouterServiceStub(object):
                 request_serializer=streamwright_dot_v1_dot_router__pb2.CancelRunRequest.SerializeToString,
                 response_deserializer=streamwright_dot_v1_dot_router__pb2.Run.FromString,
                 _registered_method=True)
+        self.StopDomain = channel.unary_unary(
+                '/streamwright.v1.RouterService/StopDomain',
+                request_serializer=streamwright_dot_v1_dot_router__pb2.StopDomainRequest.SerializeToString,
+                response_deserializer=streamwright_dot_v1_dot_router__pb2.DeploymentStatus.FromString,
+                _registered_method=True)
+        self.RollbackDomain = channel.unary_unary(
+                '/streamwright.v1.RouterService/RollbackDomain',
+                request_serializer=streamwright_dot_v1_dot_router__pb2.RollbackDomainRequest.SerializeToString,
+                response_deserializer=streamwright_dot_v1_dot_router__pb2.DeploymentStatus.FromString,
+                _registered_method=True)
 
 
 class RouterServiceServicer(object):
@@ -104,6 +114,25 @@ class RouterServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StopDomain(self, request, context):
+        """Stops the domain's deployed job with a savepoint (where the deployer takes one) and records
+        the deployment STOPPED with the savepoint's location. NOT_FOUND for an unknown domain;
+        FAILED_PRECONDITION when nothing is deployed or it is already stopped; ABORTED when the
+        engine fails the stop.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RollbackDomain(self, request, context):
+        """Starts an earlier revision of the domain again: stops the current job with a savepoint
+        and starts the earlier revision's recorded SQL / manifests from it. Without to_revision,
+        the latest earlier deployment of a lower revision. FAILED_PRECONDITION when there is none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RouterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -131,6 +160,16 @@ def add_RouterServiceServicer_to_server(servicer, server):
                     servicer.CancelRun,
                     request_deserializer=streamwright_dot_v1_dot_router__pb2.CancelRunRequest.FromString,
                     response_serializer=streamwright_dot_v1_dot_router__pb2.Run.SerializeToString,
+            ),
+            'StopDomain': grpc.unary_unary_rpc_method_handler(
+                    servicer.StopDomain,
+                    request_deserializer=streamwright_dot_v1_dot_router__pb2.StopDomainRequest.FromString,
+                    response_serializer=streamwright_dot_v1_dot_router__pb2.DeploymentStatus.SerializeToString,
+            ),
+            'RollbackDomain': grpc.unary_unary_rpc_method_handler(
+                    servicer.RollbackDomain,
+                    request_deserializer=streamwright_dot_v1_dot_router__pb2.RollbackDomainRequest.FromString,
+                    response_serializer=streamwright_dot_v1_dot_router__pb2.DeploymentStatus.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -268,6 +307,60 @@ class RouterService(object):
             '/streamwright.v1.RouterService/CancelRun',
             streamwright_dot_v1_dot_router__pb2.CancelRunRequest.SerializeToString,
             streamwright_dot_v1_dot_router__pb2.Run.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StopDomain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/streamwright.v1.RouterService/StopDomain',
+            streamwright_dot_v1_dot_router__pb2.StopDomainRequest.SerializeToString,
+            streamwright_dot_v1_dot_router__pb2.DeploymentStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RollbackDomain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/streamwright.v1.RouterService/RollbackDomain',
+            streamwright_dot_v1_dot_router__pb2.RollbackDomainRequest.SerializeToString,
+            streamwright_dot_v1_dot_router__pb2.DeploymentStatus.FromString,
             options,
             channel_credentials,
             insecure,
