@@ -199,9 +199,15 @@ _health_of: weakref.WeakKeyDictionary[Any, _MeshHealth] = weakref.WeakKeyDiction
 
 
 def _tokens_from(settings: MeshSettings) -> dict[str, Identity]:
-    if settings.grpc_token is None or not settings.grpc_token.get_secret_value():
-        return {}
-    return {settings.grpc_token.get_secret_value(): SHARED_TOKEN_IDENTITY}
+    """The shared token (grpc_token) and the per-person tokens (grpc_tokens) of the settings."""
+    tokens = {
+        token: Identity(subject=who.subject, roles=frozenset(who.roles))
+        for token, who in settings.grpc_tokens.items()
+        if token
+    }
+    if settings.grpc_token is not None and settings.grpc_token.get_secret_value():
+        tokens.setdefault(settings.grpc_token.get_secret_value(), SHARED_TOKEN_IDENTITY)
+    return tokens
 
 
 def _address(host: str, port: int) -> str:

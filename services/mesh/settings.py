@@ -10,8 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TokenIdentity(BaseModel):
+    """Who a bearer token belongs to."""
+
+    subject: str = Field(min_length=1, max_length=256)
+    roles: list[str] = Field(default_factory=list)
 
 
 def default_home() -> Path:
@@ -60,6 +67,9 @@ class MeshSettings(BaseSettings):
     # gRPC
     grpc_host: str = "127.0.0.1"
     grpc_token: SecretStr | None = None
+    # Per-person tokens: STREAMWRIGHT_GRPC_TOKENS='{"<token>": {"subject": "alice", "roles": ["approver"]}}'.
+    # The authenticated subject is, e.g., the reviewer of RouterService.Review.
+    grpc_tokens: dict[str, TokenIdentity] = Field(default_factory=dict, repr=False)
     grpc_tls_cert: Path | None = None
     grpc_tls_key: Path | None = None
 

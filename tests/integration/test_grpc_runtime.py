@@ -176,6 +176,23 @@ async def test_right_token_is_accepted_and_identity_visible(serve: Any) -> None:
     assert reply.submitted_by == "shared-token"
 
 
+async def test_per_person_tokens_name_the_caller(serve: Any) -> None:
+    """It maps each configured per-person token to its subject, beside the shared token."""
+    alice, bob = "alice-" + uuid.uuid4().hex, "bob-" + uuid.uuid4().hex
+    tokens = {alice: {"subject": "alice", "roles": ["approver"]}, bob: {"subject": "bob"}}
+    server_settings = make_settings(grpc_token=TOKEN, grpc_tokens=tokens)
+    target = await serve(server_settings)
+    seen = []
+    for token in (alice, bob, TOKEN):
+        reply = await get_request(target, make_settings(grpc_token=token))
+        seen.append(reply.submitted_by)
+    assert seen == ["alice", "bob", "shared-token"]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await get_request(target, make_settings(grpc_token="carol-" + uuid.uuid4().hex))
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert alice not in repr(server_settings)  # tokens never end up in logs of the settings
+
+
 async def test_streaming_call_is_guarded_too(serve: Any) -> None:
     """It guards server-streaming methods the same way as unary ones."""
     settings = make_settings(grpc_token=TOKEN)
