@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import grpc
@@ -12,6 +11,7 @@ from services.ingest.domain.intake import RequestRecord, RequestState
 from services.ingest.handlers import IngestHandlers
 from services.ingest.ports import RequestRepository
 from services.mesh.events import Source
+from services.mesh.paging import offset_from_token, token_for_offset
 from services.mesh.rpc.streamwright.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc
 
 SERVICE_NAME = ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name
@@ -69,22 +69,6 @@ def to_message(record: RequestRecord) -> ingest_pb2.Request:
     return message
 
 
-def _offset(token: str) -> int:
-    if not token:
-        return 0
-    try:
-        value = int(base64.urlsafe_b64decode(token.encode()).decode())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError("page_token is not one this server issued") from exc
-    if value < 0:
-        raise ValueError("page_token is not one this server issued")
-    return value
-
-
-def _token(offset: int) -> str:
-    return base64.urlsafe_b64encode(str(offset).encode()).decode()
-
-
 class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
     def __init__(self, handlers: IngestHandlers, requests: RequestRepository) -> None:
         self._handlers = handlers
@@ -128,7 +112,7 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
         if request.page_size < 0:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "page_size must not be negative")
         try:
-            offset = _offset(request.page_token)
+            offset = offset_from_token(request.page_token)
         except ValueError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             raise  # unreachable: abort raises
@@ -142,7 +126,7 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
         )
         return ingest_pb2.ListRequestsResponse(
             requests=[to_message(r) for r in records[:size]],
-            next_page_token=_token(offset + size) if len(records) > size else "",
+            next_page_token=token_for_offset(offset + size) if len(records) > size else "",
         )
 
     async def CheckDocument(

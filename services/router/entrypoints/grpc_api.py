@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from datetime import UTC, datetime
@@ -12,6 +11,7 @@ from typing import Any
 import grpc
 
 from services.mesh.grpc_server import current_identity
+from services.mesh.paging import offset_from_token, token_for_offset
 from services.mesh.rpc.streamwright.v1 import router_pb2, router_pb2_grpc
 from services.router.domain.runs import RunState, RunView, project, short_type
 from services.router.handlers import (
@@ -152,22 +152,6 @@ def to_deployment_status(record: Mapping[str, Any]) -> router_pb2.DeploymentStat
     return message
 
 
-def _offset(token: str) -> int:
-    if not token:
-        return 0
-    try:
-        value = int(base64.urlsafe_b64decode(token.encode()).decode())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError("page_token is not one this server issued") from exc
-    if value < 0:
-        raise ValueError("page_token is not one this server issued")
-    return value
-
-
-def _token(offset: int) -> str:
-    return base64.urlsafe_b64encode(str(offset).encode()).decode()
-
-
 class RouterApi(router_pb2_grpc.RouterServiceServicer):
     def __init__(self, handlers: RouterHandlers, *, watch_poll_s: float = WATCH_POLL_S) -> None:
         self._handlers = handlers
@@ -193,7 +177,7 @@ class RouterApi(router_pb2_grpc.RouterServiceServicer):
         if request.page_size < 0:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "page_size must not be negative")
         try:
-            offset = _offset(request.page_token)
+            offset = offset_from_token(request.page_token)
         except ValueError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             raise
@@ -214,7 +198,7 @@ class RouterApi(router_pb2_grpc.RouterServiceServicer):
         )
         return router_pb2.ListRunsResponse(
             runs=[to_message(v) for v in views[:size]],
-            next_page_token=_token(offset + size) if len(views) > size else "",
+            next_page_token=token_for_offset(offset + size) if len(views) > size else "",
         )
 
     async def WatchRun(
