@@ -2,7 +2,7 @@
 run:   ## set up, then run the orders example through the embedded mesh (check, compile, verify on Flink, gate, start)
 	# A demo: its mesh state starts fresh in out/.mesh each time, so a second run is not a duplicate
 	# of the first (the router rejects re-deploying identical content to a domain).
-	scripts/bootstrap.sh && rm -rf out/.mesh && STREAMWRIGHT_HOME=out/.mesh \
+	scripts/bootstrap.sh && rm -rf out/.mesh && STREAMWRIGHT_HOME=$(CURDIR)/out/.mesh \
 	  .venv/bin/streamwright run examples/orders/orders-request-v3.md --out out
 up:    ## set up, then start the embedded mesh (broker + every service) until Ctrl-C
 	scripts/bootstrap.sh && .venv/bin/streamwright up
