@@ -11,6 +11,7 @@ from services.router.adapters.http_json import HttpError, request_json
 from services.router.ports import DeployError
 
 _FAILED_STATES = {"FAILED", "FAILING", "CANCELED", "CANCELLING", "FINISHED", "SUSPENDED"}
+_TERMINAL_STATES = {"FAILED", "CANCELED", "FINISHED"}
 
 
 class FlinkRest:
@@ -106,9 +107,27 @@ class FlinkRest:
                         f"stop-with-savepoint of job {job_id} failed: {cause.get('class', cause)}"
                     )
                 location = operation.get("location")
+                await self.wait_terminal(
+                    job_id, deadline_s=max(deadline_s - (time.monotonic() - started), 30)
+                )
                 return str(location) if location else None
             await self._sleep(self._poll)
         raise DeployError(f"stop-with-savepoint of job {job_id} did not complete within {deadline_s:g}s")
+
+    async def wait_terminal(self, job_id: str, *, deadline_s: float) -> str:
+        """Poll until the job reached a globally terminal state (it finishes shortly after its
+        stop-with-savepoint completes); its state. So a caller never starts a successor while
+        the old job still writes to the same sink."""
+        started = time.monotonic()
+        while True:
+            state = await self.job_state(job_id)
+            if state in _TERMINAL_STATES:
+                return state
+            if time.monotonic() - started > deadline_s:
+                raise DeployError(
+                    f"Flink job {job_id} is still {state} {deadline_s:g}s after its savepoint completed"
+                )
+            await self._sleep(self._poll)
 
     async def cancel(self, job_id: str) -> None:
         """PATCH /jobs/:jobid?mode=cancel."""

@@ -5,14 +5,20 @@ Submission goes through Flink's own client (PyFlink's TableEnvironment with
 never hosts a JVM; the job is then watched through Flink's REST API (`FlinkRest`) until it
 has stayed RUNNING (and checkpointed, when asked). An upgrade stops the domain's previous job
 with a savepoint and starts the new one from it.
+
+The connector jars the job needs (Kafka, JDBC, drivers) are shipped with it (`pipeline.jars`):
+the `jars` argument, else the paths in $STREAMWRIGHT_ROUTER_FLINK_JARS (separated by the OS
+path separator), else none (the cluster's lib/ must then hold them). Secret references in the
+SQL are resolved by the child process from `SW_SECRET_<NAME>` variables (see flink_submit).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
@@ -21,6 +27,14 @@ from services.router.adapters.flink_rest import FlinkRest
 from services.router.adapters.http_json import HttpError
 from services.router.domain.sqlsplit import is_job_statement, split_statements
 from services.router.ports import DeployError, StartRequest, StartResult
+
+JARS_ENV = "STREAMWRIGHT_ROUTER_FLINK_JARS"
+_TERMINAL_STATES = frozenset({"FAILED", "CANCELED", "FINISHED"})
+
+
+def jars_from_env(environ: Mapping[str, str] = os.environ) -> list[str]:
+    """The connector jars named in $STREAMWRIGHT_ROUTER_FLINK_JARS (os.pathsep-separated)."""
+    return [part for part in environ.get(JARS_ENV, "").split(os.pathsep) if part.strip()]
 
 
 class FlinkSessionDeployer:
@@ -36,6 +50,7 @@ class FlinkSessionDeployer:
         savepoint_dir: str | None = None,
         submit_timeout_s: float = 300.0,
         python: str = sys.executable,
+        jars: Sequence[str] | None = None,
     ) -> None:
         parsed = urlparse(rest_url)
         if not parsed.hostname:
@@ -48,6 +63,7 @@ class FlinkSessionDeployer:
         self._savepoint_dir = savepoint_dir
         self._timeout = submit_timeout_s
         self._python = python
+        self._jars = list(jars) if jars is not None else jars_from_env()
 
     async def start(self, request: StartRequest) -> StartResult:
         if not request.sql:
@@ -63,11 +79,22 @@ class FlinkSessionDeployer:
                 "statements": statements,
                 "pipeline_name": f"streamwright-{request.domain}-r{request.revision}",
                 "savepoint": savepoint,
+                "jars": self._jars,
             }
         )
-        await self._rest.wait_running(
-            job_id, stable_seconds=self._stable, require_checkpoint=self._checkpoint, deadline_s=self._timeout
-        )
+        try:
+            await self._rest.wait_running(
+                job_id,
+                stable_seconds=self._stable,
+                require_checkpoint=self._checkpoint,
+                deadline_s=self._timeout,
+            )
+        except DeployError:
+            await self._cancel_quietly(job_id)
+            raise
+        except HttpError as error:
+            await self._cancel_quietly(job_id)
+            raise DeployError(f"cannot watch Flink job {job_id} after submitting it: {error}") from None
         return StartResult(
             target=self.target,
             deployment_ref=f"http://{self._host}:{self._port}/jobs/{job_id}",
@@ -94,14 +121,22 @@ class FlinkSessionDeployer:
             raise DeployError(
                 f"submitting to the Flink session cluster took longer than {self._timeout:g}s"
             ) from None
-        lines = [line for line in out.decode(errors="replace").splitlines() if line.startswith("{")]
-        answer = json.loads(lines[-1]) if lines else {}
+        answer = _last_json_line(out.decode(errors="replace"))
         if answer.get("job_id"):
             return str(answer["job_id"])
-        detail = (
-            answer.get("error") or err.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-        )
-        raise DeployError(f"Flink refused the job: {detail if isinstance(detail, str) else detail[0]}")
+        detail = answer.get("error")
+        if not detail:
+            tail = err.decode(errors="replace").strip().splitlines()[-1:]
+            detail = tail[0] if tail else f"the submitter exited with {process.returncode} and no output"
+        raise DeployError(f"Flink refused the job: {detail}")
+
+    async def _cancel_quietly(self, job_id: str) -> None:
+        """A start that failed its check leaves no job behind (best effort: it may be over already)."""
+        try:
+            if await self._rest.job_state(job_id) not in _TERMINAL_STATES:
+                await self._rest.cancel(job_id)
+        except HttpError:
+            return
 
     async def _stop_previous(self, previous: Mapping[str, Any] | None) -> str | None:
         if not previous or previous.get("target") != self.target or not previous.get("job_id"):
@@ -125,3 +160,16 @@ class FlinkSessionDeployer:
         except HttpError as error:
             raise DeployError(f"cannot stop Flink job {job_id}: {error}") from None
         return None
+
+
+def _last_json_line(output: str) -> dict[str, Any]:
+    """The submitter's answer: its last stdout line that is a JSON object (the JVM may print too)."""
+    for line in reversed(output.splitlines()):
+        if line.startswith("{"):
+            try:
+                parsed = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(parsed, dict):
+                return parsed
+    return {}
