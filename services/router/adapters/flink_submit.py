@@ -66,7 +66,7 @@ def parse_set(statement: str) -> tuple[str, str] | None:
     TableEnvironment.executeSql() rejects SET (a SQL client / gateway command), so the
     submitter applies it to the table config itself, as the SQL client would.
     """
-    body = _strip_comments(statement)
+    body = _strip_comments(statement).rstrip().removesuffix(";").rstrip()
     if not body.upper().startswith("SET"):
         return None
     quoted = _SET.match(body)
