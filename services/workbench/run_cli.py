@@ -19,6 +19,13 @@ _USAGE, _NOT_PASSED = 2, 1
 _PASSED_STATES = {"RUNNING"}
 # `run` stops following here: what comes next needs a reviewer (`streamwright review`).
 _WAITS_FOR_A_PERSON = {"IN_REVIEW"}
+ROUTER_GONE_S = 30.0
+
+
+class MeshGone(RuntimeError):
+    """The router stopped answering while we followed a run."""
+
+
 _DIMENSION_NAMES = {
     1: "SQL standards",
     2: "data accuracy",
@@ -88,7 +95,11 @@ async def _run(file: Path, out: Path, cases: Path | None, wait_s: float) -> int:
             console.print(f"[red]error:[/] {exc}")
             return _NOT_PASSED
         console.print(f"submitted {file.name}: run [bold]{submitted.run_id}[/]")
-        final = await _follow(settings, submitted.run_id, console, wait_s)
+        try:
+            final = await _follow(settings, submitted.run_id, console, wait_s)
+        except MeshGone as exc:
+            console.print(f"[red]error:[/] {exc}")
+            return _NOT_PASSED
         if final is None:
             console.print(
                 f"[red]timed out[/] after {wait_s:.0f} s; the run goes on: streamwright status {submitted.run_id}"
@@ -124,6 +135,7 @@ async def _follow(settings: Any, run_id: str, console: Any, wait_s: float) -> An
     deadline = time.monotonic() + wait_s
     began = time.monotonic()
     last_state = ""
+    unreachable_since: float | None = None
     async with open_channel(target, settings) as channel:
         stub = router_pb2_grpc.RouterServiceStub(channel)  # type: ignore[no-untyped-call]
         while time.monotonic() < deadline:
@@ -132,6 +144,7 @@ async def _follow(settings: Any, run_id: str, console: Any, wait_s: float) -> An
                     router_pb2.WatchRunRequest(run_id=run_id), timeout=deadline - time.monotonic()
                 )
                 async for update in stream:
+                    unreachable_since = None
                     run = update.run
                     if run.state_name != last_state:
                         last_state = run.state_name
@@ -144,6 +157,14 @@ async def _follow(settings: Any, run_id: str, console: Any, wait_s: float) -> An
                     return None
                 if exc.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAVAILABLE):
                     raise
+                if exc.code() == grpc.StatusCode.UNAVAILABLE:
+                    # a mesh that went away (e.g. an `up` stopped mid-run) must not leave us waiting
+                    unreachable_since = unreachable_since or time.monotonic()
+                    if time.monotonic() - unreachable_since > ROUTER_GONE_S:
+                        raise MeshGone(
+                            f"the router at {target} has not answered for {ROUTER_GONE_S:.0f} s; "
+                            f"is the mesh still up? (last state: {last_state or 'none'})"
+                        ) from exc
             await asyncio.sleep(0.2)  # the router has not seen the run yet
     return None
 

@@ -23,7 +23,7 @@ from services.mesh.rpc.streamwright.v1 import ingest_pb2, ingest_pb2_grpc, route
 from services.mesh.settings import MeshSettings
 from services.mesh.supervisor import Supervisor
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.system, pytest.mark.timeout(600)]
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 

@@ -51,7 +51,7 @@ from services.validator.adapters.connector_jars import (
 )
 from services.validator.adapters.postgres import PostgresUnavailable, PrivatePostgres, literal
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.system, pytest.mark.timeout(300)]
 
 ROOT = Path(__file__).resolve().parents[3]
 REQUESTS = ROOT / "tests" / "fixtures" / "requests"
