@@ -65,6 +65,7 @@ def make_deployer(settings: RouterSettings) -> Deployer:
             stable_seconds=settings.start_check_seconds,
             require_checkpoint=settings.require_checkpoint,
             savepoint_dir=settings.savepoint_dir,
+            jars=settings.flink_jar_paths(),
         )
     return ManifestDeployer(settings.resolved_output_dir())
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.mesh.settings import MeshSettings
 
 DeployTarget = Literal["manifest", "sql-gateway", "flink-session"]
+
+
+def _split_paths(value: str) -> list[str]:
+    return [part.strip() for part in value.split(os.pathsep) if part.strip()]
 
 
 def _env(name: str) -> AliasChoices:
@@ -42,6 +47,9 @@ class RouterSettings(MeshSettings):
         default=30.0, gt=0, le=600, validation_alias=_env("http_timeout_seconds")
     )
     savepoint_dir: str | None = Field(default=None, validation_alias=_env("savepoint_dir"))
+    # flink-session: connector jars shipped with each job (pipeline.jars), separated by the OS
+    # path separator like $PATH; empty = the cluster's lib/ holds them.
+    flink_jars: str = Field(default="", validation_alias=_env("flink_jars"))
     # How often the timeout sweeper looks for overdue runs.
     sweep_interval_seconds: float = Field(
         default=15.0, gt=0, le=3600, validation_alias=_env("sweep_interval_seconds")
@@ -59,6 +67,17 @@ class RouterSettings(MeshSettings):
     )
     # The generator repairs jobs with an LLM, so a regenerate can change something.
     llm_repair: bool = Field(default=False, validation_alias=_env("llm_repair"))
+
+    @field_validator("flink_jars")
+    @classmethod
+    def _jars_exist(cls, value: str) -> str:
+        missing = [p for p in _split_paths(value) if not Path(p).is_file()]
+        if missing:
+            raise ValueError(f"not a file: {', '.join(missing)}")
+        return value
+
+    def flink_jar_paths(self) -> list[str]:
+        return _split_paths(self.flink_jars)
 
     def resolved_output_dir(self) -> Path:
         return self.output_dir or self.service_dir("router") / "out"
