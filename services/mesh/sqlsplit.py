@@ -1,7 +1,9 @@
 """A small pure Flink SQL lexer: tokens and statements (semicolons outside literals and comments).
 
 Enough to check the *shape* of a script (statement kinds, table names, WITH options, SET
-keys, string literals); it is not a parser. Shared so that no service imports another's.
+keys, string literals); it is not a parser. Shared so that no service imports another's:
+the generator checks its output with it, the router cuts the SQL it submits with it
+(`keep_comments`), and the validator builds its statements on it (`strict=False`).
 """
 
 from __future__ import annotations
@@ -42,8 +44,10 @@ class Token:
 
 @dataclass(frozen=True, slots=True)
 class Statement:
-    text: str  # the source text, trimmed, without the semicolon (comments inside kept)
-    tokens: tuple[Token, ...]  # comments dropped
+    # The source text, trimmed, without the semicolon: from the first token to the last
+    # (comments between them kept), or with keep_comments all between the semicolons.
+    text: str
+    tokens: tuple[Token, ...]  # comments dropped; never empty
 
     def leading_words(self, count: int) -> list[str]:
         """The first `count` tokens upper-cased when they are words (others end the list)."""
@@ -54,9 +58,26 @@ class Statement:
             words.append(token.value.upper())
         return words
 
+    @property
+    def is_insert(self) -> bool:
+        """A plain `INSERT ...` (comments before it allowed)."""
+        return self.leading_words(1) == ["INSERT"]
 
-def tokenize(script: str) -> list[Token]:
-    """All tokens of `script` except whitespace and comments. Raises SqlLexError."""
+    @property
+    def submits_job(self) -> bool:
+        """It starts a Flink job: INSERT, EXECUTE STATEMENT SET or EXECUTE INSERT."""
+        words = self.leading_words(3)
+        if words[:1] == ["INSERT"] or words[:2] == ["EXECUTE", "INSERT"]:
+            return True
+        return words == ["EXECUTE", "STATEMENT", "SET"]
+
+
+def tokenize(script: str, *, strict: bool = True) -> list[Token]:
+    """All tokens of `script` except whitespace and comments.
+
+    An unterminated literal, quoted identifier or comment raises SqlLexError; with
+    strict=False it runs to the end of the script instead (the engine reports the real error).
+    """
     tokens: list[Token] = []
     i, n = 0, len(script)
     while i < n:
@@ -69,11 +90,11 @@ def tokenize(script: str) -> list[Token]:
             i = n if end < 0 else end + 1
         elif ch == "/" and nxt == "*":
             end = script.find("*/", i + 2)
-            if end < 0:
+            if end < 0 and strict:
                 raise SqlLexError(f"unterminated comment at offset {i}")
-            i = end + 2
+            i = n if end < 0 else end + 2
         elif ch in "'`\"":
-            value, end = _quoted(script, i, ch)
+            value, end = _quoted(script, i, ch, strict=strict)
             kind = TokenKind.STRING if ch == "'" else TokenKind.IDENT
             tokens.append(Token(kind, value, i, end))
             i = end
@@ -95,7 +116,7 @@ def tokenize(script: str) -> list[Token]:
     return tokens
 
 
-def _quoted(script: str, start: int, quote: str) -> tuple[str, int]:
+def _quoted(script: str, start: int, quote: str, *, strict: bool) -> tuple[str, int]:
     """The unescaped body of the literal opening at `start` (doubled quotes escape) and its end."""
     parts: list[str] = []
     i, n = start + 1, len(script)
@@ -109,24 +130,38 @@ def _quoted(script: str, start: int, quote: str) -> tuple[str, int]:
             return "".join(parts), i + 1
         parts.append(ch)
         i += 1
+    if not strict:
+        return "".join(parts), n
     raise SqlLexError(f"unterminated {quote}-quoted text at offset {start}")
 
 
-def split_statements(script: str) -> list[Statement]:
-    """The script's statements (empty ones and comment-only ones dropped). Raises SqlLexError."""
+def split_statements(script: str, *, keep_comments: bool = False, strict: bool = True) -> list[Statement]:
+    """The script's statements (empty ones and comment-only ones dropped).
+
+    A statement's text runs from its first token to its last; with keep_comments it is all
+    the script holds between its semicolons (trimmed), so the comments before a statement
+    (and after its last token) stay with it. Raises SqlLexError unless strict=False (see
+    `tokenize`).
+    """
     statements: list[Statement] = []
     current: list[Token] = []
-    for token in tokenize(script):
+    begin = 0  # where the current piece starts: the script's start or just after a semicolon
+    for token in tokenize(script, strict=strict):
         if token.is_symbol(";"):
             if current:
-                statements.append(_statement(script, current))
+                statements.append(
+                    _statement(script, current, (begin, token.start) if keep_comments else None)
+                )
             current = []
+            begin = token.end
         else:
             current.append(token)
     if current:
-        statements.append(_statement(script, current))
+        statements.append(_statement(script, current, (begin, len(script)) if keep_comments else None))
     return statements
 
 
-def _statement(script: str, tokens: list[Token]) -> Statement:
-    return Statement(text=script[tokens[0].start : tokens[-1].end].strip(), tokens=tuple(tokens))
+def _statement(script: str, tokens: list[Token], piece: tuple[int, int] | None) -> Statement:
+    """The statement of `tokens`; its text is `piece` of the script when given, else tokens' span."""
+    begin, end = piece or (tokens[0].start, tokens[-1].end)
+    return Statement(text=script[begin:end].strip(), tokens=tuple(tokens))

@@ -30,22 +30,38 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedB
         yield broker
 
 
+MeshSettingsFor = Callable[[str], MeshSettings]
+
+
 @pytest.fixture
-def mesh_settings(kafka_broker: EmbeddedBroker, tmp_path: Path) -> MeshSettings:
-    """Settings for one test: its own home, topic prefix, fast group joins and retries."""
-    return MeshSettings(
-        home=tmp_path,
-        bootstrap_servers=kafka_broker.bootstrap_servers,
-        topic_prefix=unique("t") + ".",
-        topic_partitions=2,
-        session_timeout_ms=6000,
-        fetch_wait_max_ms=5,
-        handler_retries=2,
-        retry_backoff_ms=20,
-        grpc_port=0,
-        metrics_port=0,
-        log_format="console",
-    )
+def mesh_settings_for(tmp_path: Path) -> MeshSettingsFor:
+    """`for(bootstrap_servers)`: settings for one test on that broker (see `mesh_settings`)."""
+
+    def settings_for(bootstrap_servers: str) -> MeshSettings:
+        return MeshSettings(
+            home=tmp_path,
+            bootstrap_servers=bootstrap_servers,
+            topic_prefix=unique("t") + ".",
+            topic_partitions=2,
+            session_timeout_ms=6000,
+            fetch_wait_max_ms=5,
+            handler_retries=2,
+            retry_backoff_ms=20,
+            grpc_port=0,
+            metrics_port=0,
+            log_format="console",
+        )
+
+    return settings_for
+
+
+@pytest.fixture
+def mesh_settings(kafka_broker: EmbeddedBroker, mesh_settings_for: MeshSettingsFor) -> MeshSettings:
+    """Settings for one test: its own home, topic prefix, fast group joins and retries.
+
+    tests/integration/containers overrides it to point at a real Apache Kafka instead of Tansu.
+    """
+    return mesh_settings_for(kafka_broker.bootstrap_servers)
 
 
 def read_topic(settings: MeshSettings, topic: str, *, count: int, timeout: float = 20.0) -> list[Message]:

@@ -7,8 +7,8 @@ has stayed RUNNING (and checkpointed, when asked). An upgrade stops the domain's
 with a savepoint and starts the new one from it.
 
 The connector jars the job needs (Kafka, JDBC, drivers) are shipped with it (`pipeline.jars`):
-the `jars` argument, else the paths in $STREAMWRIGHT_ROUTER_FLINK_JARS (separated by the OS
-path separator), else none (the cluster's lib/ must then hold them). Secret references in the
+the `jars` argument (the router's `flink_jars` setting, STREAMWRIGHT_ROUTER_FLINK_JARS), else
+none (the cluster's lib/ must then hold them). Secret references in the
 SQL are resolved by the child process from `SW_SECRET_<NAME>` variables (see flink_submit).
 """
 
@@ -16,25 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
 from services.mesh.events import Target
+from services.mesh.sqlsplit import split_statements
 from services.router.adapters.flink_rest import FlinkRest
 from services.router.adapters.http_json import HttpError
-from services.router.domain.sqlsplit import is_job_statement, split_statements
 from services.router.ports import DeployError, StartRequest, StartResult
 
-JARS_ENV = "STREAMWRIGHT_ROUTER_FLINK_JARS"
 _TERMINAL_STATES = frozenset({"FAILED", "CANCELED", "FINISHED"})
-
-
-def jars_from_env(environ: Mapping[str, str] = os.environ) -> list[str]:
-    """The connector jars named in $STREAMWRIGHT_ROUTER_FLINK_JARS (os.pathsep-separated)."""
-    return [part for part in environ.get(JARS_ENV, "").split(os.pathsep) if part.strip()]
 
 
 class FlinkSessionDeployer:
@@ -50,7 +43,7 @@ class FlinkSessionDeployer:
         savepoint_dir: str | None = None,
         submit_timeout_s: float = 300.0,
         python: str = sys.executable,
-        jars: Sequence[str] | None = None,
+        jars: Sequence[str] = (),
     ) -> None:
         parsed = urlparse(rest_url)
         if not parsed.hostname:
@@ -63,20 +56,21 @@ class FlinkSessionDeployer:
         self._savepoint_dir = savepoint_dir
         self._timeout = submit_timeout_s
         self._python = python
-        self._jars = list(jars) if jars is not None else jars_from_env()
+        self._jars = list(jars)
 
     async def start(self, request: StartRequest) -> StartResult:
         if not request.sql:
             raise DeployError("no SQL recorded for this run's attempt: nothing to submit")
-        statements = split_statements(request.sql)
-        if not any(is_job_statement(s) for s in statements):
+        # Comments stay with their statement; lexing errors are left for Flink to report.
+        statements = split_statements(request.sql, keep_comments=True, strict=False)
+        if not any(s.submits_job for s in statements):
             raise DeployError("the job's SQL has no INSERT / STATEMENT SET: nothing would run")
         savepoint = request.restore_from or await self._stop_previous(request.previous)
         job_id = await self._submit(
             {
                 "host": self._host,
                 "port": self._port,
-                "statements": statements,
+                "statements": [s.text for s in statements],
                 "pipeline_name": f"streamwright-{request.domain}-r{request.revision}",
                 "savepoint": savepoint,
                 "jars": self._jars,

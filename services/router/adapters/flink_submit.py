@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from services.mesh.sqlsplit import split_statements
+
 _SECRET_REF = re.compile(r"\$\{secret:([A-Za-z0-9][A-Za-z0-9._-]*)\}")
 _QUOTED = r"'((?:[^']|'')*)'"
 _SET = re.compile(rf"^SET\s+{_QUOTED}\s*=\s*{_QUOTED}\s*$", re.IGNORECASE | re.DOTALL)
@@ -111,8 +113,6 @@ def submit(request: Mapping[str, Any], environ: Mapping[str, str]) -> str | None
     from pyflink.common import Configuration  # type: ignore[import-untyped]
     from pyflink.table import EnvironmentSettings, TableEnvironment  # type: ignore[import-untyped]
 
-    from services.router.domain.sqlsplit import is_insert, is_job_statement
-
     conf = Configuration()
     conf.set_string("execution.target", "remote")
     conf.set_string("rest.address", str(request["host"]))
@@ -131,11 +131,12 @@ def submit(request: Mapping[str, Any], environ: Mapping[str, str]) -> str | None
     job_id = None
     for statement in statements:
         setting = parse_set(statement)
+        lexed = split_statements(statement, strict=False)
         if setting is not None:
             env.get_config().set(*setting)
-        elif is_insert(statement):
+        elif lexed and lexed[0].is_insert:
             inserts.append(statement)
-        elif is_job_statement(statement):
+        elif lexed and lexed[0].submits_job:
             client = env.execute_sql(statement).get_job_client()
             job_id = str(client.get_job_id()) if client is not None else job_id
         else:

@@ -23,9 +23,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from services.mesh.events import Target
+from services.mesh.sqlsplit import Statement, split_statements
 from services.router.adapters.flink_rest import FlinkRest
 from services.router.adapters.http_json import HttpError, request_json
-from services.router.domain.sqlsplit import is_job_statement, split_statements
 from services.router.ports import DeployError, StartRequest, StartResult
 
 _DONE = {"FINISHED"}
@@ -65,8 +65,9 @@ class SqlGatewayDeployer:
     async def start(self, request: StartRequest) -> StartResult:
         if not request.sql:
             raise DeployError("no SQL recorded for this run's attempt: nothing to submit")
-        statements = split_statements(request.sql)
-        if not any(is_job_statement(s) for s in statements):
+        # Comments stay with their statement; lexing errors are left for the gateway to report.
+        statements = split_statements(request.sql, keep_comments=True, strict=False)
+        if not any(s.submits_job for s in statements):
             raise DeployError("the job's SQL has no INSERT / STATEMENT SET: nothing would run")
         savepoint = request.restore_from or await self._stop_previous(request.previous)
         properties = {"pipeline.name": f"streamwright-{request.domain}-r{request.revision}"}
@@ -105,12 +106,12 @@ class SqlGatewayDeployer:
             detail={"session": session, "statements": len(statements)},
         )
 
-    async def _execute_all(self, session: str, statements: list[str]) -> str | None:
+    async def _execute_all(self, session: str, statements: list[Statement]) -> str | None:
         job_id: str | None = None
         for index, statement in enumerate(statements, start=1):
             try:
                 submitted = await self._call(
-                    "POST", f"/sessions/{session}/statements", {"statement": statement}
+                    "POST", f"/sessions/{session}/statements", {"statement": statement.text}
                 )
             except HttpError as error:
                 raise DeployError(f"statement {index} was refused: {_errors(error)}") from None
@@ -118,7 +119,7 @@ class SqlGatewayDeployer:
             if not operation:
                 raise DeployError(f"statement {index}: the gateway answered no operationHandle")
             await self._wait_operation(session, operation, index)
-            if is_job_statement(statement):
+            if statement.submits_job:
                 job_id = await self._job_id(session, operation, index) or job_id
         return job_id
 

@@ -1,9 +1,10 @@
 """Pure text helpers over Flink SQL scripts: no engine, no I/O.
 
-- `split_statements` cuts a script into statements at `;`, respecting '...' strings,
-  `...` identifiers, "..." and both comment styles; each statement keeps its 1-based start
-  line and column, so an engine error inside it maps back to the script
-  (`Statement.script_position`). `EXECUTE STATEMENT SET BEGIN ... END` stays one statement.
+- `split_statements` cuts a script into statements at `;` with the shared lexer
+  (services.mesh.sqlsplit, leniently: an unterminated literal runs to the end for the engine
+  to report); each statement keeps its 1-based start line and column, so an engine error
+  inside it maps back to the script (`Statement.script_position`).
+  `EXECUTE STATEMENT SET BEGIN ... END` stays one statement.
 - `parse_set` reads `SET 'key' = 'value'`.
 - `parse_create_table` finds a `CREATE TABLE`'s name, columns, primary key and WITH options;
   `rewrite_options` replaces the WITH clause and keeps the statement's line count.
@@ -18,6 +19,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
+
+from services.mesh import sqlsplit
 
 TokenKind = Literal["ws", "comment", "string", "quoted", "dquoted", "word", "punct"]
 StatementKind = Literal[
@@ -165,42 +168,29 @@ def _line_col(starts: Sequence[int], offset: int) -> tuple[int, int]:
 
 def split_statements(script: str) -> list[Statement]:
     """Split a script at top-level `;` into statements; empty and comment-only pieces vanish."""
-    tokens = tokenize(script)
-    pieces: list[list[Token]] = [[]]
-    for tok in tokens:
-        if tok.kind == "punct" and tok.text == ";":
-            pieces.append([])
-        else:
-            pieces[-1].append(tok)
-    groups = _merge_statement_sets([_significant(p) for p in pieces])
     starts = _line_starts(script)
     statements: list[Statement] = []
-    for sig in groups:
-        if not sig:
-            continue
-        begin, end = sig[0].start, sig[-1].end
+    for group in _merge_statement_sets(sqlsplit.split_statements(script, strict=False)):
+        begin, end = group[0].start, group[-1].end
         line, column = _line_col(starts, begin)
-        text = script[begin:end]
-        statements.append(Statement(len(statements), text, begin, line, column, _kind(sig)))
+        statements.append(Statement(len(statements), script[begin:end], begin, line, column, _kind(group)))
     return statements
 
 
-def _merge_statement_sets(groups: list[list[Token]]) -> list[list[Token]]:
-    """`EXECUTE STATEMENT SET BEGIN ...; ...; END` is one statement for the engine."""
-    merged: list[list[Token]] = []
-    open_set: list[Token] | None = None
-    for sig in groups:
-        words = [t.upper for t in sig[:4]]
+def _merge_statement_sets(pieces: list[sqlsplit.Statement]) -> list[list[sqlsplit.Token]]:
+    """The tokens of each statement; `EXECUTE STATEMENT SET BEGIN ...; ...; END` is one for the engine."""
+    merged: list[list[sqlsplit.Token]] = []
+    open_set: list[sqlsplit.Token] | None = None
+    for piece in pieces:
         if open_set is not None:
-            open_set.extend(sig)
-            if [t.upper for t in sig] == ["END"]:
+            open_set.extend(piece.tokens)
+            if len(piece.tokens) == 1 and piece.leading_words(1) == ["END"]:
                 merged.append(open_set)
                 open_set = None
-            continue
-        if words == ["EXECUTE", "STATEMENT", "SET", "BEGIN"]:
-            open_set = list(sig)
-            continue
-        merged.append(sig)
+        elif piece.leading_words(4) == ["EXECUTE", "STATEMENT", "SET", "BEGIN"]:
+            open_set = list(piece.tokens)
+        else:
+            merged.append(list(piece.tokens))
     if open_set is not None:
         merged.append(open_set)
     return merged
@@ -223,8 +213,8 @@ _FIRST_WORD_KINDS: dict[str, StatementKind] = {
 }
 
 
-def _kind(sig: Sequence[Token]) -> StatementKind:  # noqa: PLR0911
-    words = [t.upper for t in sig[:5]]
+def _kind(tokens: Sequence[sqlsplit.Token]) -> StatementKind:  # noqa: PLR0911
+    words = [t.value.upper() if t.kind is sqlsplit.TokenKind.WORD else "" for t in tokens[:5]]
     first = words[0] if words else ""
     if first in _FIRST_WORD_KINDS:
         return _FIRST_WORD_KINDS[first]
@@ -241,7 +231,7 @@ def _kind(sig: Sequence[Token]) -> StatementKind:  # noqa: PLR0911
         return "BEGIN_STATEMENT_SET"
     if words == ["END"]:
         return "END"
-    if first in ("SELECT", "WITH", "VALUES") or (sig and sig[0].text == "("):
+    if first in ("SELECT", "WITH", "VALUES") or (tokens and tokens[0].is_symbol("(")):
         return "QUERY"
     return "OTHER"
 

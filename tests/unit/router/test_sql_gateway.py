@@ -18,7 +18,6 @@ import pytest
 
 from services.router.adapters.flink_rest import FlinkRest
 from services.router.adapters.sql_gateway import SqlGatewayDeployer
-from services.router.domain.sqlsplit import split_statements
 from services.router.ports import DeployError, StartRequest
 
 JOB_ID = "a" * 32
@@ -183,9 +182,10 @@ async def test_unreachable_gateway_and_empty_sql() -> None:
         await deployer("http://127.0.0.1:9").start(REQUEST)
 
 
-def test_split_statements_respects_quotes_and_comments() -> None:
-    """It splits on semicolons outside strings and comments only."""
-    parts = split_statements(SQL)
-    assert len(parts) == 3
-    assert parts[0].startswith("-- source") and "'a;b'" in parts[0]
-    assert parts[2].startswith("/* the job; */")
+async def test_statements_are_sent_with_the_comments_before_them(stand_in: str) -> None:
+    """It cuts on semicolons outside strings and comments only, each statement keeping its comments."""
+    await deployer(stand_in).start(REQUEST)
+    sent = list(SqlGatewayStandIn.statements.values())
+    assert len(sent) == 3
+    assert sent[0].startswith("-- source") and "'a;b'" in sent[0]
+    assert sent[2].startswith("/* the job; */")

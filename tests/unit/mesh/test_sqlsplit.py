@@ -1,0 +1,84 @@
+"""The shared Flink SQL lexer: statements cut at semicolons outside literals and comments."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.mesh.sqlsplit import SqlLexError, TokenKind, split_statements, tokenize
+
+SCRIPT = """-- source
+CREATE TEMPORARY TABLE src (id STRING, note STRING) WITH ('connector' = 'datagen', 'x' = 'a;b');
+CREATE TEMPORARY TABLE sink (id STRING) WITH ('connector' = 'blackhole') -- after the last token
+;
+/* the job; */
+INSERT INTO sink SELECT id /* inner; */ FROM src WHERE note <> ';';
+-- only a comment;
+"""
+
+
+def test_statements_span_their_tokens_by_default() -> None:
+    """It cuts only at top-level semicolons; a statement's text runs from its first token to its last."""
+    statements = split_statements(SCRIPT)
+    assert [s.text for s in statements] == [
+        "CREATE TEMPORARY TABLE src (id STRING, note STRING) WITH ('connector' = 'datagen', 'x' = 'a;b')",
+        "CREATE TEMPORARY TABLE sink (id STRING) WITH ('connector' = 'blackhole')",
+        "INSERT INTO sink SELECT id /* inner; */ FROM src WHERE note <> ';'",
+    ]
+    assert statements[0].tokens[0].value == "CREATE" and statements[2].tokens[-1].value == ";"
+
+
+def test_keep_comments_keeps_what_stands_between_the_semicolons() -> None:
+    """It keeps the comments before a statement (and after its last token) in its text."""
+    statements = split_statements(SCRIPT, keep_comments=True)
+    assert [s.text.splitlines()[0] for s in statements] == [
+        "-- source",
+        "CREATE TEMPORARY TABLE sink (id STRING) WITH ('connector' = 'blackhole') -- after the last token",
+        "/* the job; */",
+    ]
+    assert statements[2].text.endswith("WHERE note <> ';'")
+    # The tokens are the same either way: only the text differs.
+    assert [s.tokens for s in statements] == [s.tokens for s in split_statements(SCRIPT)]
+
+
+@pytest.mark.parametrize("keep_comments", [False, True])
+def test_empty_and_comment_only_pieces_are_dropped(keep_comments: bool) -> None:
+    """It returns no statement for empty pieces or pieces holding only comments and whitespace."""
+    assert split_statements(";;\n  -- only a comment\n;/* x */;  \n", keep_comments=keep_comments) == []
+    texts = [s.text for s in split_statements("SELECT 1;;SELECT 2", keep_comments=keep_comments)]
+    assert texts == ["SELECT 1", "SELECT 2"]
+
+
+@pytest.mark.parametrize(
+    ("script", "text"),
+    [
+        ("SELECT 'abc; def\nSELECT 2;", "SELECT 'abc; def\nSELECT 2;"),
+        ("SELECT `x; 1", "SELECT `x; 1"),
+        ("SELECT 1 /* open; ...", "SELECT 1"),
+    ],
+)
+def test_unterminated_text_raises_unless_lenient(script: str, text: str) -> None:
+    """It raises on an unterminated literal or comment; strict=False lets it run to the end instead."""
+    with pytest.raises(SqlLexError):
+        split_statements(script)
+    assert [s.text for s in split_statements(script, strict=False)] == [text]
+    assert [s.text for s in split_statements(script, strict=False, keep_comments=True)] == [script]
+    [literal] = tokenize("'abc", strict=False)
+    assert (literal.kind, literal.value, literal.end) == (TokenKind.STRING, "abc", 4)
+
+
+@pytest.mark.parametrize(
+    ("text", "insert", "job"),
+    [
+        ("INSERT INTO t SELECT 1", True, True),
+        ("-- why\n/* how */ insert into t SELECT 1", True, True),
+        ("EXECUTE STATEMENT SET BEGIN INSERT INTO t SELECT 1; END", False, True),
+        ("EXECUTE INSERT INTO t SELECT 1", False, True),
+        ("CREATE TABLE t (a INT)", False, False),
+        ("SELECT 'INSERT'", False, False),
+        ("SET 'pipeline.name' = 'x'", False, False),
+    ],
+)
+def test_insert_and_job_statements_are_recognised(text: str, insert: bool, job: bool) -> None:
+    """It tells a plain INSERT and a statement that starts a Flink job from the rest."""
+    statement = split_statements(text, keep_comments=True)[0]
+    assert (statement.is_insert, statement.submits_job) == (insert, job)
