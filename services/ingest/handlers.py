@@ -27,7 +27,7 @@ from services.mesh.events import (
     Source,
     utc_now,
 )
-from services.mesh.ids import new_ulid
+from services.mesh.ids import derive, new_ulid
 from services.mesh.logging import get_logger
 from services.mesh.spec import SPEC_VERSION
 
@@ -50,6 +50,28 @@ def routing_domain(document: str) -> str:
     """
     match = _DOMAIN_LINE.search(document[:65536])
     return match.group(1) if match else UNPARSED_DOMAIN
+
+
+def _submitted_event(record: RequestRecord) -> RequestSubmitted:
+    """The RequestSubmitted of a stored submission: the same event (same id) each time it is built."""
+    return RequestSubmitted(
+        envelope=Envelope(
+            event_id=derive(record.request_id, RequestSubmitted.EVENT_TYPE),
+            event_type=RequestSubmitted.EVENT_TYPE,
+            schema_version=RequestSubmitted.SCHEMA_VERSION,
+            occurred_at=record.submitted_at,
+            run_id=record.run_id,
+            request_id=record.request_id,
+            domain=record.domain,
+            producer=PRODUCER,
+            idempotency_key=record.idempotency_key,
+        ),
+        document=record.document,
+        source=Source(record.source),
+        file_name=record.file_name,
+        cases_yaml=record.cases_yaml,
+        submitted_by=record.submitted_by,
+    )
 
 
 def to_event_issue(issue: CheckIssue) -> Issue:
@@ -88,47 +110,40 @@ class IngestHandlers:
         idempotency_key: str | None = None,
         submitted_by: str | None = None,
     ) -> Submission:
-        """Record a submission and publish RequestSubmitted; a known key returns its ids."""
+        """Record a submission and publish RequestSubmitted; a known key returns its ids.
+
+        A known key whose request is still PENDING is published again: the process may have died
+        between claiming the key and publishing (a client retrying after a crash would otherwise
+        get ids of a run nobody ever hears of). The event id is derived from the request id, so a
+        request that was published after all is dropped by its consumers as a duplicate.
+        """
         request_id, run_id = new_ulid(), new_ulid()
         key = idempotency_key or request_id
-        bound_request, bound_run, fresh = await self._requests.claim_key(key, request_id, run_id)
-        if not fresh:
-            return Submission(bound_request, bound_run, duplicate=True)
-        domain = routing_domain(document)
-        envelope = Envelope.new(
-            event_type=RequestSubmitted.EVENT_TYPE,
-            producer=PRODUCER,
-            run_id=run_id,
+        record = RequestRecord(
             request_id=request_id,
-            domain=domain,
+            run_id=run_id,
             idempotency_key=key,
+            domain=routing_domain(document),
+            state="PENDING",
+            submitted_at=self._clock(),
+            source=source.value,
+            document=document,
+            file_name=file_name,
+            cases_yaml=cases_yaml,
+            submitted_by=submitted_by,
         )
-        await self._requests.save(
-            RequestRecord(
-                request_id=request_id,
-                run_id=run_id,
-                idempotency_key=key,
-                domain=domain,
-                state="PENDING",
-                submitted_at=envelope.occurred_at,
-                source=source.value,
-                document=document,
-                file_name=file_name,
-                cases_yaml=cases_yaml,
-                submitted_by=submitted_by,
-            )
-        )
-        await self._publisher.publish(
-            RequestSubmitted(
-                envelope=envelope,
-                document=document,
-                source=source,
-                file_name=file_name,
-                cases_yaml=cases_yaml,
-                submitted_by=submitted_by,
-            )
-        )
-        return Submission(request_id, run_id, duplicate=False)
+        bound_request, bound_run, fresh = await self._requests.claim_key(key, request_id, run_id)
+        if fresh:
+            await self._requests.save(record)
+            await self._publisher.publish(_submitted_event(record))
+            return Submission(request_id, run_id, duplicate=False)
+        stored = await self._requests.get(bound_request)
+        if stored is None:  # the process died between claiming the key and saving the request
+            stored = record.model_copy(update={"request_id": bound_request, "run_id": bound_run})
+            await self._requests.save(stored)
+        if stored.state == "PENDING":  # maybe never published: a SIGKILL after the claim lost it
+            await self._publisher.publish(_submitted_event(stored))
+        return Submission(bound_request, bound_run, duplicate=True)
 
     async def on_request_submitted(self, event: RequestSubmitted) -> None:
         """Check the document; publish RequestAccepted (with its revision) or RequestRejected."""

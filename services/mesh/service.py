@@ -42,7 +42,7 @@ from services.mesh.grpc_server import Registration, create_server, set_serving, 
 from services.mesh.kafka import Publisher, aprovision_topics, create_broker
 from services.mesh.logging import configure_logging, get_logger
 from services.mesh.metrics import MeshMetrics, MetricsServer, default_metrics
-from services.mesh.settings import MeshSettings
+from services.mesh.settings import MeshSettings, settings_or_exit
 from services.mesh.store import DocumentStore, open_store
 
 # service -> (gRPC port, metrics port)
@@ -249,8 +249,13 @@ async def _watch_parent(stop: asyncio.Event) -> None:
 
 
 def run_service(service: str, build: Builder, settings: MeshSettings | None = None) -> None:
-    """The `main()` of a service process."""
-    settings = settings or MeshSettings()
+    """The `main()` of a service process.
+
+    Mains load their settings class with `settings_or_exit` before anything starts: an invalid
+    environment variable ends the process at once with exit code 2 and a line naming it (not a
+    traceback, and not after connecting to Kafka).
+    """
+    settings = settings or settings_or_exit(MeshSettings, service)
     configure_logging(settings, service=service)
     runner = ServiceRunner(service, build, settings=settings)
     with contextlib.suppress(KeyboardInterrupt):

@@ -7,11 +7,13 @@ the whole mesh.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NoReturn, TypeVar
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 
 class TokenIdentity(BaseModel):
@@ -100,3 +102,69 @@ class MeshSettings(BaseSettings):
         path = self.home / service
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+S = TypeVar("S", bound=BaseSettings)
+# Values of these settings are never echoed in an error message.
+_SECRET_WORDS = ("token", "password", "secret", "key", "url")
+INVALID_SETTINGS_EXIT = 2
+
+
+class SettingsError(ValueError):
+    """The environment holds a setting that cannot be used; the message names the variable."""
+
+
+def env_name(cls: type[BaseSettings], field: str) -> str:
+    """The environment variable that sets `field` of `cls` (its first alias, else prefix + NAME)."""
+    if field.upper().startswith("STREAMWRIGHT_"):
+        return field  # pydantic reports an aliased field by the variable it read
+    info = cls.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
+        return alias.choices[0]
+    if isinstance(alias, str):
+        return alias
+    return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
+
+
+def describe_invalid(cls: type[BaseSettings], error: ValidationError | SourceError) -> str:
+    """One line per invalid setting: `STREAMWRIGHT_X=value: what is wrong` (secrets not echoed)."""
+    if isinstance(error, SourceError):
+        # pydantic-settings could not even parse a value (e.g. JSON of a dict setting).
+        text = str(error)
+        for name in cls.model_fields:
+            text = text.replace(f'field "{name}"', f"{env_name(cls, name)} ({name})")
+        return text
+    lines = []
+    for problem in error.errors():
+        loc = [str(part) for part in problem["loc"]]
+        name = env_name(cls, loc[0]) if loc else "settings"
+        secret = any(word in name.lower() for word in _SECRET_WORDS)
+        if secret:  # e.g. STREAMWRIGHT_GRPC_TOKENS is keyed by the tokens themselves
+            where = name + (f" ({loc[-1]})" if len(loc) > 2 else "")
+        else:
+            where = name + "".join(f"[{part}]" for part in loc[1:])
+        value = "" if secret or "input" not in problem else f"={problem['input']!r}"
+        lines.append(f"{where}{value}: {problem['msg']}")
+    return "; ".join(lines)
+
+
+def load_settings(cls: type[S]) -> S:
+    """`cls()` from the environment; SettingsError naming each invalid variable instead of a traceback."""
+    try:
+        return cls()
+    except (ValidationError, SourceError) as error:
+        raise SettingsError(f"invalid settings: {describe_invalid(cls, error)}") from None
+
+
+def settings_or_exit(cls: type[S], program: str) -> S:
+    """`load_settings(cls)`, or the reason on stderr and exit code 2 (for process entrypoints)."""
+    try:
+        return load_settings(cls)
+    except SettingsError as error:
+        exit_invalid(program, error)
+
+
+def exit_invalid(program: str, error: SettingsError) -> NoReturn:
+    print(f"{program}: error: {error}", file=sys.stderr)
+    raise SystemExit(INVALID_SETTINGS_EXIT)

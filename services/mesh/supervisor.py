@@ -8,10 +8,18 @@ Broker: when STREAMWRIGHT_BOOTSTRAP_SERVERS is set, the supervisor uses that (al
 running) cluster and starts none; otherwise it starts the embedded Tansu broker on
 `broker_port` (9092 by default) and stops it last.
 
+Replicas: `replicas={"validator": 2}` runs two processes of a service. They share its
+consumer groups (`<topic_prefix><service>.<topic>`), so Kafka splits the partitions between
+them, and its store (`<home>/<service>/`). The first instance keeps the service's name and
+is the one in STREAMWRIGHT_PEERS; the others are `<service>-2`, `<service>-3`, ... on free
+ports, logging to `<home>/logs/<instance>.log`.
+
 Stopping (SIGINT/SIGTERM, or any child exiting on its own): every service gets SIGTERM and
 15 s to drain, then SIGKILL; each child runs in its own process group, and the whole group
 is signalled, so nothing a service started survives it. Children also stop by themselves
 if the supervisor dies (PARENT_PID_ENV watchdog; the broker gets PR_SET_PDEATHSIG).
+`kill(name)` and `restart(name)` stop and start one instance (fault drills, tests); a
+restarted instance keeps its ports, so its peers' addresses stay valid.
 """
 
 from __future__ import annotations
@@ -62,15 +70,50 @@ def available_services() -> dict[str, str]:
     return found
 
 
+@dataclass(frozen=True)
+class Instance:
+    """One process to run: its instance name, its service and the service's entry module."""
+
+    name: str
+    service: str
+    module: str
+
+
+def plan_instances(services: Mapping[str, str], replicas: Mapping[str, int] | None = None) -> list[Instance]:
+    """The processes of a mesh: `replicas[service]` of each service (default 1), in service order.
+
+    The first instance of a service is named after it, the others `<service>-2`, `<service>-3`...
+    A replica count for a service that is not run, or below 1, is a mistake: ValueError.
+    """
+    counts = dict(replicas or {})
+    unknown = sorted(set(counts) - set(services))
+    if unknown:
+        raise ValueError(
+            f"replicas for unknown service(s) {', '.join(unknown)}; known: {', '.join(services)}"
+        )
+    bad = sorted(name for name, count in counts.items() if count < 1)
+    if bad:
+        raise ValueError(f"replicas must be at least 1 (got {', '.join(f'{n}={counts[n]}' for n in bad)})")
+    return [
+        Instance(name if i == 1 else f"{name}-{i}", name, module)
+        for name, module in services.items()
+        for i in range(1, counts.get(name, 1) + 1)
+    ]
+
+
 @dataclass
 class Child:
-    name: str
+    name: str  # the instance: the service's name, or <service>-<n> for a further replica
     module: str
     grpc_port: int
     metrics_port: int
     log_path: Path
     process: subprocess.Popen[bytes]
     log_file: IO[bytes]
+    service: str = ""  # the service it runs (default: name)
+
+    def __post_init__(self) -> None:
+        self.service = self.service or self.name
 
 
 class Supervisor:
@@ -83,9 +126,11 @@ class Supervisor:
         free_ports: bool = False,
         health_timeout: float = 60.0,
         console: Console | None = None,
+        replicas: Mapping[str, int] | None = None,
     ) -> None:
         self.settings = settings
         self.services = dict(available_services() if services is None else services)
+        self.instances = plan_instances(self.services, replicas)
         self._broker_port = broker_port
         self._free_ports = free_ports
         self._health_timeout = health_timeout
@@ -93,6 +138,7 @@ class Supervisor:
         self._external = "bootstrap_servers" in settings.model_fields_set
         self.broker: EmbeddedBroker | None = None
         self.children: list[Child] = []
+        self._peers = "{}"
 
     @property
     def bootstrap_servers(self) -> str:
@@ -113,21 +159,24 @@ class Supervisor:
             # In this (the main) thread: the broker's parent-death signal is tied to the thread
             # that starts it, and a worker thread of the loop's executor may exit any time.
             self.broker.start()
-        ports = {name: self._ports(name) for name in self.services}
-        peers = json.dumps({name: f"{self.settings.grpc_host}:{grpc}" for name, (grpc, _) in ports.items()})
-        for name, module in self.services.items():
-            self.children.append(self._spawn(name, module, ports[name], peers))
+        ports = {i.name: self._ports(i) for i in self.instances}
+        # A service's peers reach its first instance (further replicas only share its Kafka work).
+        self._peers = json.dumps(
+            {name: f"{self.settings.grpc_host}:{ports[name][0]}" for name in self.services}
+        )
+        for instance in self.instances:
+            self.children.append(self._spawn(instance, ports[instance.name]))
         await asyncio.gather(*(self._wait_healthy(child) for child in self.children))
 
-    def _ports(self, name: str) -> tuple[int, int]:
-        grpc_port, metrics_port = DEFAULT_PORTS.get(name, (0, 0))
-        if self._free_ports or grpc_port == 0:
+    def _ports(self, instance: Instance) -> tuple[int, int]:
+        grpc_port, metrics_port = DEFAULT_PORTS.get(instance.service, (0, 0))
+        if self._free_ports or grpc_port == 0 or instance.name != instance.service:
             grpc_port, metrics_port = free_port(), free_port()
         return grpc_port, metrics_port
 
-    def _spawn(self, name: str, module: str, ports: tuple[int, int], peers: str) -> Child:
+    def _spawn(self, instance: Instance, ports: tuple[int, int]) -> Child:
         grpc_port, metrics_port = ports
-        log_path = self.settings.home / "logs" / f"{name}.log"
+        log_path = self.settings.home / "logs" / f"{instance.name}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_file = log_path.open("ab")
         env = {
@@ -137,18 +186,63 @@ class Supervisor:
             "STREAMWRIGHT_GRPC_PORT": str(grpc_port),
             "STREAMWRIGHT_METRICS_PORT": str(metrics_port),
             "STREAMWRIGHT_LOG_FORMAT": "json",
-            "STREAMWRIGHT_PEERS": peers,
+            "STREAMWRIGHT_PEERS": self._peers,
             PARENT_PID_ENV: str(os.getpid()),
         }
         process = subprocess.Popen(
-            [sys.executable, "-m", module],
+            [sys.executable, "-m", instance.module],
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,  # its own process group: we signal the group, not the terminal
         )
-        return Child(name, module, grpc_port, metrics_port, log_path, process, log_file)
+        return Child(
+            instance.name,
+            instance.module,
+            grpc_port,
+            metrics_port,
+            log_path,
+            process,
+            log_file,
+            instance.service,
+        )
+
+    def child(self, name: str) -> Child:
+        """The running child called `name` (an instance name: `validator`, `validator-2`)."""
+        for child in self.children:
+            if child.name == name:
+                return child
+        known = ", ".join(c.name for c in self.children) or "none"
+        raise KeyError(f"no child {name!r}; children: {known}")
+
+    def kill(self, name: str, sig: signal.Signals = signal.SIGKILL, timeout: float = STOP_GRACE_S) -> int:
+        """Signal one instance's process group (SIGKILL by default) and wait for it; its exit code.
+
+        It stays in `children` (exited) until `restart(name)`. With SIGTERM, a child that is not
+        gone after `timeout` s is killed.
+        """
+        child = self.child(name)
+        _signal_group(child.process, sig)
+        try:
+            child.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            _signal_group(child.process, signal.SIGKILL)
+            child.process.wait()
+        _signal_group(child.process, signal.SIGKILL)  # whatever it started (a JVM, PostgreSQL)
+        child.log_file.close()
+        return child.process.returncode
+
+    async def restart(self, name: str) -> Child:
+        """Start instance `name` again on its ports (after `kill`, or after it died); wait until healthy."""
+        old = self.child(name)
+        if old.process.poll() is None:
+            await asyncio.to_thread(self.kill, name, signal.SIGTERM)
+        instance = Instance(old.name, old.service, old.module)
+        new = self._spawn(instance, (old.grpc_port, old.metrics_port))
+        self.children[self.children.index(old)] = new
+        await self._wait_healthy(new)
+        return new
 
     async def _wait_healthy(self, child: Child) -> None:
         deadline = time.monotonic() + self._health_timeout

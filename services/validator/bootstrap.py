@@ -42,6 +42,7 @@ def build(ctx: ServiceContext, validator_settings: ValidatorSettings | None = No
         ctx.settings,
         target=settings.validator_knowledge_target,
         timeout=settings.validator_knowledge_timeout_s,
+        unavailable_wait_s=settings.validator_knowledge_wait_s,
     )
     use_case = ValidationUseCase(
         engine=engine,

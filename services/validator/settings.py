@@ -18,6 +18,9 @@ class ValidatorSettings(MeshSettings):
     # host:port of the knowledge service's gRPC; None = the mesh default port on grpc_host.
     validator_knowledge_target: str | None = None
     validator_knowledge_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    # While knowledge is unreachable (e.g. restarting), keep asking this long before the score is
+    # marked provisional (knowledge not checked), which sends the run to review.
+    validator_knowledge_wait_s: float = Field(default=30.0, ge=0, le=600)
     # Connector jars (scripts/fetch_flink_jars.py); None = the shared cache (connector_jars.default_jar_dir).
     validator_jar_dir: Path | None = None
     # Data-accuracy runs (request cases and generated edge cases) on/off; off = provisional.

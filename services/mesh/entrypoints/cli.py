@@ -37,9 +37,9 @@ def broker(
 ) -> None:
     """Run the embedded Kafka-compatible broker (Tansu, in memory) until Ctrl-C."""
     from services.mesh.embedded_broker import BrokerStartError, EmbeddedBroker
-    from services.mesh.settings import MeshSettings
+    from services.mesh.settings import MeshSettings, settings_or_exit
 
-    settings = MeshSettings()
+    settings = settings_or_exit(MeshSettings, "streamwright broker")
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -85,12 +85,14 @@ def up(
     ] = 60.0,
 ) -> None:
     """Start the embedded broker and every service, each as its own process, until Ctrl-C."""
-    from services.mesh.settings import MeshSettings
+    from services.mesh.settings import MeshSettings, settings_or_exit
     from services.mesh.supervisor import run_supervisor
 
+    # Checked before the broker starts: an invalid variable exits 2 naming it, not a traceback.
+    settings = settings_or_exit(MeshSettings, "streamwright up")
     code = asyncio.run(
         run_supervisor(
-            MeshSettings(),
+            settings,
             broker_port=broker_port,
             free_ports=free_ports,
             only=service or (),

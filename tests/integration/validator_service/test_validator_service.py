@@ -35,6 +35,7 @@ async def validator(mesh_settings: MeshSettings) -> AsyncIterator[validator_pb2_
     settings = ValidatorSettings(
         validator_knowledge_target="127.0.0.1:9",  # nothing listens: knowledge unreachable
         validator_knowledge_timeout_s=2.0,
+        validator_knowledge_wait_s=0,  # unreachable for good: do not wait for it to come back
         validator_run_cases=False,  # plan + static rules here; case runs are tested elsewhere
         validator_warm_on_start=True,
     )
