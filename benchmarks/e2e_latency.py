@@ -4,13 +4,14 @@
 
 1. Starts the embedded mesh: Supervisor(free_ports=True) under a temporary STREAMWRIGHT_HOME.
 2. Sequential: submits N requests, cycling through examples/*/ (document + cases.yaml), each
-   with its domain renamed to `<domain>_s<i>` so no run supersedes another, one at a time;
+   renamed to domain `<domain>_s<i>` (and its result table) so no run supersedes another;
    latency = submit -> the router's GetRun shows RUNNING (or another final state), polled
    every 50 ms. Prints p50/p99 and per-request figures.
 3. RSS: sum of VmRSS (/proc/<pid>/status) of the broker, the service processes and every
    process below them (JVMs, PostgreSQL, ...), right after the sequential phase.
-4. Burst (--burst > 0): copies of the orders example with domain orders_1..orders_<domains>,
-   all submitted at once; throughput = requests / (last final state - first submit). What
+4. Burst (--burst > 0): the examples in turn under domains <example>_b1..b<domains>, each request
+   a distinct revision (so same-domain requests are newer revisions: older in-flight runs may be
+   SUPERSEDED, as in production), all submitted at once; throughput = requests / (last final state - first submit). What
    bounds it: the router's phase timings (Run.phases) summed over the burst, per phase.
 Prints the machine (nproc, memory) with the figures.
 """
@@ -20,8 +21,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import statistics
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -29,31 +30,18 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if p.is_dir())
-_DOMAIN_LINE = re.compile(r'^(\s*domain:\s*")([^"]+)(")', re.MULTILINE)
+sys.path.insert(0, str(ROOT))
+
+# The whole-mesh tests' example helper: renames a job's domain, its cases' domain and its result
+# table, so copies neither supersede each other nor conflict in the knowledge base.
+from tests.integration.e2e.meshkit import EXAMPLE_NAMES, Example, example  # noqa: E402
+
 DONE_STATES = {"RUNNING", "REJECTED", "FAILED", "TIMED_OUT", "CANCELLED", "SUPERSEDED", "IN_REVIEW"}
 
 
-def example(folder: Path) -> tuple[str, str | None]:
-    doc = next(folder.glob("*-request-v3.md")).read_text(encoding="utf-8")
-    cases = folder / "cases.yaml"
-    return doc, cases.read_text(encoding="utf-8") if cases.is_file() else None
-
-
-def renamed(document: str, suffix: str) -> tuple[str, str]:
-    match = _DOMAIN_LINE.search(document)
-    assert match is not None, "no domain line"
-    domain = f"{match[2]}{suffix}".replace("-", "_")
-    assert re.fullmatch(r"[a-z][a-z0-9_-]{0,63}", domain), domain
-    return _DOMAIN_LINE.sub(lambda m: f"{m[1]}{domain}{m[3]}", document, count=1), domain
-
-
-def renamed_cases(cases: str | None, document: str, domain: str) -> str | None:
-    """The case events carry the domain too: without this every case would filter to nothing."""
-    match = _DOMAIN_LINE.search(document)
-    if cases is None or match is None:
-        return cases
-    return re.sub(rf'(domain:\s*"){re.escape(match[2])}"', rf'\g<1>{domain}"', cases)
+def revision(job: Example, i: int) -> Example:
+    """A distinct revision of the same job: an HTML comment changes the content hash, not the job."""
+    return Example(job.domain, f"{job.document}\n<!-- benchmark revision {i} -->\n", job.cases)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -131,12 +119,16 @@ async def until_done(stub: Any, run_id: str, deadline: float) -> Any:
     return None
 
 
-async def submit_and_wait(settings: Any, stub: Any, document: str, cases: str | None, wait_s: float) -> Any:
+async def submit_and_wait(settings: Any, stub: Any, job: Example, wait_s: float) -> Any:
     from services.ingest.entrypoints.submit import submit_document
 
     began = time.monotonic()
     sub = await submit_document(
-        document, settings=settings, file_name="bench-request-v3.md", cases_yaml=cases, idempotency_key=None
+        job.document,
+        settings=settings,
+        file_name="bench-request-v3.md",
+        cases_yaml=job.cases,
+        idempotency_key=None,
     )
     run = await until_done(stub, sub.run_id, began + wait_s)
     return sub.run_id, time.monotonic() - began, run
@@ -182,13 +174,12 @@ async def main_async(args: argparse.Namespace) -> int:
         async with open_channel(peers["router"], client) as channel:
             stub = router_pb2_grpc.RouterServiceStub(channel)  # type: ignore[no-untyped-call]
 
-            print(f"\nsequential: {args.n} requests (examples: {', '.join(p.name for p in EXAMPLES)})")
+            print(f"\nsequential: {args.n} requests (examples: {', '.join(EXAMPLE_NAMES)})")
             latencies, seq_runs = [], []
             for i in range(args.n):
-                original, cases = example(EXAMPLES[i % len(EXAMPLES)])
-                doc, domain = renamed(original, f"_s{i}")
-                cases = renamed_cases(cases, original, domain)
-                run_id, seconds, run = await submit_and_wait(client, stub, doc, cases, args.timeout)
+                base = example(EXAMPLE_NAMES[i % len(EXAMPLE_NAMES)])
+                domain = f"{base.domain}_s{i}".replace("-", "_")
+                run_id, seconds, run = await submit_and_wait(client, stub, base.renamed(domain), args.timeout)
                 state = run.state_name if run is not None else "TIMEOUT"
                 print(f"  {i + 1:>2}  {domain:<22} {state:<10} {seconds:6.2f} s  run {run_id}")
                 latencies.append(seconds)
@@ -211,15 +202,15 @@ async def main_async(args: argparse.Namespace) -> int:
             )
 
             if args.burst > 0:
-                doc, cases = example(ROOT / "examples" / "orders")
-                docs = [renamed(doc, f"_{i % args.domains + 1}") for i in range(args.burst)]
+                jobs = []
+                for i in range(args.burst):  # the examples in turn, each domain getting several revisions
+                    base = example(EXAMPLE_NAMES[i % len(EXAMPLE_NAMES)])
+                    domain = f"{base.domain}_b{i % args.domains + 1}".replace("-", "_")
+                    jobs.append(revision(base.renamed(domain), i))
                 print(f"\nburst: {args.burst} requests across {args.domains} domains, submitted at once")
                 began = time.monotonic()
                 results = await asyncio.gather(
-                    *(
-                        submit_and_wait(client, stub, d, renamed_cases(cases, doc, name), args.timeout)
-                        for d, name in docs
-                    )
+                    *(submit_and_wait(client, stub, job, args.timeout) for job in jobs)
                 )
                 elapsed = time.monotonic() - began
                 states: dict[str, int] = defaultdict(int)

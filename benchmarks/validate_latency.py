@@ -6,6 +6,9 @@ Prints: JVM start, PostgreSQL start, for each example (orders, payments, user-ac
 median warm latency of a planner-only validation (plan + static rules + score + report) and of
 a full one (plus every request case and the generated edge cases, exact fidelity), and the
 validator's resident memory (Python process + its JVM child) at the end.
+The cases of one validation run as one batched Flink job (docs/flink-engine.md): "cases" is
+that run's wall time (the report's `cases_s`), and each case's seconds is its share of it
+(own set-up and read-back + an equal part of the shared job), so they add up to it.
 Targets (issue 6): planner-only < 300 ms warm, with cases < 2 s warm, RSS < 1.5 GiB.
 """
 
@@ -111,7 +114,13 @@ def main() -> None:
             f" {with_cases:>9.2f} s {len(full.cases):>6} {full.score:>6g}"
         )
         per_case = [c.seconds for c in full.cases]
-        print(f"{'':<15} per case: {', '.join(f'{s:.2f}' for s in per_case)} s")
+        print(
+            f"{'':<15} cases {full.timings.get('cases_s', 0.0):.2f} s, plan {full.timings.get('plan_s', 0.0):.2f} s;"
+            f" per case: {', '.join(f'{s:.2f}' for s in per_case)} s"
+        )
+        notes = [f"{c.name}: {c.note}" for c in full.cases if c.note]
+        if notes:
+            print(f"{'':<15} " + "; ".join(notes))
     own, total = rss_mib(pg_tree)
     print()
     print(f"validator RSS: python {own:.0f} MiB, python + JVM {total:.0f} MiB (PostgreSQL excluded)")

@@ -82,6 +82,27 @@ def case_facts(result: CaseResult, source: Literal["request", "edge_cases"] = "r
         fallback_reason=result.fallback_reason,
         swaps=tuple(_swap(s) for s in result.swaps),
         seconds=result.seconds,
+        note=result.note,
+    )
+
+
+def _case_name(case: Mapping[str, Any] | Case) -> str:
+    return case.name if isinstance(case, Case) else str(case.get("name"))
+
+
+def _edge_facts(result: CaseResult, test_data: Mapping[str, Any], *, is_aggregate: bool) -> CaseFacts:
+    """The edge case judged by the generator's invariants instead of expected rows."""
+    facts = case_facts(result, "edge_cases")
+    if result.error:
+        return facts.model_copy(update={"passed": False})
+    violations = check_invariants(test_data, result.rows, is_aggregate=is_aggregate)
+    return facts.model_copy(
+        update={
+            "passed": not violations,
+            "violations": tuple(violations),
+            "missing": (),
+            "unexpected": (),
+        }
     )
 
 
@@ -166,6 +187,44 @@ class EngineRunner:
             return PlanFacts(ran=False, notes=(f"engine unavailable: {self._engine_error}",))
         return plan_facts(engine.plan(sql))
 
+    def run_all_cases(
+        self,
+        sql: str,
+        cases: Iterable[Mapping[str, Any] | Case],
+        *,
+        test_data: Mapping[str, Any] | None = None,
+        is_aggregate: bool = False,
+        fidelity: Literal["auto", "exact", "rewritten"] = "auto",
+    ) -> list[CaseFacts]:
+        """The request's cases, then (given `test_data`) the generated edge case, in one call.
+
+        One call lets the engine run them all as one Flink job (`FlinkEngine.run_cases`). The
+        edge case has no expected rows: its invariants judge it (`check_invariants`).
+        """
+        wanted = list(cases)
+        edge = None if test_data is None else edge_case_mapping(test_data)
+        engine = self.engine()
+        if engine is None:
+            error = f"engine unavailable: {self._engine_error}"
+            out = [
+                CaseFacts(name=_case_name(case), passed=False, not_run=True, error=error) for case in wanted
+            ]
+            if edge is not None:
+                out.append(
+                    CaseFacts(
+                        name=EDGE_CASE_NAME, source="edge_cases", passed=False, not_run=True, error=error
+                    )
+                )
+            return out
+        pg = self.postgres() if fidelity != "rewritten" else None
+        results = engine.run_cases(
+            sql, [*wanted, *([edge] if edge is not None else [])], postgres=pg, fidelity=fidelity
+        )
+        out = [case_facts(r) for r in results[: len(wanted)]]
+        if edge is not None and test_data is not None:
+            out.append(_edge_facts(results[-1], test_data, is_aggregate=is_aggregate))
+        return out
+
     def run_cases(
         self,
         sql: str,
@@ -173,48 +232,11 @@ class EngineRunner:
         *,
         fidelity: Literal["auto", "exact", "rewritten"] = "auto",
     ) -> list[CaseFacts]:
-        engine = self.engine()
-        out: list[CaseFacts] = []
-        for case in cases:
-            if engine is None:
-                name = case.name if isinstance(case, Case) else str(case.get("name"))
-                out.append(
-                    CaseFacts(
-                        name=name,
-                        passed=False,
-                        not_run=True,
-                        error=f"engine unavailable: {self._engine_error}",
-                    )
-                )
-                continue
-            pg = self.postgres() if fidelity != "rewritten" else None
-            out.append(case_facts(engine.run_case(sql, case, postgres=pg, fidelity=fidelity)))
-        return out
+        return self.run_all_cases(sql, cases, fidelity=fidelity)
 
     def run_edge_cases(self, sql: str, test_data: Mapping[str, Any], *, is_aggregate: bool) -> CaseFacts:
         """Run the generator's edge-case events once and check its invariants on the result."""
-        engine = self.engine()
-        if engine is None:
-            return CaseFacts(
-                name=EDGE_CASE_NAME,
-                source="edge_cases",
-                passed=False,
-                not_run=True,
-                error=f"engine unavailable: {self._engine_error}",
-            )
-        result = engine.run_case(sql, edge_case_mapping(test_data), postgres=self.postgres())
-        facts = case_facts(result, "edge_cases")
-        if result.error:
-            return facts.model_copy(update={"passed": False})
-        violations = check_invariants(test_data, result.rows, is_aggregate=is_aggregate)
-        return facts.model_copy(
-            update={
-                "passed": not violations,
-                "violations": tuple(violations),
-                "missing": (),
-                "unexpected": (),
-            }
-        )
+        return self.run_all_cases(sql, [], test_data=test_data, is_aggregate=is_aggregate)[0]
 
     def note(self) -> Sequence[str]:
         notes = []

@@ -13,10 +13,17 @@ connector jars on `pipeline.jars`; every job gets a fresh `TableEnvironment`.
   result upserted through JDBC into PostgreSQL and read back. *rewritten* (when PostgreSQL or
   the jars are missing, or the tables cannot live in PostgreSQL): batch mode, lookups as
   regular joins over JSON files, the result written to JSON files. Each result says which ran.
+- `run_cases(script, cases, postgres=...)` runs many cases; their exact runs share ONE Flink
+  job when the job's names allow it (`batch_blocker`): each case gets its own database in the
+  catalog (its own copy of the job's tables, views and functions, with its own events file and
+  PostgreSQL schema) and its INSERT is bound there, in one statement set. If that job fails,
+  every case of it runs alone, so the failure is reported on the case that causes it.
+  `run_case` is `run_cases` with one case.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 import threading
@@ -39,7 +46,7 @@ from services.validator.adapters.postgres import PostgresError, PrivatePostgres,
 from services.validator.adapters.sql_text import CreateTable, Option, Statement
 
 if TYPE_CHECKING:
-    from pyflink.table import TableEnvironment  # type: ignore[import-untyped]
+    from pyflink.table import TableEnvironment, TableResult  # type: ignore[import-untyped]
 
 Fidelity = Literal["exact", "rewritten"]
 Role = Literal["source", "lookup", "sink", "unused"]
@@ -47,6 +54,8 @@ Role = Literal["source", "lookup", "sink", "unused"]
 PLACEHOLDER_JDBC_URL = "jdbc:postgresql://placeholder.invalid:5432/streamwright"
 PLACEHOLDER_VALUE = "placeholder"
 JOB_TIMEOUT_MS = 120_000
+BATCH_CASE_TIMEOUT_MS = 15_000  # more time a batched job gets for each further case
+MAX_BATCH_CASES = 12  # cases per batched job (a request has 3-5, plus the edge case)
 _JAR_CONNECTORS = frozenset({"kafka", "upsert-kafka", "jdbc"})
 _BUILTIN_CONNECTORS = frozenset({"filesystem", "datagen", "print", "blackhole"})
 _CACHE_PREFIXES = ("lookup.cache", "lookup.partial-cache", "lookup.full-cache")
@@ -199,7 +208,11 @@ class CaseResult:
     error: str | None = None
     swaps: tuple[OptionSwap, ...] = ()
     fallback_reason: str | None = None
+    # alone: the run's wall time; in a batch: the case's own set-up and read-back plus an
+    # equal share of the shared job, so a batch's seconds add up to its wall time
     seconds: float = 0.0
+    note: str | None = None  # e.g. that the batched job failed and this case then ran alone
+    batch_size: int = 1  # how many cases shared the Flink job that produced this result
 
 
 def summary_line(results: Iterable[CaseResult]) -> str:
@@ -626,54 +639,139 @@ class FlinkEngine:
         fidelity: Literal["auto", "exact", "rewritten"] = "auto",
     ) -> CaseResult:
         """Run the job on one case and compare its result table with the expected rows."""
+        return self.run_cases(script, [case], postgres=postgres, fidelity=fidelity)[0]
+
+    def run_cases(
+        self,
+        script: str,
+        cases: Iterable[Case | Mapping[str, Any]],
+        *,
+        postgres: PrivatePostgres | None,
+        fidelity: Literal["auto", "exact", "rewritten"] = "auto",
+    ) -> list[CaseResult]:
+        """Run the job on every case, one result per case in order.
+
+        The exact cases share one Flink job when the job allows it (`batch_blocker`): each case
+        gets its own database in the catalog and its own PostgreSQL schema, and one statement
+        set holds every case's INSERT. When that job fails, each of its cases runs alone, so a
+        failure is reported on the case that causes it. Rewritten cases run one by one.
+        """
         began = time.perf_counter()
-        case = case if isinstance(case, Case) else Case.from_mapping(case)
+        wanted = [c if isinstance(c, Case) else Case.from_mapping(c) for c in cases]
         self.start()
         try:
             job = _Job.read(script)
+        except (sql_text.DdlError, TypeSyntaxError, ValueError) as exc:
+            spent = (time.perf_counter() - began) / max(len(wanted), 1)
+            return [
+                CaseResult(c.name, "exact", False, error=f"case not run: {exc}", seconds=spent)
+                for c in wanted
+            ]
+        results: dict[int, CaseResult] = {}
+        pending: list[_Pending] = []
+        for index, case in enumerate(wanted):
+            t0 = time.perf_counter()
+            checked = self._prepare(job, case, postgres, fidelity)
+            if isinstance(checked, CaseResult):
+                results[index] = replace(checked, seconds=time.perf_counter() - t0)
+            else:
+                checked.index, checked.seconds = index, time.perf_counter() - t0
+                pending.append(checked)
+        exact = [p for p in pending if p.mode == "exact"]
+        with self._lock, tempfile.TemporaryDirectory(prefix="sw-case-") as tmp:
+            if len(exact) > 1 and batch_blocker(job) is None:
+                assert postgres is not None  # exact runs were checked for it
+                for start in range(0, len(exact), MAX_BATCH_CASES):
+                    self._run_batch(job, exact[start : start + MAX_BATCH_CASES], postgres, Path(tmp))
+            for p in pending:
+                if not p.done:
+                    self._run_alone(job, p, postgres, Path(tmp))
+        for p in pending:
+            results[p.index] = p.result(job)
+        return [results[i] for i in range(len(wanted))]
+
+    def _prepare(
+        self,
+        job: _Job,
+        case: Case,
+        postgres: PrivatePostgres | None,
+        fidelity: Literal["auto", "exact", "rewritten"],
+    ) -> _Pending | CaseResult:
+        """The case checked against the job and its fidelity chosen, or why it does not run."""
+        try:
             shape = _CaseShape.of(job, case)
         except (CaseInvalid, sql_text.DdlError, TypeSyntaxError, ValueError) as exc:
-            return CaseResult(
-                case.name, "exact", False, error=f"case not run: {exc}", seconds=time.perf_counter() - began
-            )
+            return CaseResult(case.name, "exact", False, error=f"case not run: {exc}")
         reason: str | None = None
         if fidelity != "rewritten":
             try:
                 _check_exact_possible(shape, postgres, self)
             except ExactUnsupported as exc:
                 if fidelity == "exact":
-                    return CaseResult(
-                        case.name, "exact", False, error=str(exc), seconds=time.perf_counter() - began
-                    )
+                    return CaseResult(case.name, "exact", False, error=str(exc))
                 reason = str(exc)
         mode: Fidelity = "rewritten" if fidelity == "rewritten" or reason else "exact"
-        with self._lock, tempfile.TemporaryDirectory(prefix="sw-case-") as tmp:
-            runner = _CaseRun(self, job=job, shape=shape, case=case, tmp=Path(tmp), pg=postgres)
-            try:
-                rows, swaps = runner.run_exact() if mode == "exact" else runner.run_rewritten()
-            except Exception as exc:
-                err = _describe_failure(exc, job)
-                return CaseResult(
-                    case.name,
-                    mode,
-                    False,
-                    error=err,
-                    fallback_reason=reason,
-                    seconds=time.perf_counter() - began,
-                )
-        diff = compare_rows(case.expected, rows, shape.result_columns, zone=ZoneInfo(job.time_zone))
-        shown = tuple({k: render_value(v) for k, v in r.items()} for r in rows)
-        return CaseResult(
-            case.name,
-            mode,
-            diff.equal,
-            rows=shown,
-            missing=diff.missing,
-            unexpected=diff.unexpected,
-            swaps=tuple(swaps),
-            fallback_reason=reason,
-            seconds=time.perf_counter() - began,
-        )
+        return _Pending(case=case, shape=shape, mode=mode, reason=reason)
+
+    def _run_alone(self, job: _Job, p: _Pending, postgres: PrivatePostgres | None, tmp: Path) -> None:
+        t0 = time.perf_counter()
+        folder = tmp / f"alone_{p.index}"
+        folder.mkdir()
+        runner = _CaseRun(self, job=job, shape=p.shape, case=p.case, tmp=folder, pg=postgres)
+        try:
+            p.rows, p.swaps = runner.run_exact() if p.mode == "exact" else runner.run_rewritten()
+        except Exception as exc:
+            p.error = _describe_failure(exc, job)
+        p.seconds += time.perf_counter() - t0
+
+    def _run_batch(self, job: _Job, items: Sequence[_Pending], pg: PrivatePostgres, tmp: Path) -> None:
+        """Every item's INSERT in one streaming job; an item left not `done` is to run alone."""
+        began = time.perf_counter()
+        own = {p.index: 0.0 for p in items}
+        runs: list[tuple[_Pending, _CaseRun]] = []
+        try:
+            env = self.new_env(streaming=True)
+            config_swaps = _configure(env, job)
+            statements = env.create_statement_set()
+            for p in items:
+                t0 = time.perf_counter()
+                folder = tmp / f"batch_{p.index}"
+                folder.mkdir()
+                run = _CaseRun(self, job=job, shape=p.shape, case=p.case, tmp=folder, pg=pg)
+                try:
+                    run.create_schema()
+                except Exception as exc:  # this case's own data: reported on it, the rest go on
+                    p.error = _describe_failure(exc, job)
+                    with contextlib.suppress(Exception):
+                        run.drop_schema()
+                    own[p.index] += time.perf_counter() - t0
+                    continue
+                runs.append((p, run))
+                run.swaps.extend(config_swaps)
+                database = sql_text.quote_identifier(f"sw_case_{p.index}")
+                env.execute_sql(f"CREATE DATABASE {database}")
+                env.execute_sql(f"USE {database}")
+                run.create_tables(env, run.exact_options(), global_statements=len(runs) == 1)
+                statements.add_insert_sql(job.inserts[0].text)  # names bind to this database now
+                own[p.index] += time.perf_counter() - t0
+            if runs:
+                _execute(statements.execute(), JOB_TIMEOUT_MS + BATCH_CASE_TIMEOUT_MS * (len(runs) - 1))
+            for p, run in runs:
+                t0 = time.perf_counter()
+                p.rows, p.swaps, p.batch_size = run.read_result(), run.swaps, len(runs)
+                own[p.index] += time.perf_counter() - t0
+        except Exception as exc:
+            failure = _describe_failure(exc, job)
+            for p, _ in runs:
+                p.rows, p.swaps = None, []
+                p.note = f"ran alone: the batched job of {len(runs)} cases failed ({_trim(failure, 300)})"
+        finally:
+            if runs:
+                with contextlib.suppress(PostgresError):  # the schemas die with the server anyway
+                    pg.execute(f"DROP SCHEMA IF EXISTS {', '.join(r.schema for _, r in runs)} CASCADE")
+        shared = (time.perf_counter() - began - sum(own.values())) / len(items)
+        for p in items:
+            p.seconds += own[p.index] + shared
 
 
 def _describe_failure(exc: BaseException, job: _Job) -> str:
@@ -745,6 +843,124 @@ class _CaseShape:
         columns = [(n, t) for n, t, _ in types[result]]
         _check_case(case, lookups, types, job, columns)
         return cls(source, lookups, result, columns, result_ddl.primary_key, types)
+
+
+@dataclass
+class _Pending:
+    """A case on its way through `run_cases`: how it will run, then how it went."""
+
+    case: Case
+    shape: _CaseShape
+    mode: Fidelity
+    reason: str | None  # why not exact
+    index: int = -1
+    seconds: float = 0.0
+    rows: list[dict[str, Any]] | None = None
+    swaps: list[OptionSwap] = field(default_factory=list)
+    error: str | None = None
+    note: str | None = None
+    batch_size: int = 1
+
+    @property
+    def done(self) -> bool:
+        return self.rows is not None or self.error is not None
+
+    def result(self, job: _Job) -> CaseResult:
+        name = self.case.name
+        if self.rows is None:
+            error = self.error or "the case produced no result"
+            return CaseResult(
+                name,
+                self.mode,
+                False,
+                error=error,
+                fallback_reason=self.reason,
+                seconds=self.seconds,
+                note=self.note,
+                batch_size=self.batch_size,
+            )
+        diff = compare_rows(
+            self.case.expected, self.rows, self.shape.result_columns, zone=ZoneInfo(job.time_zone)
+        )
+        return CaseResult(
+            name,
+            self.mode,
+            diff.equal,
+            rows=tuple({k: render_value(v) for k, v in r.items()} for r in self.rows),
+            missing=diff.missing,
+            unexpected=diff.unexpected,
+            swaps=tuple(self.swaps),
+            fallback_reason=self.reason,
+            seconds=self.seconds,
+            note=self.note,
+            batch_size=self.batch_size,
+        )
+
+
+def _created_object(st: Statement) -> tuple[tuple[str, ...] | None, bool]:
+    """Name parts of the view / function a CREATE statement makes, and whether it is a system
+    function (global: outside every database). (None, False) when the name is unreadable."""
+    sig = [t for t in sql_text.tokenize(st.text) if t.kind not in ("ws", "comment")]
+    words = [t.upper for t in sig]
+    at = next((i for i, w in enumerate(words) if w in ("VIEW", "FUNCTION")), None)
+    if at is None:
+        return None, False
+    system = "SYSTEM" in words[:at]
+    i = at + 1
+    if words[i : i + 3] == ["IF", "NOT", "EXISTS"]:
+        i += 3
+    parts: list[str] = []
+    while i < len(sig) and sig[i].kind in ("word", "quoted", "dquoted"):
+        parts.append(sql_text.unquote(sig[i].text))
+        i += 1
+        if i < len(sig) and sig[i].kind == "punct" and sig[i].text == ".":
+            i += 1
+            continue
+        break
+    return (tuple(parts) or None), system
+
+
+def batch_blocker(job: _Job | str) -> str | None:
+    """Why the job's (a script's) cases cannot share one Flink job; None when they can.
+
+    A batched job gives each case its own database and binds each case's INSERT while that
+    database is current, so every name the job uses must resolve there: tables, views and
+    functions unqualified, and no statement that moves or creates catalogs and databases.
+    """
+    job = _Job.read(job) if isinstance(job, str) else job
+    q = ".".join
+    for _, ddl in job.tables.values():
+        if len(ddl.name_parts) != 1:
+            return f"table {q(ddl.name_parts)} has a qualified name"
+    if len(job.inserts) != 1 or job.inserts[0].kind != "INSERT":
+        return "the job is not one INSERT"
+    target = sql_text.insert_target(job.inserts[0].text)
+    if target is None or len(target) != 1:
+        return "the INSERT target is qualified"
+    return _others_blocker(job)
+
+
+def _others_blocker(job: _Job) -> str | None:
+    """`batch_blocker` for the job's views, functions and other statements, and the names it reads."""
+    q = ".".join
+    names = {n.lower() for n in job.tables}
+    queries = [job.inserts[0]]
+    for st in job.others:
+        if st.kind in _SKIPPED_KINDS:
+            continue
+        if st.kind not in ("CREATE_VIEW", "CREATE_FUNCTION"):
+            return f"statement {st.index + 1} ({st.kind}) may change the catalog or database in use"
+        parts, _ = _created_object(st)
+        if parts is None or len(parts) != 1:
+            return f"statement {st.index + 1} creates an object with a qualified or unreadable name"
+        if st.kind == "CREATE_VIEW":
+            names.add(parts[0].lower())
+            queries.append(st)
+    for st in queries:
+        for ref in sql_text.table_references(st.text):
+            if len(ref.name_parts) > 1 and ref.name.lower() in names:
+                return f"statement {st.index + 1} names {q(ref.name_parts)} with a qualifier"
+    return None
 
 
 def _physical(ddl: CreateTable) -> list[tuple[str, FlinkType, bool]]:
@@ -931,8 +1147,45 @@ def _json_cell(value: object, ftype: FlinkType) -> str:
     return json.dumps(value, ensure_ascii=False, default=_json_default)
 
 
+_SKIPPED_KINDS = frozenset({"BEGIN_STATEMENT_SET", "END", "EXPLAIN", "QUERY"})
+
+
+def _configure(env: TableEnvironment, job: _Job) -> list[OptionSwap]:
+    """Apply the job's SETs for a case run; the overrides made, as swaps."""
+    swaps: list[OptionSwap] = []
+    config = env.get_config()
+    for _, (key, value) in job.sets:
+        if key in ("parallelism.default", "table.exec.resource.default-parallelism") and value != "1":
+            swaps.append(OptionSwap("(config)", key, value, "1", "case runs use one slot"))
+            continue
+        config.set(key, value)
+    enforcer = dict(pair for _, pair in job.sets).get("table.exec.sink.not-null-enforcer")
+    if enforcer not in (None, "DROP"):
+        swaps.append(
+            OptionSwap(
+                "(config)", "table.exec.sink.not-null-enforcer", enforcer, "DROP", "§5 NOT NULL drop rule"
+            )
+        )
+    config.set("table.exec.sink.not-null-enforcer", "DROP")
+    config.set("table.local-time-zone", job.time_zone)
+    return swaps
+
+
+def _execute(result: TableResult, timeout_ms: int) -> None:
+    """Wait for the job of an INSERT / statement set; cancel it when it fails or times out."""
+    try:
+        result.wait(timeout_ms)
+    except Exception:
+        with contextlib.suppress(Exception):
+            client = result.get_job_client()
+            if client is not None:
+                client.cancel()
+                result.wait(10_000)  # until the cancelled job is gone
+        raise
+
+
 class _CaseRun:
-    """One case on one job, in one temp directory."""
+    """One case on one job, in one temp directory (alone, or as part of a batched job)."""
 
     def __init__(
         self,
@@ -946,6 +1199,7 @@ class _CaseRun:
     ) -> None:
         self.engine, self.job, self.shape, self.case, self.tmp, self.pg = engine, job, shape, case, tmp, pg
         self.swaps: list[OptionSwap] = []
+        self.schema = f"sw_case_{uuid.uuid4().hex[:12]}"
         events = tmp / "events"
         events.mkdir()
         (events / "events.json").write_text(_events_jsonl(case), encoding="utf-8")
@@ -953,24 +1207,18 @@ class _CaseRun:
 
     # ---- shared
 
-    def _configure(self, env: TableEnvironment) -> None:
-        config = env.get_config()
-        for _, (key, value) in self.job.sets:
-            if key in ("parallelism.default", "table.exec.resource.default-parallelism") and value != "1":
-                self.swaps.append(OptionSwap("(config)", key, value, "1", "case runs use one slot"))
-                continue
-            config.set(key, value)
-        enforcer = dict(pair for _, pair in self.job.sets).get("table.exec.sink.not-null-enforcer")
-        if enforcer not in (None, "DROP"):
-            self.swaps.append(
-                OptionSwap(
-                    "(config)", "table.exec.sink.not-null-enforcer", enforcer, "DROP", "§5 NOT NULL drop rule"
-                )
-            )
-        config.set("table.exec.sink.not-null-enforcer", "DROP")
-        config.set("table.local-time-zone", self.job.time_zone)
+    def create_tables(
+        self,
+        env: TableEnvironment,
+        options_for: Mapping[str, dict[str, str]],
+        *,
+        global_statements: bool = True,
+    ) -> None:
+        """The job's tables with this case's options, then its views and functions.
 
-    def _create_tables(self, env: TableEnvironment, options_for: Mapping[str, dict[str, str]]) -> None:
+        `global_statements` False leaves out what lives outside the current database
+        (temporary system functions): a batched job creates those once.
+        """
         roles = table_roles(self.job.statements)
         policy = SwapPolicy(jars_available=self.engine.jars_available)
         for name, (st, ddl) in self.job.tables.items():
@@ -987,8 +1235,9 @@ class _CaseRun:
             _ensure_namespace(env, ddl.name_parts)
             env.execute_sql(sql_text.rewrite_options(st.text, ddl, options))
         for st in self.job.others:
-            if st.kind not in ("BEGIN_STATEMENT_SET", "END", "EXPLAIN", "QUERY"):
-                env.execute_sql(st.text)
+            if st.kind in _SKIPPED_KINDS or (not global_statements and _created_object(st)[1]):
+                continue
+            env.execute_sql(st.text)
 
     def _source_options(self) -> dict[str, str]:
         return {"connector": "filesystem", "path": self.events_dir.as_uri(), "format": "json"}
@@ -996,35 +1245,53 @@ class _CaseRun:
     # ---- exact
 
     def run_exact(self) -> tuple[list[dict[str, Any]], list[OptionSwap]]:
-        pg = self.pg
-        assert pg is not None
-        schema = f"sw_case_{uuid.uuid4().hex[:12]}"
-        shape = self.shape
-        pg.execute(self._pg_setup_sql(schema))
+        """The case alone: its own streaming job over its own PostgreSQL schema."""
         try:
+            self.create_schema()
             env = self.engine.new_env(streaming=True)
-            self._configure(env)
-            jdbc = {"connector": "jdbc", "url": pg.jdbc_url()}
-            options = {shape.source: self._source_options()}
-            for dim in shape.lookups:
-                options[dim] = {**jdbc, "table-name": f"{schema}.{dim.lower()}"}
-            options[shape.result] = {
-                **jdbc,
-                "table-name": f"{schema}.{shape.result.lower()}",
-                "sink.max-retries": "0",
-            }
-            self._create_tables(env, options)
-            env.execute_sql(self.job.inserts[0].text).wait(JOB_TIMEOUT_MS)
-            names = [n.lower() for n, _ in shape.result_columns]
-            table = f"{schema}.{shape.result.lower()}"
-            raw = pg.query_text(f"SELECT * FROM {table}", names)  # noqa: S608 (names checked by the DDL reader)
+            self.swaps.extend(_configure(env, self.job))
+            self.create_tables(env, self.exact_options())
+            _execute(env.execute_sql(self.job.inserts[0].text), JOB_TIMEOUT_MS)
+            rows = self.read_result()
         finally:
-            pg.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        rows = [
+            self.drop_schema()
+        return rows, self.swaps
+
+    def create_schema(self) -> None:
+        """This case's PostgreSQL schema: the lookup and result tables, the dimension rows."""
+        assert self.pg is not None
+        self.pg.execute(self._pg_setup_sql(self.schema))
+
+    def drop_schema(self) -> None:
+        assert self.pg is not None
+        self.pg.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+
+    def exact_options(self) -> dict[str, dict[str, str]]:
+        """The source on this case's events file; lookups and the result in its schema."""
+        assert self.pg is not None
+        shape, schema = self.shape, self.schema
+        jdbc = {"connector": "jdbc", "url": self.pg.jdbc_url()}
+        options = {shape.source: self._source_options()}
+        for dim in shape.lookups:
+            options[dim] = {**jdbc, "table-name": f"{schema}.{dim.lower()}"}
+        options[shape.result] = {
+            **jdbc,
+            "table-name": f"{schema}.{shape.result.lower()}",
+            "sink.max-retries": "0",
+        }
+        return options
+
+    def read_result(self) -> list[dict[str, Any]]:
+        """The result table of this case's schema, typed from the result DDL."""
+        assert self.pg is not None
+        shape = self.shape
+        names = [n.lower() for n, _ in shape.result_columns]
+        table = f"{self.schema}.{shape.result.lower()}"
+        raw = self.pg.query_text(f"SELECT * FROM {table}", names)  # noqa: S608 (names checked by the DDL reader)
+        return [
             {name: from_pg_text(v, t) for (name, t), v in zip(shape.result_columns, row, strict=True)}
             for row in raw
         ]
-        return rows, self.swaps
 
     def _pg_setup_sql(self, schema: str) -> str:
         parts = [f"CREATE SCHEMA {schema};"]
@@ -1055,7 +1322,7 @@ class _CaseRun:
     def run_rewritten(self) -> tuple[list[dict[str, Any]], list[OptionSwap]]:
         shape = self.shape
         env = self.engine.new_env(streaming=False)
-        self._configure(env)
+        self.swaps.extend(_configure(env, self.job))
         options = {shape.source: self._source_options()}
         for dim in shape.lookups:
             folder = self.tmp / f"dim_{dim}"
@@ -1069,7 +1336,7 @@ class _CaseRun:
             options[dim] = {"connector": "filesystem", "path": folder.as_uri(), "format": "json"}
         out = self.tmp / "result"
         options[shape.result] = {"connector": "filesystem", "path": out.as_uri(), "format": "json"}
-        self._create_tables(env, options)
+        self.create_tables(env, options)
         insert, removed = sql_text.strip_for_system_time(self.job.inserts[0].text)
         if removed:
             self.swaps.append(
@@ -1081,7 +1348,7 @@ class _CaseRun:
                     "batch mode",
                 )
             )
-        env.execute_sql(insert).wait(JOB_TIMEOUT_MS)
+        _execute(env.execute_sql(insert), JOB_TIMEOUT_MS)
         return self._read_json_result(out), self.swaps
 
     def _read_json_result(self, out: Path) -> list[dict[str, Any]]:
@@ -1111,6 +1378,7 @@ __all__ = [
     "RowDiff",
     "StatementResult",
     "SwapPolicy",
+    "batch_blocker",
     "compare_rows",
     "normalize",
     "payload_text",

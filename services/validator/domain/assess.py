@@ -87,6 +87,7 @@ def assess(
             if c.source == "request"
             else "; ".join(([c.error] if c.error else []) + list(c.violations)),
             fallback_reason=c.fallback_reason,
+            note=c.note,
         )
         for c in inputs.cases
     )

@@ -87,8 +87,9 @@ class CaseFacts(_Model):
     error: str | None = None
     fallback_reason: str | None = None
     swaps: tuple[Swap, ...] = ()
-    seconds: float = 0.0
+    seconds: float = 0.0  # in a batched job: own set-up and read-back + an equal share of the job
     violations: tuple[str, ...] = ()  # edge-case invariants broken
+    note: str | None = None  # how it ran, when worth saying (e.g. alone after a failed batched job)
 
 
 class Conflict(_Model):
@@ -161,6 +162,7 @@ class CaseSummary(_Model):
     seconds: float
     detail: str = ""
     fallback_reason: str | None = None
+    note: str | None = None
 
 
 class Report(_Model):

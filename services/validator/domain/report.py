@@ -150,7 +150,7 @@ def render_markdown(report: Report) -> str:  # noqa: C901, PLR0912, PLR0915 - on
         out.append("|------|------|------|------|------|------|")
         for case in report.cases:
             result = "✅ PASS" if case.passed else "❌ FAIL"
-            detail = case.detail or (case.fallback_reason or "")
+            detail = "; ".join(d for d in (case.detail or case.fallback_reason, case.note) if d)
             out.append(
                 f"| {_cell(case.name)} | {case.source} | {case.fidelity} | {result} | {case.seconds:.1f} | {_cell(detail)} |"
             )

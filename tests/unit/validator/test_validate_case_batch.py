@@ -1,0 +1,108 @@
+"""`ValidationUseCase.validate` hands an engine that can batch every case in one call.
+
+Fake engines (no Flink): a batching engine gets the request's cases and the edge case in one
+`run_all_cases` call; an engine with only the port's two methods still gets the old two calls.
+The timings say which happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from services.ingest.domain.checks import check_document
+from services.mesh.spec import RequestSpec
+from services.validator.domain.model import CaseFacts, EngineStatement, PlanFacts
+from services.validator.domain.report import render_markdown
+from services.validator.handlers import BatchEngine, ValidationUseCase
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "requests"
+TEST_DATA: dict[str, Any] = {"events": [], "dimensions": {}}
+PLAN = PlanFacts(ran=True, statements=(EngineStatement(index=0, kind="INSERT", line=1, end_line=1, ok=True),))
+
+
+def _spec() -> RequestSpec:
+    text = (FIXTURES / "orders-request-v3.md").read_text(encoding="utf-8")
+    cases = (FIXTURES / "orders.cases.yaml").read_text(encoding="utf-8")
+    spec = check_document(text, cases_text=cases).spec
+    assert spec is not None and spec.cases
+    return spec
+
+
+class PortEngine:
+    """Only the port's methods: one call for the request's cases, one for the edge cases."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def plan(self, sql: str) -> PlanFacts:
+        return PLAN
+
+    def run_cases(self, sql: str, cases: Iterable[Mapping[str, Any]]) -> list[CaseFacts]:
+        self.calls.append("run_cases")
+        return [CaseFacts(name=str(c["name"]), passed=True, seconds=1.0) for c in cases]
+
+    def run_edge_cases(self, sql: str, test_data: Mapping[str, Any], *, is_aggregate: bool) -> CaseFacts:
+        self.calls.append("run_edge_cases")
+        return CaseFacts(name="generated_edge_cases", source="edge_cases", passed=True, seconds=1.0)
+
+
+class BatchingEngine(PortEngine):
+    def run_all_cases(
+        self,
+        sql: str,
+        cases: Iterable[Mapping[str, Any]],
+        *,
+        test_data: Mapping[str, Any] | None,
+        is_aggregate: bool,
+    ) -> list[CaseFacts]:
+        self.calls.append("run_all_cases")
+        out = [CaseFacts(name=str(c["name"]), passed=True, seconds=0.5) for c in cases]
+        if test_data is not None:
+            out.append(
+                CaseFacts(
+                    name="generated_edge_cases",
+                    source="edge_cases",
+                    passed=True,
+                    seconds=0.25,
+                    note="ran alone: the batched job of 6 cases failed (boom)",
+                )
+            )
+        return out
+
+
+async def test_a_batching_engine_gets_every_case_in_one_call() -> None:
+    """Request cases + edge case in one call; cases_s is that call, edge_cases_s the edge
+    case's share of it; a note on how a case ran reaches the report."""
+    spec = _spec()
+    engine = BatchingEngine()
+    assert isinstance(engine, BatchEngine) and not isinstance(PortEngine(), BatchEngine)
+    report = await ValidationUseCase(engine=engine, knowledge=None).validate(spec, "SQL", test_data=TEST_DATA)
+    assert engine.calls == ["run_all_cases"]
+    names = [c.name for c in report.cases]
+    assert names == [*(c.name for c in spec.cases), "generated_edge_cases"]
+    assert report.cases[-1].source == "edge_cases"
+    assert report.timings["edge_cases_s"] == 0.25
+    assert "cases_s" in report.timings
+    assert report.cases[-1].note is not None
+    assert "the batched job of 6 cases failed" in render_markdown(report)
+
+
+async def test_edge_cases_off_sends_no_test_data() -> None:
+    engine = BatchingEngine()
+    use_case = ValidationUseCase(engine=engine, knowledge=None, run_edge_cases=False)
+    report = await use_case.validate(_spec(), "SQL", test_data=TEST_DATA)
+    assert engine.calls == ["run_all_cases"]
+    assert all(c.source == "request" for c in report.cases)
+    assert "edge_cases_s" not in report.timings
+
+
+async def test_an_engine_with_only_the_port_methods_gets_two_calls() -> None:
+    engine = PortEngine()
+    report = await ValidationUseCase(engine=engine, knowledge=None).validate(
+        _spec(), "SQL", test_data=TEST_DATA
+    )
+    assert engine.calls == ["run_cases", "run_edge_cases"]
+    assert report.cases[-1].source == "edge_cases"
+    assert {"cases_s", "edge_cases_s"} <= set(report.timings)
