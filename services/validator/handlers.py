@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from services.mesh.events import (
     DimensionScore,
@@ -137,52 +137,27 @@ class ValidationUseCase:
         test_data: Mapping[str, Any] | None,
         timings: dict[str, float],
     ) -> list[CaseFacts]:
-        """The request's cases and the generated edge cases.
+        """The request's cases and the generated edge cases, in one engine call (one Flink job).
 
-        An engine that can (`BatchEngine`) gets them in one call and runs them as one Flink job:
-        `cases_s` is then that whole run, edge cases included, and `edge_cases_s` the edge
-        case's share of it (its `seconds`), not time on top. Otherwise they run one after the
-        other and `edge_cases_s` is the edge cases' own time, after `cases_s`.
+        `cases_s` is that whole run, edge cases included; `edge_cases_s` is the edge case's
+        share of it (its `seconds`), not time on top.
         """
         engine = self._engine
         assert engine is not None
         mappings = [c.model_dump(mode="json") for c in spec.cases]
         edge_data = test_data if self.run_edge_cases and test_data else None
-        is_aggregate = spec.aggregation.is_aggregate
         t0 = time.perf_counter()
-        if isinstance(engine, BatchEngine):
-            cases = await asyncio.to_thread(
-                engine.run_all_cases, sql, mappings, test_data=edge_data, is_aggregate=is_aggregate
-            )
-            timings["cases_s"] = round(time.perf_counter() - t0, 3)
-            if edge_data is not None:
-                timings["edge_cases_s"] = round(cases[-1].seconds, 3)
-            return cases
-        cases = await asyncio.to_thread(engine.run_cases, sql, mappings) if mappings else []
+        cases = await asyncio.to_thread(
+            engine.run_all_cases,
+            sql,
+            mappings,
+            test_data=edge_data,
+            is_aggregate=spec.aggregation.is_aggregate,
+        )
         timings["cases_s"] = round(time.perf_counter() - t0, 3)
         if edge_data is not None:
-            t0 = time.perf_counter()
-            cases.append(
-                await asyncio.to_thread(engine.run_edge_cases, sql, edge_data, is_aggregate=is_aggregate)
-            )
-            timings["edge_cases_s"] = round(time.perf_counter() - t0, 3)
+            timings["edge_cases_s"] = round(cases[-1].seconds, 3)
         return cases
-
-
-@runtime_checkable
-class BatchEngine(Engine, Protocol):
-    """An engine that runs a validation's cases and edge cases in one call (one Flink job)."""
-
-    def run_all_cases(
-        self,
-        sql: str,
-        cases: Iterable[Mapping[str, Any]],
-        *,
-        test_data: Mapping[str, Any] | None,
-        is_aggregate: bool,
-    ) -> list[CaseFacts]:
-        """The cases' facts in order, then the edge case's when `test_data` is given."""
-        ...
 
 
 def scored_event(cause: SqlGenerated, stored: StoredReport) -> ValidationScored:

@@ -49,9 +49,19 @@ class Engine(Protocol):
 
     def plan(self, sql: str) -> PlanFacts: ...
 
-    def run_cases(self, sql: str, cases: Iterable[Mapping[str, Any]]) -> list[CaseFacts]: ...
+    def run_all_cases(
+        self,
+        sql: str,
+        cases: Iterable[Mapping[str, Any]],
+        *,
+        test_data: Mapping[str, Any] | None,
+        is_aggregate: bool,
+    ) -> list[CaseFacts]:
+        """The cases' facts in order, then the edge case's when `test_data` is given.
 
-    def run_edge_cases(self, sql: str, test_data: Mapping[str, Any], *, is_aggregate: bool) -> CaseFacts: ...
+        One call, so the engine can run them all as one Flink job.
+        """
+        ...
 
 
 class Knowledge(Protocol):

@@ -225,19 +225,6 @@ class EngineRunner:
             out.append(_edge_facts(results[-1], test_data, is_aggregate=is_aggregate))
         return out
 
-    def run_cases(
-        self,
-        sql: str,
-        cases: Iterable[Mapping[str, Any] | Case],
-        *,
-        fidelity: Literal["auto", "exact", "rewritten"] = "auto",
-    ) -> list[CaseFacts]:
-        return self.run_all_cases(sql, cases, fidelity=fidelity)
-
-    def run_edge_cases(self, sql: str, test_data: Mapping[str, Any], *, is_aggregate: bool) -> CaseFacts:
-        """Run the generator's edge-case events once and check its invariants on the result."""
-        return self.run_all_cases(sql, [], test_data=test_data, is_aggregate=is_aggregate)[0]
-
     def note(self) -> Sequence[str]:
         notes = []
         if self._postgres_note:

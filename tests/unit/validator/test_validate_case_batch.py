@@ -1,8 +1,7 @@
-"""`ValidationUseCase.validate` hands an engine that can batch every case in one call.
+"""`ValidationUseCase.validate` hands the engine every case in one call (one Flink job).
 
-Fake engines (no Flink): a batching engine gets the request's cases and the edge case in one
-`run_all_cases` call; an engine with only the port's two methods still gets the old two calls.
-The timings say which happened.
+A fake engine (no Flink) records its calls: the request's cases and the edge case arrive in one
+`run_all_cases` call, and the timings say how the time was shared.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from services.ingest.domain.checks import check_document
 from services.mesh.spec import RequestSpec
 from services.validator.domain.model import CaseFacts, EngineStatement, PlanFacts
 from services.validator.domain.report import render_markdown
-from services.validator.handlers import BatchEngine, ValidationUseCase
+from services.validator.handlers import ValidationUseCase
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "requests"
 TEST_DATA: dict[str, Any] = {"events": [], "dimensions": {}}
@@ -30,25 +29,13 @@ def _spec() -> RequestSpec:
     return spec
 
 
-class PortEngine:
-    """Only the port's methods: one call for the request's cases, one for the edge cases."""
-
+class BatchingEngine:
     def __init__(self) -> None:
         self.calls: list[str] = []
 
     def plan(self, sql: str) -> PlanFacts:
         return PLAN
 
-    def run_cases(self, sql: str, cases: Iterable[Mapping[str, Any]]) -> list[CaseFacts]:
-        self.calls.append("run_cases")
-        return [CaseFacts(name=str(c["name"]), passed=True, seconds=1.0) for c in cases]
-
-    def run_edge_cases(self, sql: str, test_data: Mapping[str, Any], *, is_aggregate: bool) -> CaseFacts:
-        self.calls.append("run_edge_cases")
-        return CaseFacts(name="generated_edge_cases", source="edge_cases", passed=True, seconds=1.0)
-
-
-class BatchingEngine(PortEngine):
     def run_all_cases(
         self,
         sql: str,
@@ -77,7 +64,6 @@ async def test_a_batching_engine_gets_every_case_in_one_call() -> None:
     case's share of it; a note on how a case ran reaches the report."""
     spec = _spec()
     engine = BatchingEngine()
-    assert isinstance(engine, BatchEngine) and not isinstance(PortEngine(), BatchEngine)
     report = await ValidationUseCase(engine=engine, knowledge=None).validate(spec, "SQL", test_data=TEST_DATA)
     assert engine.calls == ["run_all_cases"]
     names = [c.name for c in report.cases]
@@ -96,13 +82,3 @@ async def test_edge_cases_off_sends_no_test_data() -> None:
     assert engine.calls == ["run_all_cases"]
     assert all(c.source == "request" for c in report.cases)
     assert "edge_cases_s" not in report.timings
-
-
-async def test_an_engine_with_only_the_port_methods_gets_two_calls() -> None:
-    engine = PortEngine()
-    report = await ValidationUseCase(engine=engine, knowledge=None).validate(
-        _spec(), "SQL", test_data=TEST_DATA
-    )
-    assert engine.calls == ["run_cases", "run_edge_cases"]
-    assert report.cases[-1].source == "edge_cases"
-    assert {"cases_s", "edge_cases_s"} <= set(report.timings)
