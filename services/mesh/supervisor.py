@@ -339,6 +339,7 @@ async def run_supervisor(
     only: Sequence[str] = (),
     health_timeout: float = 60.0,
     console: Console | None = None,
+    replicas: Mapping[str, int] | None = None,
 ) -> int:
     """The body of `streamwright up`; returns the process exit code."""
     # Piped output (CI, `tee`) would wrap the endpoint table at 80 columns; endpoints must stay whole.
@@ -346,14 +347,19 @@ async def run_supervisor(
     services = available_services()
     if only:
         services = {name: module for name, module in services.items() if name in only}
-    supervisor = Supervisor(
-        settings,
-        services=services,
-        broker_port=broker_port,
-        free_ports=free_ports,
-        health_timeout=health_timeout,
-        console=console,
-    )
+    try:
+        supervisor = Supervisor(
+            settings,
+            services=services,
+            broker_port=broker_port,
+            free_ports=free_ports,
+            health_timeout=health_timeout,
+            console=console,
+            replicas=replicas,
+        )
+    except ValueError as error:  # e.g. replicas of a service that --service left out
+        console.print(f"[red]error:[/red] {error}")
+        return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

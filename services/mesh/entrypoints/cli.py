@@ -30,6 +30,19 @@ def _services(values: list[str] | None) -> list[str]:
     return values or []
 
 
+def _replicas(values: list[str] | None) -> dict[str, int]:
+    """`--replicas validator=2` (repeatable) -> {"validator": 2}."""
+    out: dict[str, int] = {}
+    for value in values or ():
+        name, sep, count = value.partition("=")
+        if not sep or name not in SERVICE_NAMES or not count.isdigit() or int(count) < 1:
+            raise typer.BadParameter(
+                f"{value!r}: expected SERVICE=N with N >= 1 and SERVICE one of {', '.join(SERVICE_NAMES)}"
+            )
+        out[name] = int(count)
+    return out
+
+
 def broker(
     port: Annotated[
         int, typer.Option("--port", "-p", callback=_port, help="Port to listen on (0 = any free port).")
@@ -83,6 +96,14 @@ def up(
     health_timeout: Annotated[
         float, typer.Option("--health-timeout", min=1.0, help="Seconds each service has to become healthy.")
     ] = 60.0,
+    replicas: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--replicas",
+            help="SERVICE=N: run N processes of a service in one consumer group (repeatable); "
+            "extra instances get free ports.",
+        ),
+    ] = None,
 ) -> None:
     """Start the embedded broker and every service, each as its own process, until Ctrl-C."""
     from services.mesh.settings import MeshSettings, settings_or_exit
@@ -90,6 +111,7 @@ def up(
 
     # Checked before the broker starts: an invalid variable exits 2 naming it, not a traceback.
     settings = settings_or_exit(MeshSettings, "streamwright up")
+    counts = _replicas(replicas)
     code = asyncio.run(
         run_supervisor(
             settings,
@@ -97,6 +119,7 @@ def up(
             free_ports=free_ports,
             only=service or (),
             health_timeout=health_timeout,
+            replicas=counts,
         )
     )
     raise typer.Exit(code)
