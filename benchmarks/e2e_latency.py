@@ -203,9 +203,10 @@ async def main_async(args: argparse.Namespace) -> int:
 
             if args.burst > 0:
                 jobs = []
-                for i in range(args.burst):  # the examples in turn, each domain getting several revisions
-                    base = example(EXAMPLE_NAMES[i % len(EXAMPLE_NAMES)])
-                    domain = f"{base.domain}_b{i % args.domains + 1}".replace("-", "_")
+                for i in range(args.burst):  # request i goes to domain i % domains: several revisions each
+                    k = i % args.domains
+                    base = example(EXAMPLE_NAMES[k % len(EXAMPLE_NAMES)])
+                    domain = f"{base.domain}_b{k + 1}".replace("-", "_")
                     jobs.append(revision(base.renamed(domain), i))
                 print(f"\nburst: {args.burst} requests across {args.domains} domains, submitted at once")
                 began = time.monotonic()

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from services.mesh.events import RequestAccepted, SqlGenerated
+from services.mesh.events import RequestAccepted, RunCompleted, SqlGenerated
 from services.mesh.logging import get_logger
 from services.mesh.rpc.streamwright.v1 import validator_pb2_grpc
 from services.mesh.service import ServiceContext, ServiceParts
@@ -62,6 +62,7 @@ def build(ctx: ServiceContext, validator_settings: ValidatorSettings | None = No
     )
     ctx.subscribe(RequestAccepted, handlers.on_request_accepted)
     ctx.subscribe(SqlGenerated, handlers.on_sql_generated)
+    ctx.subscribe(RunCompleted, handlers.on_run_completed)
     api = ValidatorApi(reports, use_case, Peers(ctx.settings))
     warming: list[asyncio.Task[dict[str, float]]] = []
     if settings.validator_warm_on_start:

@@ -18,6 +18,7 @@ from services.mesh.events import (
     Envelope,
     Finding,
     RequestAccepted,
+    RunCompleted,
     Severity,
     SqlGenerated,
     ValidationScored,
@@ -230,11 +231,21 @@ class ValidatorHandlers:
                 raise SpecUnknown(f"no RequestAccepted seen for run {run_id!r}")
             await asyncio.sleep(0.2)
 
+    async def on_run_completed(self, event: RunCompleted) -> None:
+        await self._reports.mark_ended(event.envelope.run_id, str(event.final_state))
+
     async def on_sql_generated(self, event: SqlGenerated) -> None:
         run_id = event.envelope.run_id
         existing = await self._reports.report(run_id, event.attempt)
         if existing is not None:  # redelivery: publish the same event again (same id)
             await self._publisher.publish(scored_event(event, existing))
+            return
+        # A run that already ended (superseded by a newer revision, cancelled, timed out) needs no
+        # score: in a burst of revisions this skips seconds of Flink work per stale run. The router
+        # ignores scores of ended runs anyway, so nothing waits for one.
+        final_state = await self._reports.ended(run_id)
+        if final_state is not None:
+            log.info("skipped: the run has ended", attempt=event.attempt, final_state=final_state)
             return
         run = await self._wait_spec(run_id)
         spec = RequestSpec.model_validate_json(run.spec_json)

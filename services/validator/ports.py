@@ -43,6 +43,14 @@ class ReportRepository(Protocol):
         """That attempt's report, or the latest one when `attempt` is None."""
         ...
 
+    async def mark_ended(self, run_id: str, final_state: str) -> None:
+        """The run reached a terminal state (RunCompleted)."""
+        ...
+
+    async def ended(self, run_id: str) -> str | None:
+        """The run's final state, if it has ended."""
+        ...
+
 
 class Engine(Protocol):
     """Blocking: the use case calls it from a worker thread."""

@@ -1,7 +1,7 @@
 """ReportRepository over the DocumentStore, plus the report files under the service home.
 
-Documents: `specs/<run_id>` (from RequestAccepted) and `reports/<run_id>:<attempt>` (the JSON
-report and its markdown). Files: `<home>/validator/reports/<run>/attempt-<n>/job/<domain>/
+Documents: `specs/<run_id>` (from RequestAccepted), `reports/<run_id>:<attempt>` (the JSON
+report and its markdown) and `ended_runs/<run_id>` (from RunCompleted). Files: `<home>/validator/reports/<run>/attempt-<n>/job/<domain>/
 validation/validation-report-<domain>-v3.{md,json}`; `report_ref` is the markdown path.
 """
 
@@ -19,6 +19,7 @@ from services.validator.ports import RunSpec, StoredReport
 
 SPECS = "specs"
 REPORTS = "reports"
+ENDED = "ended_runs"
 _SAFE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _DOMAIN = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 
@@ -82,3 +83,10 @@ class StoreReportRepository:
             markdown=doc["markdown"],
             report_ref=doc["report_ref"],
         )
+
+    async def mark_ended(self, run_id: str, final_state: str) -> None:
+        await self._store.put(ENDED, run_id, {"run_id": run_id, "final_state": final_state})
+
+    async def ended(self, run_id: str) -> str | None:
+        stored = await self._store.get(ENDED, run_id)
+        return None if stored is None else str(stored.doc["final_state"])
