@@ -8,7 +8,7 @@ up:    ## set up, then start the embedded mesh (broker + every service) until Ct
 	scripts/bootstrap.sh && .venv/bin/streamwright up
 test:  ## set up, then lint, type-check and run the tests (all but the whole-mesh tier)
 	scripts/test.sh
-test-system: ## set up, then the whole-mesh tests: every example end to end, scale-out, faults (~20 min)
+test-system: ## set up, then the whole-mesh tests: every example end to end, scale-out, faults, Flink session cluster (~12 min)
 	scripts/test.sh -m system
 lock:  ## re-resolve requirements/lock.txt after a dependency change
 	scripts/lock.sh

@@ -542,6 +542,23 @@ class FlinkEngine:
                 self._started = True
         return self
 
+    def warm_up(self) -> float:
+        """Run one tiny job now; its seconds.
+
+        The first job in a JVM pays for starting the local runtime and loading its classes
+        (measured: ~10 s against ~5 s for the same batch of cases warm); paid here, at service
+        start, it is not paid by the first request.
+        """
+        self.start()
+        began = time.perf_counter()
+        with self._lock:
+            env = self.new_env(streaming=True)
+            env.execute_sql("CREATE TEMPORARY TABLE sw_warm_up (x INT) WITH ('connector' = 'blackhole')")
+            env.execute_sql("INSERT INTO sw_warm_up SELECT x FROM (VALUES (1), (2)) AS t(x)").wait(
+                JOB_TIMEOUT_MS
+            )
+        return time.perf_counter() - began
+
     def new_env(self, streaming: bool) -> TableEnvironment:
         from pyflink.table import EnvironmentSettings, TableEnvironment
 

@@ -436,3 +436,13 @@ def test_refuses_a_case_that_leaves_out_a_dimension_key(
     result = engine.run_case(ORDERS_JOB, case, postgres=postgres)
     assert not result.passed
     assert result.error is not None and "shop_id" in result.error and "case not run" in result.error
+
+
+def test_warm_up_runs_a_job_and_leaves_the_engine_clean(engine: FlinkEngine) -> None:
+    """The warm-up runs a real job, twice without a name clash (each in a fresh environment),
+    and the engine plans normally afterwards. (Its speed-up is measured by
+    benchmarks/validate_latency.py, not asserted here.)"""
+    assert engine.warm_up() > 0
+    assert engine.warm_up() > 0
+    report = engine.plan("CREATE TABLE t (x INT) WITH ('connector' = 'datagen');\nSELECT x FROM t;")
+    assert report.ok, report.errors
