@@ -358,7 +358,7 @@ def _die(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _consumer(settings: MeshSettings) -> Consumer:
+def reader_consumer(settings: MeshSettings) -> Consumer:
     from confluent_kafka import Consumer
 
     return Consumer(
@@ -457,7 +457,7 @@ def describe_value(value: bytes, settings: MeshSettings) -> str:
 def dlq_list() -> None:
     """List dead-letter topics with their record counts (counted by reading them)."""
     settings = _settings_or_exit()
-    consumer = _consumer(settings)
+    consumer = reader_consumer(settings)
     try:
         topics = _topics(consumer, settings)
         dlqs = {
@@ -501,7 +501,7 @@ def dlq_show(
 ) -> None:
     """Show the records of a dead-letter topic: why, from where, and what they hold."""
     settings = _settings_or_exit()
-    consumer = _consumer(settings)
+    consumer = reader_consumer(settings)
     try:
         topics = _topics(consumer, settings)
         name = _resolve_dlq(topic, settings, topics)
@@ -587,7 +587,7 @@ def dlq_replay(
     if partition is not None and offset is None:
         _die("--partition goes with --offset", USAGE)
     settings = _settings_or_exit()
-    consumer = _consumer(settings)
+    consumer = reader_consumer(settings)
     try:
         topics = _topics(consumer, settings)
         name = _resolve_dlq(topic, settings, topics)

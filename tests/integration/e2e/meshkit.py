@@ -31,13 +31,14 @@ from typing import Any, Self
 
 import grpc
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, ConsumerGroupState, KafkaError, TopicPartition
+from confluent_kafka import ConsumerGroupState
 from confluent_kafka.admin import AdminClient
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from rich.console import Console
 
 from services.mesh.avro import DecodeError, codec_from_settings
+from services.mesh.entrypoints.ops_cli import read_records, reader_consumer
 from services.mesh.events import Event, RunCompleted
 from services.mesh.grpc_client import open_channel
 from services.mesh.kafka import client_config
@@ -287,59 +288,25 @@ class Record:
     event: Event | None  # None: the bytes do not decode as a mesh event
 
 
-def read_topic(settings: MeshSettings, topic: str, *, timeout: float = 30.0) -> list[Record]:
-    """Every record of `topic` (prefixed by the caller), from the beginning to the end of each partition."""
+def read_topic(settings: MeshSettings, topic: str) -> list[Record]:
+    """Every record of `topic` (prefixed by the caller), from the beginning to the end of each
+    partition: the `dlq` commands' reader (plain consumer, no group, nothing committed)."""
     codec = codec_from_settings(settings)
-    consumer = Consumer(
-        {
-            **client_config(settings),
-            "group.id": f"test-reader-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            "fetch.wait.max.ms": 50,
-        }
-    )
+    consumer = reader_consumer(settings)
     try:
         metadata = consumer.list_topics(topic, timeout=10)
-        partitions = sorted(metadata.topics[topic].partitions)
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        records: list[Record] = []
-        ended: set[int] = set()
-        deadline = time.monotonic() + timeout
-        while len(ended) < len(partitions):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{topic}: partitions {sorted(set(partitions) - ended)} never ended")
-            message = consumer.poll(0.2)
-            if message is None:
-                continue
-            error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    ended.add(message.partition() or 0)
-                continue
-            ended.discard(message.partition() or 0)
-            value = message.value() or b""
-            try:
-                event: Event | None = codec.decode(value)
-            except DecodeError:
-                event = None
-            headers = {
-                k: v.decode(errors="replace") for k, v in (message.headers() or []) if isinstance(v, bytes)
-            }
-            records.append(
-                Record(
-                    message.topic() or "",
-                    message.partition() or 0,
-                    message.offset() or 0,
-                    message.key(),
-                    value,
-                    headers,
-                    event,
-                )
-            )
-        return records
+        read = read_records(consumer, {topic: sorted(metadata.topics[topic].partitions)})
     finally:
         consumer.close()
+    records: list[Record] = []
+    for r in read:
+        try:
+            event: Event | None = codec.decode(r.value)
+        except DecodeError:
+            event = None
+        headers = {k: v.decode(errors="replace") for k, v in r.headers}
+        records.append(Record(r.topic, r.partition, r.offset, r.key, r.value, headers, event))
+    return records
 
 
 def events_of(settings: MeshSettings, event_cls: type[Event], run_ids: Iterable[str]) -> dict[str, list[Any]]:
