@@ -13,6 +13,7 @@ import grpc
 from services.mesh.grpc_server import current_identity
 from services.mesh.paging import offset_from_token, token_for_offset
 from services.mesh.rpc.streamwright.v1 import router_pb2, router_pb2_grpc
+from services.router.domain.deployment import Deployment
 from services.router.domain.runs import RunState, RunView, project, short_type
 from services.router.handlers import (
     DeploymentConflict,
@@ -288,7 +289,7 @@ class RouterApi(router_pb2_grpc.RouterServiceServicer):
         return to_message(view)
 
     async def _deployment_call(
-        self, call: Awaitable[dict[str, Any]], context: grpc.aio.ServicerContext
+        self, call: Awaitable[Deployment], context: grpc.aio.ServicerContext
     ) -> router_pb2.DeploymentStatus:
         # Shielded: a client that gives up must not leave a job stopped and its successor unstarted.
         task = asyncio.ensure_future(call)
@@ -306,7 +307,7 @@ class RouterApi(router_pb2_grpc.RouterServiceServicer):
         except DeploymentFailed as error:
             await context.abort(grpc.StatusCode.ABORTED, str(error))
             raise
-        return to_deployment_status(record)
+        return to_deployment_status(record.to_dict())
 
     async def StopDomain(
         self, request: router_pb2.StopDomainRequest, context: grpc.aio.ServicerContext

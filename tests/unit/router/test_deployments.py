@@ -122,8 +122,8 @@ async def test_stop_then_rollback_then_forward_with_a_fake_deployer(tmp_path: Pa
     assert deployer.stopped == ["job-1"] and deployer.started[1].previous is not None  # the upgrade
 
     stopped = await handlers.stop("orders", reason="incident 42")
-    assert stopped["state"] == "STOPPED" and stopped["savepoint_path"] == "file:///savepoints/sp-job-2"
-    assert "incident 42" in stopped["reason"] and (await handlers.runs.deployment("orders")) == stopped
+    assert stopped.state == "STOPPED" and stopped.savepoint_path == "file:///savepoints/sp-job-2"
+    assert "incident 42" in stopped.reason and (await handlers.runs.deployment("orders")) == stopped.to_dict()
     with pytest.raises(DeploymentConflict, match="already stopped"):
         await handlers.stop("orders")
 
@@ -132,16 +132,16 @@ async def test_stop_then_rollback_then_forward_with_a_fake_deployer(tmp_path: Pa
     restart = deployer.started[-1]
     assert (restart.run_id, restart.revision, restart.previous) == (run1, 1, None)
     assert restart.restore_from == "file:///savepoints/sp-job-2" and "sink_r1" in (restart.sql or "")
-    assert back["state"] == "RUNNING" and back["revision"] == 1 and back["rolled_back_from"] == 2
-    assert back["savepoint_restored"] == "file:///savepoints/sp-job-2" and back["job_id"] == "job-3"
-    assert [e["revision"] for e in back["history"]] == [1, 2] and back["history"][-1]["state"] == "STOPPED"
+    assert back.state == "RUNNING" and back.revision == 1 and back.rolled_back_from == 2
+    assert back.savepoint_restored == "file:///savepoints/sp-job-2" and back.job_id == "job-3"
+    assert [e.revision for e in back.history] == [1, 2] and back.history[-1].state == "STOPPED"
     with pytest.raises(NoPreviousRevision, match="before revision 1"):
         await handlers.rollback("orders")
 
     forward = await handlers.rollback("orders", to_revision=2)
     assert deployer.stopped[-1] == "job-3" and deployer.started[-1].run_id == run2
     assert deployer.started[-1].restore_from == "file:///savepoints/sp-job-3"
-    assert forward["revision"] == 2 and forward["rolled_back_from"] == 1
+    assert forward.revision == 2 and forward.rolled_back_from == 1
     audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
     assert [(a["action"], a["revision"]) for a in audit] == [("stop", 2), ("rollback", 1), ("rollback", 2)]
 
@@ -188,7 +188,7 @@ async def test_engine_failures_are_reported_and_recorded(tmp_path: Path) -> None
     record = await handlers.runs.deployment("orders") or {}
     assert record["state"] == "STOPPED" and record["revision"] == 2 and "incompatible" in record["last_error"]
     deployer.fail_start = None
-    assert (await handlers.rollback("orders"))["revision"] == 1  # retried from the same savepoint
+    assert (await handlers.rollback("orders")).revision == 1  # retried from the same savepoint
     assert deployer.started[-1].restore_from == "file:///savepoints/sp-job-2"
 
 
@@ -216,13 +216,13 @@ async def test_manifest_stop_and_rollback_rewrite_the_gitops_directory(tmp_path:
     assert (dest / "extra-r2.yaml").is_file()
 
     stopped = await handlers.stop("orders", reason="pause")
-    assert stopped["state"] == "STOPPED" and stopped["savepoint_path"] is None
-    assert "operator takes the savepoint" in stopped["reason"]
+    assert stopped.state == "STOPPED" and stopped.savepoint_path is None
+    assert "operator takes the savepoint" in stopped.reason
     docs = list(yaml.safe_load_all((dest / "deploy-orders-v3.yaml").read_text()))
     assert docs[1]["spec"]["job"]["state"] == "suspended"
 
     back = await handlers.rollback("orders")
-    assert back["revision"] == 1 and back["target"] == "manifest" and back["manifests"]
+    assert back.revision == 1 and back.target == "manifest" and back.manifests
     assert not (dest / "extra-r2.yaml").exists()  # never two jobs from one domain's directory
     docs = list(yaml.safe_load_all((dest / "deploy-orders-v3.yaml").read_text()))
     job = docs[1]["spec"]["job"]

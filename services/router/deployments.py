@@ -1,0 +1,403 @@
+"""Start approved jobs, stop a domain's job and roll it back; keep the domain's deployment record.
+
+The repository stores a deployment as a plain document; `load_deployment` and `save_deployment`
+are the only places that convert it to and from the typed `Deployment`. Deployers (ports) still
+take the plain document, so the adapters see exactly what is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+from services.mesh.events import ErUpdated, Event, FinalState, RunStarted, RunStartFailed
+from services.mesh.ids import derive
+from services.mesh.logging import get_logger
+from services.router.domain.deployment import Deployment, DeploymentEntry, DeploymentState
+from services.router.domain.runs import MARK_STARTING, MARK_SUPERSEDED, RunRecord, RunState, marker
+from services.router.errors import (
+    DeploymentConflict,
+    DeploymentFailed,
+    DomainNotFound,
+    NoPreviousRevision,
+    NotAllowed,
+    NothingDeployed,
+)
+from services.router.ports import AuditLog, Deployer, DeployError, RunRepository, StartRequest, StartResult
+from services.router.runs_model import RunsModel
+
+HISTORY_LIMIT = 20
+# Either Flink target can stop the other's jobs (both stop through Flink's REST API).
+_FLINK_TARGETS = frozenset({"sql-gateway", "flink-session"})
+log = get_logger(__name__)
+
+
+async def load_deployment(runs: RunRepository, domain: str) -> Deployment | None:
+    stored = await runs.deployment(domain)
+    return Deployment.from_dict(stored) if stored is not None else None
+
+
+async def save_deployment(runs: RunRepository, deployment: Deployment) -> None:
+    await runs.save_deployment(deployment.domain, deployment.to_dict())
+
+
+class Deployments:
+    def __init__(
+        self, *, model: RunsModel, deployer: Deployer, audit: AuditLog, approvers: frozenset[str]
+    ) -> None:
+        self._model = model
+        self._runs = model.runs
+        self._deployer = deployer
+        self._audit = audit
+        self._approvers = approvers
+        # One deployment operation (start, stop, rollback) per domain at a time.
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def on_er_updated(self, event: ErUpdated) -> None:
+        """Knowledge committed: start the job (unless a newer revision superseded this run)."""
+        env = event.envelope
+        head, _ = await self._runs.domain_head(env.domain)
+        deployment = await load_deployment(self._runs, env.domain)
+        deployed = deployment.revision if deployment is not None else 0
+
+        def change(rec: RunRecord) -> list[Event]:
+            view = rec.view()
+            if view.state is not RunState.KB_UPDATED:
+                return []
+            revision = view.revision or 0
+            newer = max(head, deployed)
+            if newer > revision:
+                rec.add(
+                    marker(
+                        derive(env.event_id, MARK_SUPERSEDED),
+                        MARK_SUPERSEDED,
+                        self._model.now(rec),
+                        reason=f"superseded: revision {newer} of {env.domain} is newer than this run's {revision}",
+                    )
+                )
+                return []
+            rec.add(
+                marker(
+                    derive(env.event_id, MARK_STARTING),
+                    MARK_STARTING,
+                    self._model.now(rec),
+                    target=self._deployer.target,
+                )
+            )
+            return []
+
+        update = await self._model.update(env.run_id, event, change)
+        view = update.after
+        started = update.record.has(RunStarted.EVENT_TYPE) or update.record.has(RunStartFailed.EVENT_TYPE)
+        if view.state is RunState.STARTING and not started:
+            async with self._lock(env.domain):
+                # A redelivery racing this one may have started the job while this one waited.
+                record = await self._runs.get(env.run_id) or update.record
+                if not (record.has(RunStarted.EVENT_TYPE) or record.has(RunStartFailed.EVENT_TYPE)):
+                    await self._start(record, event, await load_deployment(self._runs, env.domain))
+
+    async def stop(
+        self,
+        domain: str,
+        *,
+        reason: str = "",
+        requested_by: str | None = None,
+        roles: frozenset[str] = frozenset(),
+    ) -> Deployment:
+        """Stop the domain's job with a savepoint (where the deployer takes one); record it STOPPED."""
+        self._may_operate(requested_by, roles, "stop")
+        async with self._lock(domain):
+            current = await self._current(domain)
+            if current.stopped:
+                where = current.savepoint_path or "no savepoint path recorded"
+                raise DeploymentConflict(
+                    f"revision {current.revision} of {domain} is already stopped ({where})"
+                )
+            savepoint = await self._stop_job(domain, current)
+            record = self._stopped_record(current, savepoint, reason or "stopped", requested_by)
+            await save_deployment(self._runs, record)
+        await self._audit_deployment("stop", record, requested_by, reason)
+        return record
+
+    async def rollback(
+        self,
+        domain: str,
+        *,
+        to_revision: int | None = None,
+        requested_by: str | None = None,
+        roles: frozenset[str] = frozenset(),
+    ) -> Deployment:
+        """Start an earlier revision again: stop the current job with a savepoint, start it from there.
+
+        Without `to_revision`, the latest earlier deployment of a lower revision. Its SQL (by run and
+        attempt) and manifests come from the deployment record; the started deployment is recorded,
+        with the replaced one in its history.
+        """
+        self._may_operate(requested_by, roles, "roll back")
+        async with self._lock(domain):
+            current = await self._current(domain)
+            entry = rollback_target(domain, current, to_revision)
+            request = await self._restart_request(domain, entry)
+            revision, from_revision = request.revision, current.revision
+            stopped = current
+            if not current.stopped:
+                savepoint = await self._stop_job(domain, current)
+                stopped = self._stopped_record(
+                    current, savepoint, f"rolling back to revision {revision}", requested_by
+                )
+                await save_deployment(self._runs, stopped)
+            request = replace(request, restore_from=stopped.savepoint_path)
+            try:
+                result = await self._deployer.start(request)
+            except Exception as failure:
+                if not isinstance(failure, DeployError):
+                    log.exception("deployer crashed", domain=domain)
+                error = str(failure) or type(failure).__name__
+                await save_deployment(self._runs, replace(stopped, last_error=error[:4000]))
+                where = stopped.savepoint_path or "no savepoint path recorded"
+                raise DeploymentFailed(
+                    f"revision {from_revision} of {domain} is stopped ({where}), "
+                    f"but starting revision {revision} failed: {error}"
+                ) from None
+            record = self._started_record(
+                request,
+                result,
+                stopped,
+                reason=f"rolled back from revision {from_revision}"
+                + (f" by {requested_by}" if requested_by else ""),
+                rolled_back_from=from_revision,
+            )
+            await save_deployment(self._runs, record)
+        await self._audit_deployment("rollback", record, requested_by, record.reason)
+        return record
+
+    async def _start(self, record: RunRecord, cause: ErUpdated, previous: Deployment | None) -> None:
+        view = record.view()
+        identity = record.identity
+        sql = await self._runs.get_sql(record.run_id, view.attempt)
+        request = StartRequest(
+            run_id=record.run_id,
+            domain=identity.domain,
+            revision=view.revision or 1,
+            attempt=view.attempt,
+            sql=sql,
+            artifact_ref=view.references.get("artifact_ref"),
+            content_hash=view.content_hash,
+            # A stopped job is not stopped again: the new revision starts from its savepoint.
+            previous=previous.to_dict() if previous is not None and not previous.stopped else None,
+            restore_from=previous.savepoint_path if previous is not None and previous.stopped else None,
+        )
+        result: StartResult | None = None
+        error: str | None = None
+        try:
+            result = await self._deployer.start(request)
+        except DeployError as failure:
+            error = str(failure) or type(failure).__name__
+        except Exception as failure:  # an adapter bug must still end the run, with its error
+            log.exception("deployer crashed", run_id=record.run_id)
+            error = f"{type(failure).__name__}: {failure}"
+        cause_id = cause.envelope.event_id
+        model = self._model
+
+        def change(rec: RunRecord) -> list[Event]:
+            if rec.has(RunStarted.EVENT_TYPE) or rec.has(RunStartFailed.EVENT_TYPE):
+                return []
+            key = (cause_id, "start")
+            if result is None:
+                failed = RunStartFailed(
+                    envelope=model.envelope(
+                        rec,
+                        RunStartFailed.EVENT_TYPE,
+                        cause_id=cause_id,
+                        key=(*key, RunStartFailed.EVENT_TYPE),
+                    ),
+                    target=self._deployer.target,
+                    reason=(error or "start failed")[:4000],
+                )
+                return [model.emit(rec, failed, cause_id)]
+            started = RunStarted(
+                envelope=model.envelope(
+                    rec, RunStarted.EVENT_TYPE, cause_id=cause_id, key=(*key, RunStarted.EVENT_TYPE)
+                ),
+                target=result.target,
+                job_id=result.job_id,
+                deployment_ref=result.deployment_ref,
+                revision=request.revision,
+            )
+            out: list[Event] = [model.emit(rec, started, cause_id)]
+            if not rec.view().terminal:
+                out.append(
+                    model.completed(
+                        rec, FinalState.RUNNING, running_reason(result), started.envelope.event_id
+                    )
+                )
+            return out
+
+        await model.update(record.run_id, None, change)
+        if result is not None:
+            await save_deployment(self._runs, self._started_record(request, result, previous))
+
+    def _started_record(
+        self,
+        request: StartRequest,
+        result: StartResult,
+        previous: Deployment | None,
+        *,
+        reason: str = "",
+        rolled_back_from: int | None = None,
+    ) -> Deployment:
+        history = (*previous.history, previous.as_entry()) if previous is not None else ()
+        return Deployment(
+            domain=request.domain,
+            run_id=request.run_id,
+            revision=request.revision,
+            attempt=request.attempt,
+            artifact_ref=request.artifact_ref,
+            content_hash=request.content_hash,
+            target=result.target,
+            job_id=result.job_id,
+            deployment_ref=result.deployment_ref,
+            savepoint_restored=result.savepoint_restored,
+            state=DeploymentState.RUNNING,
+            reason=reason or running_reason(result),
+            started_at=self._model.clock().isoformat(),
+            history=history[-HISTORY_LIMIT:],
+            manifests=dict(result.manifests),
+            rolled_back_from=rolled_back_from,
+        )
+
+    def _stopped_record(
+        self, current: Deployment, savepoint: str | None, reason: str, requested_by: str | None
+    ) -> Deployment:
+        where = f"savepoint {savepoint}" if savepoint else _no_savepoint_note(current)
+        return replace(
+            current,
+            state=DeploymentState.STOPPED,
+            savepoint_path=savepoint,
+            stopped_at=self._model.clock().isoformat(),
+            stopped_by=requested_by,
+            reason=f"{reason} ({where})",
+            last_error=None,
+        )
+
+    def _may_operate(self, requested_by: str | None, roles: frozenset[str], what: str) -> None:
+        """With auth on (a caller identity) and approvers configured, only approvers stop and roll back."""
+        if requested_by is None or not self._approvers:
+            return
+        if not ({requested_by} | roles) & self._approvers:
+            raise NotAllowed(
+                f"{requested_by} may not {what} deployments (approvers: {', '.join(sorted(self._approvers))})"
+            )
+
+    def _lock(self, domain: str) -> asyncio.Lock:
+        return self._locks.setdefault(domain, asyncio.Lock())
+
+    async def _current(self, domain: str) -> Deployment:
+        """The domain's deployment record; DomainNotFound or NothingDeployed when there is none."""
+        current = await load_deployment(self._runs, domain)
+        if current is not None:
+            return current
+        head, _ = await self._runs.domain_head(domain)
+        if head == 0 and not await self._runs.list_runs(domain=domain, limit=1):
+            raise DomainNotFound(f"unknown domain {domain!r}: no run and no deployment")
+        raise NothingDeployed(f"nothing is deployed for domain {domain!r}")
+
+    async def _stop_job(self, domain: str, current: Deployment) -> str | None:
+        target = current.target
+        mine = self._deployer.target
+        if target != mine and not {target, mine} <= _FLINK_TARGETS:
+            raise DeploymentConflict(
+                f"revision {current.revision} of {domain} was deployed with {target or 'an unknown target'}"
+                f"; this router deploys with {mine} and cannot stop it"
+            )
+        try:
+            return await self._deployer.stop(current.to_dict(), savepoint=True)
+        except Exception as failure:
+            if not isinstance(failure, DeployError):
+                log.exception("deployer crashed while stopping", domain=domain)
+            error = str(failure) or type(failure).__name__
+            raise DeploymentFailed(
+                f"stopping revision {current.revision} of {domain} failed: {error}"
+            ) from None
+
+    async def _restart_request(self, domain: str, entry: DeploymentEntry) -> StartRequest:
+        """What starts a recorded deployment again; DeploymentConflict when the record lacks it."""
+        if not entry.run_id or entry.revision <= 0:
+            raise DeploymentConflict(f"the deployment record of {domain} has an incomplete history entry")
+        attempt, artifact_ref = entry.attempt, entry.artifact_ref
+        if attempt is None or artifact_ref is None:  # records from before attempt/artifact_ref were kept
+            record = await self._runs.get(entry.run_id)
+            view = record.view() if record is not None else None
+            if attempt is None:
+                attempt = view.attempt if view is not None else 1
+            if artifact_ref is None and view is not None:
+                artifact_ref = view.references.get("artifact_ref")
+        sql = await self._runs.get_sql(entry.run_id, attempt)
+        if self._deployer.target == "manifest":
+            if not entry.manifests and not artifact_ref:
+                raise DeploymentConflict(
+                    f"revision {entry.revision} of {domain} has no recorded manifests to write again"
+                )
+        elif not sql:
+            raise DeploymentConflict(
+                f"revision {entry.revision} of {domain} has no recorded SQL to start again"
+            )
+        return StartRequest(
+            run_id=entry.run_id,
+            domain=domain,
+            revision=entry.revision,
+            attempt=attempt,
+            sql=sql,
+            artifact_ref=artifact_ref or None,
+            content_hash=entry.content_hash,
+            manifests=dict(entry.manifests) if entry.manifests else None,
+        )
+
+    async def _audit_deployment(
+        self, action: str, record: Deployment, requested_by: str | None, reason: str
+    ) -> None:
+        await self._audit.append(
+            {
+                "at": self._model.clock().isoformat(),
+                "action": action,
+                "domain": record.domain,
+                "run_id": record.run_id,
+                "revision": record.revision,
+                "rolled_back_from": record.rolled_back_from,
+                "savepoint": record.savepoint_path or record.savepoint_restored,
+                "requested_by": requested_by,
+                "reason": reason,
+            }
+        )
+
+
+def running_reason(result: StartResult) -> str:
+    if result.job_id:
+        return f"job {result.job_id} is running on {result.target}"
+    return f"manifests written to {result.deployment_ref}"
+
+
+def _no_savepoint_note(current: Deployment) -> str:
+    if current.target == "manifest":
+        return "suspended in the manifests; the operator takes the savepoint"
+    return "no savepoint location reported"
+
+
+def rollback_target(domain: str, current: Deployment, to_revision: int | None) -> DeploymentEntry:
+    """The history entry to roll back to: `to_revision`'s latest, else the latest of a lower revision."""
+    revision, history = current.revision, current.history
+    if to_revision is not None:
+        if to_revision == revision:
+            raise DeploymentConflict(f"revision {revision} is the deployed revision of {domain}")
+        found = [e for e in history if e.revision == to_revision]
+        if not found:
+            known = sorted({e.revision for e in history})
+            raise NoPreviousRevision(
+                f"revision {to_revision} of {domain} was never deployed"
+                + (f" (earlier deployments: {', '.join(map(str, known))})" if known else "")
+            )
+        return found[-1]
+    earlier = [e for e in history if 0 < e.revision < revision]
+    if not earlier:
+        raise NoPreviousRevision(f"no revision of {domain} before revision {revision} was deployed")
+    return earlier[-1]

@@ -1,0 +1,224 @@
+"""Gate a scored attempt (GateDecided once per attempt), a reviewer's decision, and cancelling a run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.mesh.events import (
+    DecidedBy,
+    Decision,
+    Event,
+    GateDecided,
+    GateMode,
+    RunCancelRequested,
+    ValidationScored,
+)
+from services.router.deployments import load_deployment
+from services.router.domain.decide import Classifier, RoutingConfig, RoutingDecision, decide
+from services.router.domain.facts import FindingFact, RunFacts
+from services.router.domain.runs import RunRecord, RunState, RunView
+from services.router.errors import NotAllowed, RunConflict, RunNotFound
+from services.router.ports import AuditLog
+from services.router.runs_model import RunsModel
+
+# The automatic deciders; a reviewer's GateDecided answers one of theirs.
+_AUTOMATIC = ("gate", "rule", "llm")
+
+
+class Gate:
+    def __init__(
+        self,
+        *,
+        model: RunsModel,
+        routing: RoutingConfig,
+        audit: AuditLog,
+        classifier: Classifier | None,
+        llm_repair: bool,
+        approvers: frozenset[str],
+    ) -> None:
+        self._model = model
+        self._routing = routing
+        self._audit = audit
+        self._classifier = classifier
+        self._llm_repair = llm_repair
+        self._approvers = approvers
+
+    async def on_validation_scored(self, event: ValidationScored) -> None:
+        """Gate the scored attempt and publish GateDecided (once per attempt)."""
+        env = event.envelope
+        record = await self._model.runs.get(env.run_id)
+        already = record is not None and _decided(record, event.attempt)
+        current = record.view() if record is not None else None
+        terminal = current is not None and current.terminal
+        # A late score of an attempt the run has moved past (a newer attempt exists) is only recorded.
+        stale = current is not None and current.attempt > event.attempt
+        routing: RoutingDecision | None = None
+        if not already and not terminal and not stale:
+            routing = await self._decide(event, record)
+
+        def change(rec: RunRecord) -> list[Event]:
+            view = rec.view()
+            if (
+                routing is None
+                or view.terminal
+                or view.attempt > event.attempt
+                or _decided(rec, event.attempt)
+            ):
+                return []
+            return [self._gate_event(rec, event, routing)]
+
+        await self._model.update(env.run_id, event, change)
+
+    async def review(
+        self,
+        run_id: str,
+        *,
+        approve: bool,
+        reviewer: str,
+        comment: str = "",
+        roles: frozenset[str] = frozenset(),
+    ) -> RunView:
+        """A human decision on a run IN_REVIEW: GateDecided(decided_by=reviewer), audited."""
+        record = await self._model.runs.get(run_id)
+        if record is None:
+            raise RunNotFound(run_id)
+        if approve and self._approvers and not ({reviewer} | roles) & self._approvers:
+            raise NotAllowed(
+                f"{reviewer} may not approve runs (approvers: {', '.join(sorted(self._approvers))})"
+            )
+        view = record.view()
+        if view.state is not RunState.IN_REVIEW:
+            raise RunConflict(f"run {run_id} is {view.state.value}, not IN_REVIEW")
+        made: list[GateDecided] = []
+
+        def change(rec: RunRecord) -> list[Event]:
+            current = rec.view()
+            if current.state is not RunState.IN_REVIEW:
+                return []
+            asked = rec.has(GateDecided.EVENT_TYPE, attempt=current.attempt, decision="review")
+            if asked is None:
+                return []
+            decision = Decision.APPROVED if approve else Decision.REJECTED
+            verb = "approved" if approve else "rejected"
+            event = GateDecided(
+                envelope=self._model.envelope(
+                    rec,
+                    GateDecided.EVENT_TYPE,
+                    cause_id=asked.event_id,
+                    key=(asked.event_id, GateDecided.EVENT_TYPE, "review"),
+                ),
+                attempt=current.attempt,
+                decision=decision,
+                reason=comment.strip() or f"{verb} by {reviewer}",
+                mode=GateMode(str(asked.data.get("mode") or "strict")),
+                decided_by=DecidedBy.REVIEWER,
+                reviewer=reviewer,
+                score=current.score,
+            )
+            made.append(event)
+            return [self._model.emit(rec, event, asked.event_id)]
+
+        update = await self._model.update(run_id, None, change)
+        if not made:
+            raise RunConflict(f"run {run_id} is {update.after.state.value}, not IN_REVIEW")
+        decided = made[0]
+        await self._audit.append(
+            {
+                "at": decided.envelope.occurred_at.isoformat(),
+                "event_id": decided.envelope.event_id,
+                "run_id": run_id,
+                "domain": update.record.identity.domain,
+                "attempt": decided.attempt,
+                "decision": decided.decision.value,
+                "reviewer": reviewer,
+                "roles": sorted(roles),
+                "comment": comment,
+                "score": decided.score,
+            }
+        )
+        return update.after
+
+    async def cancel(self, run_id: str, *, reason: str, requested_by: str | None) -> RunView:
+        record = await self._model.runs.get(run_id)
+        if record is None:
+            raise RunNotFound(run_id)
+        if record.view().terminal:
+            raise RunConflict(f"run {run_id} already ended {record.view().state.value}")
+
+        def change(rec: RunRecord) -> list[Event]:
+            if rec.view().terminal:
+                return []
+            event = RunCancelRequested(
+                envelope=self._model.envelope(
+                    rec,
+                    RunCancelRequested.EVENT_TYPE,
+                    cause_id=None,
+                    key=(run_id, RunCancelRequested.EVENT_TYPE),
+                ),
+                reason=reason or "cancelled",
+                requested_by=requested_by,
+            )
+            return [self._model.emit(rec, event, None)]
+
+        update = await self._model.update(run_id, None, change)
+        return update.after
+
+    async def _decide(self, event: ValidationScored, record: RunRecord | None) -> RoutingDecision:
+        env = event.envelope
+        view = record.view() if record is not None else None
+        domain = record.identity.domain if record is not None else env.domain
+        deployment = await load_deployment(self._model.runs, domain)
+        content_hash = view.content_hash if view is not None else None
+        # The same content already deployed by another run: the routing rules may skip it.
+        duplicate = bool(
+            deployment is not None
+            and content_hash
+            and deployment.content_hash == content_hash
+            and deployment.run_id != env.run_id
+        )
+        facts = RunFacts(
+            score=event.score,
+            critical=event.critical_count,
+            warnings=event.warning_count,
+            infos=event.info_count,
+            domain=domain,
+            attempt=event.attempt,
+            revision=(view.revision or 0) if view is not None else 0,
+            dimensions={d.name: d.score for d in event.dimensions},
+            findings=tuple(FindingFact(f.code, f.severity.value, f.dimension) for f in event.findings),
+            duplicate=duplicate,
+            provisional=event.provisional,
+            llm_repair=self._llm_repair,
+        )
+        return await decide(facts, self._routing, self._classifier)
+
+    def _gate_event(self, record: RunRecord, cause: ValidationScored, routing: RoutingDecision) -> Event:
+        reason = routing.reason
+        if routing.rule_errors:
+            reason += f" [rule errors: {'; '.join(routing.rule_errors)}]"
+        event = GateDecided(
+            envelope=self._model.envelope(
+                record,
+                GateDecided.EVENT_TYPE,
+                cause_id=cause.envelope.event_id,
+                key=(cause.envelope.event_id, GateDecided.EVENT_TYPE),
+            ),
+            attempt=cause.attempt,
+            decision=routing.decision,
+            reason=reason[:2000],
+            rule=routing.rule,
+            mode=routing.mode,
+            decided_by=routing.decided_by,
+            score=cause.score,
+        )
+        extra: dict[str, Any] = {}
+        if routing.llm is not None:
+            extra["llm"] = {k: getattr(routing.llm, k) for k in routing.llm.__slots__}
+        return self._model.emit(record, event, cause.envelope.event_id, **extra)
+
+
+def _decided(record: RunRecord, attempt: int) -> bool:
+    """Whether an automatic decider already decided this attempt."""
+    return any(
+        record.has(GateDecided.EVENT_TYPE, attempt=attempt, decided_by=by) is not None for by in _AUTOMATIC
+    )
