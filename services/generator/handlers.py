@@ -11,6 +11,7 @@ repair budget bounds how often it asks again.
 
 from __future__ import annotations
 
+from services.flinksql.spec import RequestSpec
 from services.generator.domain.compile import CompiledJob, compile_job
 from services.generator.domain.lower import CompileError
 from services.generator.domain.profiles import Profile
@@ -44,7 +45,6 @@ from services.mesh.events import (
     ValidationScored,
 )
 from services.mesh.logging import get_logger
-from services.mesh.spec import RequestSpec
 
 PRODUCER = "generator"
 log = get_logger(__name__)

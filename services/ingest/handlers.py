@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from services.flinksql.spec import SPEC_VERSION
 from services.ingest.domain.checks import CheckResult, check_document
 from services.ingest.domain.errors import Issue as CheckIssue
 from services.ingest.domain.intake import UNPARSED_DOMAIN, RequestRecord, RequestState, assign_revision
@@ -29,7 +30,6 @@ from services.mesh.events import (
 )
 from services.mesh.ids import derive, new_ulid
 from services.mesh.logging import get_logger
-from services.mesh.spec import SPEC_VERSION
 
 PRODUCER = "ingest"
 _DOMAIN_LINE = re.compile(r"""^\s*domain\s*:\s*["']?([a-z][a-z0-9_-]{0,63})["']?\s*(?:#.*)?$""", re.M)

@@ -14,6 +14,7 @@ finds the run's outcome recorded and re-publishes the same event (same derived i
 
 from __future__ import annotations
 
+from services.flinksql.spec import RequestSpec
 from services.knowledge.domain.diagrams import conflict_report
 from services.knowledge.domain.model import Change, build_model
 from services.knowledge.domain.versions import RunRecord
@@ -32,7 +33,6 @@ from services.mesh.events import (
     utc_now,
 )
 from services.mesh.logging import get_logger
-from services.mesh.spec import RequestSpec
 
 PRODUCER = "knowledge"
 log = get_logger(__name__)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from services.flinksql.spec import RequestSpec
 from services.mesh.events import (
     DimensionScore,
     Envelope,
@@ -24,7 +25,6 @@ from services.mesh.events import (
     ValidationScored,
 )
 from services.mesh.logging import get_logger
-from services.mesh.spec import RequestSpec
 from services.validator.domain.assess import assess
 from services.validator.domain.context import Inputs
 from services.validator.domain.model import CaseFacts, JobConfig, KnowledgeFacts, Language, PlanFacts, Report
@@ -80,6 +80,7 @@ class ValidationUseCase:
         attempt: int = 1,
         test_data: Mapping[str, Any] | None = None,
         job_config: JobConfig | None = None,
+        missing_artifacts: Sequence[str] = (),
         run_cases: bool | None = None,
         spec_json: str | None = None,
         language: Language | None = None,
@@ -122,6 +123,7 @@ class ValidationUseCase:
                 edge_test_data=dict(test_data) if test_data else None,
                 knowledge=knowledge,
                 job_config=job_config,
+                missing_artifacts=tuple(missing_artifacts),
             ),
             rule_config=self.rule_config,
             run_id=run_id,
@@ -249,14 +251,15 @@ class ValidatorHandlers:
             return
         run = await self._wait_spec(run_id)
         spec = RequestSpec.model_validate_json(run.spec_json)
-        test_data, job_config = await self._artifacts.read(event.artifact_ref, spec.job.domain)
+        artifacts = await self._artifacts.read(event.artifact_ref, spec.job.domain)
         report = await self.use_case.validate(
             spec,
             event.sql,
             run_id=run_id,
             attempt=event.attempt,
-            test_data=test_data,
-            job_config=job_config,
+            test_data=artifacts.test_data,
+            job_config=artifacts.job_config,
+            missing_artifacts=artifacts.missing,
             spec_json=run.spec_json,
         )
         stored = await self._reports.save_report(report, render_markdown(report))

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from services.mesh.events import Event
-from services.validator.domain.model import CaseFacts, JobConfig, KnowledgeFacts, PlanFacts, Report
+from services.validator.domain.model import CaseFacts, KnowledgeFacts, PlanFacts, Report, RunArtifacts
 
 
 class RunSpec(BaseModel):
@@ -77,8 +77,9 @@ class Knowledge(Protocol):
 
 
 class Artifacts(Protocol):
-    async def read(self, artifact_ref: str, domain: str) -> tuple[dict[str, Any] | None, JobConfig | None]:
-        """The generator's edge-case test data and job config under `artifact_ref`, when present."""
+    async def read(self, artifact_ref: str, domain: str) -> RunArtifacts:
+        """The generator's edge-case test data and job config under `artifact_ref`; the paths of
+        those that are missing are listed in `RunArtifacts.missing`, never silently dropped."""
         ...
 
 

@@ -1,6 +1,6 @@
 """The generator's pure core: spec -> IR -> Flink SQL, manifests, docs and test data."""
 
-from services.generator.domain.compile import ArtifactPaths, CompiledJob, compile_job
+from services.generator.domain.compile import CompiledJob, compile_job
 from services.generator.domain.lower import CompileError
 from services.generator.domain.profiles import Profile
 from services.generator.domain.target import (
@@ -14,7 +14,6 @@ from services.generator.domain.target import (
 __all__ = [
     "DEFAULT_TARGET",
     "TARGETS",
-    "ArtifactPaths",
     "CompileError",
     "CompiledJob",
     "Profile",

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 
+from services.flinksql import expr as ex
+from services.flinksql.spec import RequestSpec
 from services.generator.domain.emit_sql import secret_reference
 from services.generator.domain.ir import JobIR
 from services.generator.domain.manifests import SECRET_KEY, secret_env_var
 from services.generator.domain.target import Target
-from services.mesh import expr as ex
-from services.mesh.spec import RequestSpec
 
 
 def _cell(text: str) -> str:

@@ -3,17 +3,17 @@
 Deterministic: the same IR gives byte-identical text (no timestamps, dict order from the IR).
 Every identifier goes through `quote_identifier` (backquotes doubled), every literal through
 `quote_string` (quotes doubled), comment text through `_comment` (no line breaks), and every
-scalar expression through `services.mesh.expr.render` with column references resolved here.
+scalar expression through `services.flinksql.expr.render` with column references resolved here.
 """
 
 from __future__ import annotations
 
 import re
 
+from services.flinksql import expr as ex
+from services.flinksql.quoting import quote_identifier as qi
+from services.flinksql.quoting import quote_string as qs
 from services.generator.domain.ir import JobIR, KeyRef, Option, TableDef
-from services.mesh import expr as ex
-from services.mesh.sqltypes import quote_identifier as qi
-from services.mesh.sqltypes import quote_string as qs
 
 INDENT = "    "
 SECRET_REFERENCE = "${{secret:{name}}}"  # noqa: S105 - a reference format, not a secret

@@ -3,7 +3,7 @@
 `lower.lower_spec` builds it from a `RequestSpec`; `emit_sql.emit_script` turns it into Flink
 SQL text; manifests, docs and test data read it too. Names in the IR are plain strings that
 the emitter always backquotes; literals are values that the emitter always quotes; scalar
-expressions stay ASTs (`services.mesh.expr`) whose column references the emitter resolves
+expressions stay ASTs (`services.flinksql.expr`) whose column references the emitter resolves
 through `ColumnRefs`, so no text from the document is ever spliced into SQL.
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from services.mesh.expr import Expr
-from services.mesh.sqltypes import FlinkType
+from services.flinksql.expr import Expr
+from services.flinksql.sqltypes import FlinkType
 
 ConflictStrategy = Literal["DEDUPLICATE"]
 

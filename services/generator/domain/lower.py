@@ -11,6 +11,10 @@ import hashlib
 import re
 from collections.abc import Iterable
 
+from services.flinksql import expr as ex
+from services.flinksql.artifacts import BadDomain, checked_domain
+from services.flinksql.spec import Mapping, RequestSpec, Table
+from services.flinksql.sqltypes import BIGINT, STRING, FlinkType, insert_assignable, same_type
 from services.generator.domain import sizing
 from services.generator.domain.ir import (
     ColumnDef,
@@ -30,11 +34,7 @@ from services.generator.domain.ir import (
 )
 from services.generator.domain.profiles import Profile
 from services.generator.domain.target import Target
-from services.mesh import expr as ex
-from services.mesh.spec import Mapping, RequestSpec, Table
-from services.mesh.sqltypes import BIGINT, STRING, FlinkType, insert_assignable, same_type
 
-DOMAIN_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 # Connector options whose values are credentials: never emitted, always a secret reference.
 SENSITIVE_OPTION = re.compile(
     r"(password|passwd|secret|access[-_.]?key|accesskey|token|credential|jaas\.config)", re.IGNORECASE
@@ -51,9 +51,10 @@ class CompileError(ValueError):
 
 def check_domain(domain: str) -> str:
     """The domain, re-checked: it becomes directory names and SQL literals."""
-    if not DOMAIN_PATTERN.fullmatch(domain):
-        raise CompileError(f"domain {domain!r} does not match {DOMAIN_PATTERN.pattern}")
-    return domain
+    try:
+        return checked_domain(domain)
+    except BadDomain as exc:
+        raise CompileError(str(exc)) from None
 
 
 def fresh(base: str, taken: Iterable[str]) -> str:

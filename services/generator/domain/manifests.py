@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from services.flinksql.artifacts import ArtifactLayout
 from services.generator.domain.ir import JobIR
 from services.generator.domain.profiles import Profile
 from services.generator.domain.target import Target
@@ -27,10 +28,6 @@ def k8s_name(domain: str) -> str:
 
 def secret_env_var(secret: str) -> str:
     return "SW_SECRET_" + re.sub(r"[^A-Z0-9]", "_", secret.upper())
-
-
-def sql_file_name(domain: str) -> str:
-    return f"{domain}_wide_table_v3.sql"
 
 
 def flink_configuration(ir: JobIR, target: Target, profile: Profile) -> dict[str, str]:
@@ -77,7 +74,7 @@ def deployment_documents(ir: JobIR, target: Target, profile: Profile, sql: str) 
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": f"{name}-sql", "namespace": profile.namespace, "labels": labels},
-        "data": {sql_file_name(domain): sql},
+        "data": {ArtifactLayout(domain).sql_file_name: sql},
     }
     env = [
         {"name": secret_env_var(s), "valueFrom": {"secretKeyRef": {"name": s, "key": SECRET_KEY}}}
@@ -119,7 +116,7 @@ def deployment_documents(ir: JobIR, target: Target, profile: Profile, sql: str) 
             "job": {
                 "jarURI": profile.sql_runner_jar,
                 "entryClass": profile.sql_runner_class,
-                "args": [f"{SQL_MOUNT}/{sql_file_name(domain)}"],
+                "args": [f"{SQL_MOUNT}/{ArtifactLayout(domain).sql_file_name}"],
                 "parallelism": ir.sizing.parallelism,
                 "upgradeMode": "savepoint",
                 "state": "running",

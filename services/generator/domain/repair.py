@@ -20,13 +20,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from services.flinksql.lexer import LexError, Token, TokenKind
+from services.flinksql.spec import RequestSpec
+from services.flinksql.statements import Statement, split_statements
 from services.generator.domain import manifests, yamltext
 from services.generator.domain.ir import JobIR
 from services.generator.domain.profiles import Profile
 from services.generator.domain.target import resolve_target
 from services.mesh.events import Finding
-from services.mesh.spec import RequestSpec
-from services.mesh.sqlsplit import SqlLexError, Statement, Token, TokenKind, split_statements
 
 DEFAULT_MAX_SQL_BYTES = 64 * 1024
 MAX_FINDINGS = 40
@@ -198,7 +199,7 @@ def check_repaired_sql(
         raise RepairRejected(f"the repaired SQL is {size} bytes, more than {max_bytes}")
     try:
         statements = split_statements(sql)
-    except SqlLexError as exc:
+    except LexError as exc:
         raise RepairRejected(f"the repaired SQL does not lex: {exc}") from exc
     if current_sql is not None and _token_values(statements) == _token_values(split_statements(current_sql)):
         raise RepairRejected("the answer repeats the current SQL (comments and layout aside)")

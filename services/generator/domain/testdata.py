@@ -12,10 +12,10 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from services.flinksql import expr as ex
+from services.flinksql.spec import RequestSpec
+from services.flinksql.sqltypes import FlinkType
 from services.generator.domain.ir import JobIR
-from services.mesh import expr as ex
-from services.mesh.spec import RequestSpec
-from services.mesh.sqltypes import FlinkType
 
 BASE_TIME = 1736208000000  # 2025-01-07T00:00:00Z, fixed: the same spec gives the same data
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.flinksql.spec import Case, Dimension, Table
 from services.ingest.domain import yaml_safe
 from services.ingest.domain.errors import Issues
-from services.mesh.spec import Case, Dimension, Table
 
 BLOCK = "cases"
 _CASE_KEYS = {"name", "description", "events", "dimensions", "expected"}

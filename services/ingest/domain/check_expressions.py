@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.flinksql.expr import AGGREGATES, Call, Column, Expr, aggregate_calls, children
+from services.flinksql.spec import Expression, PayloadClass, Table
+from services.flinksql.sqltypes import FlinkType
 from services.ingest.domain.errors import Issues
 from services.ingest.domain.expressions import ExpressionError, TypeEnv, analyze, parse_expression
-from services.mesh.expr import AGGREGATES, Call, Column, Expr, aggregate_calls, children
-from services.mesh.spec import Expression, PayloadClass, Table
-from services.mesh.sqltypes import FlinkType
 
 
 @dataclass

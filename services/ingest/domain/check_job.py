@@ -8,12 +8,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import JsonValue
 
+from services.flinksql.artifacts import DOMAIN_PATTERN
+from services.flinksql.spec import JobInfo
 from services.ingest.domain.errors import Issues
 from services.ingest.domain.parse import RawDocument
-from services.mesh.spec import JobInfo
 
 BLOCK = "job_info"
-DOMAIN = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+DOMAIN = DOMAIN_PATTERN
 EVENT_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
 _ZONE_TEXT = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+)*$")
 _OPTIONAL = ("description", "author", "version", "create_date", "update_frequency", "sla_requirement")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from services.flinksql.spec import Dimension, Join, PayloadClass
+from services.flinksql.sqltypes import FlinkType, join_key_compatible
 from services.ingest.domain.check_expressions import Scope, Where, check_expression, is_boolean
 from services.ingest.domain.errors import Issues
 from services.ingest.domain.parse import RawDocument, YamlPart
 from services.ingest.domain.payload_class import IDENTIFIER
-from services.mesh.spec import Dimension, Join, PayloadClass
-from services.mesh.sqltypes import FlinkType, join_key_compatible
 
 BLOCK = "join_relationships"
 _ENTRY_KEYS = {

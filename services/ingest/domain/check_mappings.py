@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.flinksql.spec import Aggregation, BusinessRule, Expression, Mapping, Table
+from services.flinksql.sqltypes import can_cast, insert_assignable
 from services.ingest.domain.check_expressions import (
     Checked,
     Scope,
@@ -16,8 +18,6 @@ from services.ingest.domain.check_expressions import (
 from services.ingest.domain.errors import Issues
 from services.ingest.domain.parse import RawDocument, YamlPart
 from services.ingest.domain.payload_class import IDENTIFIER
-from services.mesh.spec import Aggregation, BusinessRule, Expression, Mapping, Table
-from services.mesh.sqltypes import can_cast, insert_assignable
 
 MAPPING_BLOCK = "field_mapping"
 CONDITIONS_BLOCK = "special_conditions"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from services.ingest.domain.ddl import CreateTable, DdlError, parse_create_table
+from services.flinksql.ddl import ColumnDef, CreateTable, DdlError, read_create_table
+from services.flinksql.spec import Column, Dimension, Table
+from services.flinksql.sqltypes import FlinkType
 from services.ingest.domain.errors import Issues
 from services.ingest.domain.parse import RESULT_BLOCK, DdlPart, RawDocument
-from services.mesh.spec import Column, Dimension, Table
 
 _LOOKUP_CACHE_PREFIXES = ("lookup.cache", "lookup.partial-cache", "lookup.full-cache")
 
@@ -92,7 +93,7 @@ def build_result(raw: RawDocument, issues: Issues) -> Table | None:
 
 def _parse_table(part: DdlPart, issues: Issues) -> Table | None:
     try:
-        created = parse_create_table(part.block.content)
+        created = read_create_table(part.block.content)
     except DdlError as exc:
         issues.error(
             "ddl.invalid",
@@ -121,7 +122,7 @@ def to_table(created: CreateTable, first_line: int) -> Table:
     columns = tuple(
         Column(
             name=c.name,
-            type=c.type.with_nullable(not (c.not_null or c.name in key)),
+            type=_strict_type(c).with_nullable(not (c.not_null or c.name in key)),
             not_null=c.not_null or c.name in key,
             comment=c.comment,
             line=first_line + c.line - 1,
@@ -133,10 +134,17 @@ def to_table(created: CreateTable, first_line: int) -> Table:
         name_parts=tuple(created.name_parts),
         columns=columns,
         primary_key=tuple(created.primary_key),
-        options=dict(created.options),
+        options=created.option_map,
         comment=created.comment,
         line=first_line,
     )
+
+
+def _strict_type(column: ColumnDef) -> FlinkType:
+    """The strict reader types every column; a column without one is a reader bug."""
+    if column.type is None:
+        raise ValueError(f"column {column.name!r} has no type")
+    return column.type
 
 
 def has_lookup_cache(table: Table) -> bool:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from services.flinksql.spec import Dimension, ErDiagram, ErEntity, Join, PayloadClass, Table
 from services.ingest.domain.check_tables import has_lookup_cache, is_jdbc
 from services.ingest.domain.errors import Issues
-from services.mesh.spec import Dimension, ErDiagram, ErEntity, Join, PayloadClass, Table
 
 ER_BLOCK = "ER diagram"
 

@@ -6,6 +6,19 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
+from services.flinksql.spec import (
+    Dimension,
+    ErDiagram,
+    Join,
+    Note,
+    PayloadClass,
+    PayloadField,
+    RequestSpec,
+    SpecWarning,
+    Table,
+    content_hash,
+)
+from services.flinksql.sqltypes import JAVA_TO_FLINK
 from services.ingest.domain.check_cases import check_cases
 from services.ingest.domain.check_expressions import Scope
 from services.ingest.domain.check_job import check_job_info
@@ -19,19 +32,6 @@ from services.ingest.domain.mermaid import parse_er_diagram
 from services.ingest.domain.parse import RawDocument, parse_document
 from services.ingest.domain.payload_class import parse_payload_class
 from services.ingest.domain.scaffold import check_placeholders
-from services.mesh.spec import (
-    Dimension,
-    ErDiagram,
-    Join,
-    Note,
-    PayloadClass,
-    PayloadField,
-    RequestSpec,
-    SpecWarning,
-    Table,
-    content_hash,
-)
-from services.mesh.sqltypes import JAVA_TO_FLINK
 
 
 class CheckResult(BaseModel):

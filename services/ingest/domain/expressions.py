@@ -1,10 +1,17 @@
 """Flink SQL scalar expressions of request documents: parse, analyse, render.
 
-The parser lives in `expressions_parse`, type inference and checks in `expressions_analysis`;
+The parser is the kernel's `services.flinksql.expr_parse`, type inference and checks in `expressions_analysis`;
 this module is the public face (import from here). The AST and `render` are in
-`services.mesh.expr` (shared with the generator).
+`services.flinksql.expr` (shared with the generator).
 """
 
+from services.flinksql.expr_parse import (
+    MAX_DEPTH,
+    MAX_LENGTH,
+    ExpressionError,
+    parse_expression,
+)
+from services.flinksql.quoting import NAME_RE
 from services.ingest.domain.expressions_analysis import (
     FUNCTIONS,
     NONDETERMINISTIC,
@@ -13,13 +20,6 @@ from services.ingest.domain.expressions_analysis import (
     TypeEnv,
     analyze,
     arithmetic_type,
-)
-from services.ingest.domain.expressions_parse import (
-    MAX_DEPTH,
-    MAX_LENGTH,
-    NAME_RE,
-    ExpressionError,
-    parse_expression,
 )
 
 __all__ = [

@@ -18,8 +18,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.mesh import sqltypes as st
-from services.mesh.expr import (
+from services.flinksql import sqltypes as st
+from services.flinksql.expr import (
     AGGREGATES,
     ARITHMETIC,
     ApproxLit,
@@ -42,7 +42,7 @@ from services.mesh.expr import (
     children,
     columns,
 )
-from services.mesh.sqltypes import FlinkType
+from services.flinksql.sqltypes import FlinkType
 
 PAYLOAD = "payload"
 

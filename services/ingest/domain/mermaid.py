@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
+from services.flinksql.spec import Cardinality, ErAttribute, ErDiagram, ErEntity, ErRelationship
 from services.ingest.domain.errors import Issues
-from services.mesh.spec import Cardinality, ErAttribute, ErDiagram, ErEntity, ErRelationship
 
 BLOCK = "ER diagram"
 

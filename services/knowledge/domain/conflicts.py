@@ -25,6 +25,15 @@ from difflib import SequenceMatcher
 from enum import StrEnum
 from typing import Literal
 
+from services.flinksql.spec import Cardinality
+from services.flinksql.sqltypes import (
+    FlinkType,
+    TypeSyntaxError,
+    family,
+    insert_assignable,
+    parse_type,
+    same_type,
+)
 from services.knowledge.domain.model import (
     SEVERITY_RANK,
     Change,
@@ -33,15 +42,6 @@ from services.knowledge.domain.model import (
     KbRelationship,
     KbTable,
     SeverityName,
-)
-from services.mesh.spec import Cardinality
-from services.mesh.sqltypes import (
-    FlinkType,
-    TypeSyntaxError,
-    family,
-    insert_assignable,
-    parse_type,
-    same_type,
 )
 
 Direction = Literal["backward", "forward"]

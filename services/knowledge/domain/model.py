@@ -19,10 +19,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from services.mesh import expr as ast
-from services.mesh.spec import Cardinality, ErDiagram, Join, RequestSpec, Table
-from services.mesh.sqltypes import FlinkType, TypeSyntaxError, parse_type
-from services.mesh.sqltypes import family as type_family
+from services.flinksql import expr as ast
+from services.flinksql.spec import Cardinality, ErDiagram, Join, RequestSpec, Table
+from services.flinksql.sqltypes import FlinkType, TypeSyntaxError, parse_type
+from services.flinksql.sqltypes import family as type_family
 
 TableRole = Literal["source", "dimension", "result"]
 SeverityName = Literal["critical", "warning", "info"]

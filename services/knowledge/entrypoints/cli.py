@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 if TYPE_CHECKING:
+    from services.flinksql.spec import RequestSpec
     from services.knowledge.domain.model import Change
     from services.knowledge.knowledge_base import KnowledgeBase
-    from services.mesh.spec import RequestSpec
 
 _USAGE, _FAILED = 2, 1
 _MODES = (
@@ -96,7 +96,7 @@ def load_spec(file: Path) -> RequestSpec:
     """A spec from a spec JSON file or a request markdown document (checked by the ingest CLI)."""
     from pydantic import ValidationError
 
-    from services.mesh.spec import RequestSpec
+    from services.flinksql.spec import RequestSpec
 
     try:
         text = file.read_text(encoding="utf-8")
@@ -115,7 +115,7 @@ def _checked_markdown(file: Path) -> RequestSpec:
     import subprocess
     import sys
 
-    from services.mesh.spec import RequestSpec
+    from services.flinksql.spec import RequestSpec
 
     command = [
         sys.executable,

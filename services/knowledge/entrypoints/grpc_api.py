@@ -8,12 +8,12 @@ from typing import NoReturn
 import grpc
 from pydantic import ValidationError
 
+from services.flinksql.spec import RequestSpec
 from services.knowledge.domain.conflicts import Mode
 from services.knowledge.domain.model import Change, KbRelationship, KbTable, build_model
 from services.knowledge.domain.versions import VersionRecord
 from services.knowledge.knowledge_base import GLOBAL, KnowledgeBase
 from services.mesh.rpc.streamwright.v1 import common_pb2, knowledge_pb2, knowledge_pb2_grpc
-from services.mesh.spec import RequestSpec
 
 SERVICE_NAME = knowledge_pb2.DESCRIPTOR.services_by_name["KnowledgeService"].full_name
 DEFAULT_PAGE, MAX_PAGE = 50, 500

@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
+from services.flinksql.statements import split_statements
 from services.mesh.events import Target
-from services.mesh.sqlsplit import split_statements
 from services.router.adapters.flink_rest import FlinkRest
 from services.router.adapters.http_json import HttpError
 from services.router.ports import DeployError, StartRequest, StartResult

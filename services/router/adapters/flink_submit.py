@@ -22,12 +22,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from services.mesh.sqlsplit import split_statements
+from services.flinksql.statements import parse_set, split_statements
 
 _SECRET_REF = re.compile(r"\$\{secret:([A-Za-z0-9][A-Za-z0-9._-]*)\}")
-_QUOTED = r"'((?:[^']|'')*)'"
-_SET = re.compile(rf"^SET\s+{_QUOTED}\s*=\s*{_QUOTED}\s*$", re.IGNORECASE | re.DOTALL)
-_SET_BARE = re.compile(r"^SET\s+([A-Za-z0-9_.\-]+)\s*=\s*(.*?)\s*$", re.IGNORECASE | re.DOTALL)
 
 
 class SubmitError(Exception):
@@ -51,33 +48,6 @@ def resolve_secrets(statement: str, environ: Mapping[str, str]) -> str:
         return environ[variable].replace("'", "''")
 
     return _SECRET_REF.sub(value, statement)
-
-
-def _strip_comments(statement: str) -> str:
-    """The statement without its leading `--` comment lines and /* */ blocks."""
-    body = "\n".join(line for line in statement.splitlines() if not line.strip().startswith("--")).strip()
-    while body.startswith("/*"):
-        end = body.find("*/")
-        body = body[end + 2 :].strip() if end >= 0 else ""
-    return body
-
-
-def parse_set(statement: str) -> tuple[str, str] | None:
-    """`SET 'key' = 'value'` (or unquoted) -> (key, value); None for any other statement.
-
-    TableEnvironment.executeSql() rejects SET (a SQL client / gateway command), so the
-    submitter applies it to the table config itself, as the SQL client would.
-    """
-    body = _strip_comments(statement).rstrip().removesuffix(";").rstrip()
-    if not body.upper().startswith("SET"):
-        return None
-    quoted = _SET.match(body)
-    if quoted:
-        return quoted.group(1).replace("''", "'"), quoted.group(2).replace("''", "'")
-    bare = _SET_BARE.match(body)
-    if bare:
-        return bare.group(1), bare.group(2)
-    return None
 
 
 def jar_urls(jars: Iterable[str]) -> str:
@@ -130,11 +100,12 @@ def submit(request: Mapping[str, Any], environ: Mapping[str, str]) -> str | None
     inserts = []
     job_id = None
     for statement in statements:
+        # TableEnvironment.executeSql() rejects SET (a SQL client command): apply it to the config.
         setting = parse_set(statement)
         lexed = split_statements(statement, strict=False)
         if setting is not None:
             env.get_config().set(*setting)
-        elif lexed and lexed[0].is_insert:
+        elif lexed and lexed[0].leading_words(1) == ["INSERT"]:
             inserts.append(statement)
         elif lexed and lexed[0].submits_job:
             client = env.execute_sql(statement).get_job_client()

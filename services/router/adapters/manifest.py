@@ -25,10 +25,10 @@ from typing import Any
 
 import yaml
 
+from services.flinksql.artifacts import ArtifactLayout, BadDomain
 from services.mesh.events import Target
 from services.router.ports import DeployError, StartRequest, StartResult
 
-_DOMAIN = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _FILE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,200}\.ya?ml$")
 RECORD = ".streamwright-deployment.json"
 
@@ -45,9 +45,16 @@ def atomic_write(target: Path, text: str) -> None:
         raise
 
 
+def _layout(domain: str) -> ArtifactLayout:
+    try:
+        return ArtifactLayout(domain)
+    except BadDomain:
+        raise DeployError(f"refusing manifests for domain {domain!r}: not a valid domain name") from None
+
+
 def _sources(artifact_ref: str, domain: str) -> list[Path]:
     root = Path(artifact_ref)
-    for folder in (root / "job" / domain / "deployment", root / "deployment"):
+    for folder in (root / _layout(domain).deployment_dir, root / "deployment"):
         if folder.is_dir():
             files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".yaml", ".yml"))
             if files:
@@ -106,9 +113,7 @@ class ManifestDeployer:
         self._out = out_dir
 
     def _domain_dir(self, domain: str) -> Path:
-        if not _DOMAIN.match(domain):
-            raise DeployError(f"refusing to write manifests for domain {domain!r}: not a valid domain name")
-        return self._out / "job" / domain / "deployment"
+        return self._out / _layout(domain).deployment_dir
 
     async def start(self, request: StartRequest) -> StartResult:
         return await asyncio.to_thread(self._start, request)
@@ -160,7 +165,7 @@ class ManifestDeployer:
         files = _sources(request.artifact_ref, request.domain)
         if not files:
             raise DeployError(
-                f"no deployment manifests under {request.artifact_ref} (job/{request.domain}/deployment/)"
+                f"no deployment manifests under {request.artifact_ref} ({_layout(request.domain).deployment_dir}/)"
             )
         return {path.name: path.read_text(encoding="utf-8") for path in files}
 

@@ -22,8 +22,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from services.flinksql.statements import Statement, split_statements
 from services.mesh.events import Target
-from services.mesh.sqlsplit import Statement, split_statements
 from services.router.adapters.flink_rest import FlinkRest
 from services.router.adapters.http_json import HttpError, request_json
 from services.router.ports import DeployError, StartRequest, StartResult

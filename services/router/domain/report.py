@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from services.flinksql.artifacts import ArtifactLayout
 from services.router.domain.runs import Phase, RunState, RunView
 
-REPORT_NAME = "end-to-end-execution-report-v3.md"
 _PHASE_TITLES = {
     "ingest": "阶段0: 需求解析 (ingest)",
     "generate": "阶段1: SQL生成 (generate)",
@@ -24,7 +24,7 @@ _PHASE_TITLES = {
 
 
 def report_path(domain: str) -> str:
-    return f"job/{domain}/workflow/{REPORT_NAME}"
+    return ArtifactLayout(domain).workflow_report
 
 
 def human_duration(ms: int | None) -> str:

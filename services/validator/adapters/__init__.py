@@ -1,5 +1,5 @@
 """Adapters of the validator: the Flink engine (PyFlink), its connector jars, a private PostgreSQL.
 
-`sql_text` is pure text handling; `connector_jars`, `postgres` and `flink_engine` do I/O.
-Importing this package does not start a JVM or a server.
+SQL text is read by the kernel (`services.flinksql`); `connector_jars`, `postgres` and
+`flink_engine` do I/O. Importing this package does not start a JVM or a server.
 """

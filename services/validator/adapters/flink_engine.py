@@ -39,11 +39,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from services.mesh.sqltypes import FlinkType, TypeSyntaxError, parse_type
-from services.validator.adapters import sql_text
+from services.flinksql import query
+from services.flinksql.ddl import (
+    CreateTable,
+    DdlError,
+    Option,
+    physical_columns,
+    read_create_table,
+    rewrite_options,
+)
+from services.flinksql.quoting import quote_identifier, quote_string
+from services.flinksql.sqltypes import FlinkType, TypeSyntaxError
+from services.flinksql.statements import (
+    Statement,
+    error_position,
+    parse_set,
+    split_statements,
+    statement_set_members,
+)
 from services.validator.adapters.connector_jars import ConnectorJarError, jar_urls, verify_connector_jars
 from services.validator.adapters.postgres import PostgresError, PrivatePostgres, literal
-from services.validator.adapters.sql_text import CreateTable, Option, Statement
 
 if TYPE_CHECKING:
     from pyflink.table import TableEnvironment, TableResult  # type: ignore[import-untyped]
@@ -319,13 +334,13 @@ def table_roles(statements: Sequence[Statement]) -> dict[str, Role]:
     for st in statements:
         if st.kind not in ("INSERT", "STATEMENT_SET", "QUERY", "CREATE_VIEW", "EXPLAIN"):
             continue
-        for ref in sql_text.table_references(st.text):
+        for ref in query.table_references(st.text):
             if ref.lookup:
                 roles[ref.name] = "lookup"
             elif roles.get(ref.name) != "lookup":
                 roles[ref.name] = "source"
-        for chunk in st.text.split(";") if st.kind == "STATEMENT_SET" else [st.text]:
-            target = sql_text.insert_target(chunk)
+        for member in statement_set_members(st):
+            target = query.insert_target(member.text)
             if target is not None:
                 roles.setdefault(target[-1], "sink")
     return roles
@@ -437,7 +452,7 @@ def engine_error(exc: BaseException, st: Statement, *, line_offset: int = 0) -> 
             break
     position = None
     for _cls, msg in chain:
-        position = sql_text.error_position(msg)
+        position = error_position(msg)
         if position is not None:
             break
     if position is not None and position[0] > line_offset:
@@ -489,14 +504,14 @@ class _Job:
 
     @classmethod
     def read(cls, script: str) -> _Job:
-        job = cls(sql_text.split_statements(script))
+        job = cls(split_statements(script, strict=False))
         for st in job.statements:
             if st.kind == "SET":
-                pair = sql_text.parse_set(st.text)
+                pair = parse_set(st.text)
                 if pair is not None:
                     job.sets.append((st, pair))
             elif st.kind == "CREATE_TABLE":
-                ddl = sql_text.parse_create_table(st.text)
+                ddl = read_create_table(st.text, strict=False)
                 job.tables[ddl.name] = (st, ddl)
             elif st.kind in ("INSERT", "STATEMENT_SET"):
                 job.inserts.append(st)
@@ -616,7 +631,7 @@ class FlinkEngine:
         base = StatementResult(st.index, st.kind, st.line, st.end_line, ok=True)
         try:
             if st.kind == "SET":
-                pair = sql_text.parse_set(st.text)
+                pair = parse_set(st.text)
                 if pair is not None:
                     env.get_config().set(*pair)
                     settings.append(pair)
@@ -624,11 +639,11 @@ class FlinkEngine:
             if st.kind in ("BEGIN_STATEMENT_SET", "END"):
                 return base
             if st.kind == "CREATE_TABLE":
-                ddl = sql_text.parse_create_table(st.text)
+                ddl = read_create_table(st.text, strict=False)
                 options, made = swap_options(ddl, roles.get(ddl.name, "unused"), policy)
                 swaps.extend(made)
                 _ensure_namespace(env, ddl.name_parts)
-                env.execute_sql(sql_text.rewrite_options(st.text, ddl, options) if made else st.text)
+                env.execute_sql(rewrite_options(st.text, ddl, options) if made else st.text)
                 return base
             if st.kind in ("INSERT", "QUERY", "STATEMENT_SET"):
                 return self._explain_statement(env, st, base)
@@ -678,7 +693,7 @@ class FlinkEngine:
         self.start()
         try:
             job = _Job.read(script)
-        except (sql_text.DdlError, TypeSyntaxError, ValueError) as exc:
+        except (DdlError, TypeSyntaxError, ValueError) as exc:
             spent = (time.perf_counter() - began) / max(len(wanted), 1)
             return [
                 CaseResult(c.name, "exact", False, error=f"case not run: {exc}", seconds=spent)
@@ -717,7 +732,7 @@ class FlinkEngine:
         """The case checked against the job and its fidelity chosen, or why it does not run."""
         try:
             shape = _CaseShape.of(job, case)
-        except (CaseInvalid, sql_text.DdlError, TypeSyntaxError, ValueError) as exc:
+        except (CaseInvalid, DdlError, TypeSyntaxError, ValueError) as exc:
             return CaseResult(case.name, "exact", False, error=f"case not run: {exc}")
         reason: str | None = None
         if fidelity != "rewritten":
@@ -765,7 +780,7 @@ class FlinkEngine:
                     continue
                 runs.append((p, run))
                 run.swaps.extend(config_swaps)
-                database = sql_text.quote_identifier(f"sw_case_{p.index}")
+                database = quote_identifier(f"sw_case_{p.index}")
                 env.execute_sql(f"CREATE DATABASE {database}")
                 env.execute_sql(f"USE {database}")
                 run.create_tables(env, run.exact_options(), global_statements=len(runs) == 1)
@@ -818,13 +833,13 @@ def _ensure_namespace(env: TableEnvironment, parts: Sequence[str]) -> None:
     """Create the in-memory catalog / database a qualified DDL name needs (`vvp`.`default`.x)."""
     if len(parts) < 2:
         return
-    q = sql_text.quote_identifier
+    q = quote_identifier
     if len(parts) >= 3:
         catalog, database = parts[-3], parts[-2]
         if catalog not in env.list_catalogs():
             env.execute_sql(
                 f"CREATE CATALOG {q(catalog)} WITH ('type' = 'generic_in_memory', "
-                f"'default-database' = {sql_text.quote_string(database)})"
+                f"'default-database' = {quote_string(database)})"
             )
         env.execute_sql(f"CREATE DATABASE IF NOT EXISTS {q(catalog)}.{q(database)}")
     else:
@@ -846,7 +861,7 @@ class _CaseShape:
     @classmethod
     def of(cls, job: _Job, case: Case) -> _CaseShape:
         roles = table_roles(job.statements)
-        targets = {sql_text.insert_target(st.text) for st in job.inserts if st.kind == "INSERT"}
+        targets = {query.insert_target(st.text) for st in job.inserts if st.kind == "INSERT"}
         if len(job.inserts) != 1 or len(targets) != 1 or None in targets:
             raise CaseInvalid("the job must have exactly one INSERT INTO the result table")
         result = next(iter(targets))[-1]  # type: ignore[index]
@@ -915,26 +930,8 @@ class _Pending:
 
 
 def _created_object(st: Statement) -> tuple[tuple[str, ...] | None, bool]:
-    """Name parts of the view / function a CREATE statement makes, and whether it is a system
-    function (global: outside every database). (None, False) when the name is unreadable."""
-    sig = [t for t in sql_text.tokenize(st.text) if t.kind not in ("ws", "comment")]
-    words = [t.upper for t in sig]
-    at = next((i for i, w in enumerate(words) if w in ("VIEW", "FUNCTION")), None)
-    if at is None:
-        return None, False
-    system = "SYSTEM" in words[:at]
-    i = at + 1
-    if words[i : i + 3] == ["IF", "NOT", "EXISTS"]:
-        i += 3
-    parts: list[str] = []
-    while i < len(sig) and sig[i].kind in ("word", "quoted", "dquoted"):
-        parts.append(sql_text.unquote(sig[i].text))
-        i += 1
-        if i < len(sig) and sig[i].kind == "punct" and sig[i].text == ".":
-            i += 1
-            continue
-        break
-    return (tuple(parts) or None), system
+    """Name parts of the view / function a CREATE statement makes, and whether it is global."""
+    return query.created_object(st.text)
 
 
 def batch_blocker(job: _Job | str) -> str | None:
@@ -951,7 +948,7 @@ def batch_blocker(job: _Job | str) -> str | None:
             return f"table {q(ddl.name_parts)} has a qualified name"
     if len(job.inserts) != 1 or job.inserts[0].kind != "INSERT":
         return "the job is not one INSERT"
-    target = sql_text.insert_target(job.inserts[0].text)
+    target = query.insert_target(job.inserts[0].text)
     if target is None or len(target) != 1:
         return "the INSERT target is qualified"
     return _others_blocker(job)
@@ -974,20 +971,14 @@ def _others_blocker(job: _Job) -> str | None:
             names.add(parts[0].lower())
             queries.append(st)
     for st in queries:
-        for ref in sql_text.table_references(st.text):
+        for ref in query.table_references(st.text):
             if len(ref.name_parts) > 1 and ref.name.lower() in names:
                 return f"statement {st.index + 1} names {q(ref.name_parts)} with a qualifier"
     return None
 
 
 def _physical(ddl: CreateTable) -> list[tuple[str, FlinkType, bool]]:
-    pk = set(ddl.primary_key)
-    out = []
-    for col in ddl.columns:
-        if col.physical:
-            ftype = parse_type(col.type_text)
-            out.append((col.name, ftype, col.not_null or not ftype.nullable or col.name in pk))
-    return out
+    return physical_columns(ddl)
 
 
 def _check_case(
@@ -1250,7 +1241,7 @@ class _CaseRun:
                 options, made = swap_options(ddl, roles.get(name, "unused"), policy)
                 self.swaps.extend(made)
             _ensure_namespace(env, ddl.name_parts)
-            env.execute_sql(sql_text.rewrite_options(st.text, ddl, options))
+            env.execute_sql(rewrite_options(st.text, ddl, options))
         for st in self.job.others:
             if st.kind in _SKIPPED_KINDS or (not global_statements and _created_object(st)[1]):
                 continue
@@ -1354,7 +1345,7 @@ class _CaseRun:
         out = self.tmp / "result"
         options[shape.result] = {"connector": "filesystem", "path": out.as_uri(), "format": "json"}
         self.create_tables(env, options)
-        insert, removed = sql_text.strip_for_system_time(self.job.inserts[0].text)
+        insert, removed = query.strip_for_system_time(self.job.inserts[0].text)
         if removed:
             self.swaps.append(
                 OptionSwap(

@@ -12,6 +12,7 @@ import hashlib
 import re
 from pathlib import Path
 
+from services.flinksql.artifacts import checked_domain
 from services.mesh.store import DocumentStore
 from services.validator.domain.model import Report
 from services.validator.domain.report import render_json, report_json_path, report_path
@@ -21,7 +22,6 @@ SPECS = "specs"
 REPORTS = "reports"
 ENDED = "ended_runs"
 _SAFE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_DOMAIN = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 
 
 def run_dir_name(run_id: str) -> str:
@@ -31,8 +31,7 @@ def run_dir_name(run_id: str) -> str:
 
 def write_report_files(report: Report, markdown: str, root: Path) -> Path:
     """Write the markdown and JSON under `root` in seed 000's layout; the markdown path."""
-    if not _DOMAIN.match(report.domain):
-        raise ValueError(f"unsafe domain {report.domain!r}")
+    checked_domain(report.domain)  # BadDomain (a ValueError) for an unsafe one
     md = root / report_path(report.domain)
     md.parent.mkdir(parents=True, exist_ok=True)
     md.write_text(markdown, encoding="utf-8")

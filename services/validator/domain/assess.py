@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from services.mesh.spec import RequestSpec
+from services.flinksql.artifacts import ArtifactLayout, BadDomain
+from services.flinksql.spec import RequestSpec
 from services.validator.domain import checks_accuracy, checks_compliance, checks_performance, checks_sql
 from services.validator.domain.checks_accuracy import describe_case_failure
 from services.validator.domain.context import Context, Inputs
@@ -21,8 +22,11 @@ def detect_language(spec: RequestSpec) -> Language:
     return "zh" if _CJK.search(text) else "en"
 
 
-def sql_file_name(domain: str) -> str:
-    return f"{domain}_wide_table_v3.sql"
+def _sql_file_name(domain: str) -> str:
+    try:
+        return ArtifactLayout(domain).sql_file_name
+    except BadDomain:
+        return "job.sql"
 
 
 def assess(
@@ -97,7 +101,7 @@ def assess(
         attempt=attempt,
         domain=spec.job.domain,
         job_name=spec.job.name,
-        sql_file=sql_file or sql_file_name(spec.job.domain),
+        sql_file=sql_file or _sql_file_name(spec.job.domain),
         created_at=created_at,
         language=lang,
         rule_set_version=config.version(),

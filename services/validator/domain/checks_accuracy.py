@@ -7,21 +7,36 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from services.mesh.spec import Table
-from services.mesh.sqltypes import FlinkType, parse_type
-from services.validator.adapters.sql_text import CreateTable
+from services.flinksql.ddl import CreateTable
+from services.flinksql.spec import Table
+from services.flinksql.sqltypes import FlinkType, parse_type
 from services.validator.domain import sqlview as sv
 from services.validator.domain.context import Context
 from services.validator.domain.model import CaseFacts
 
 
 def run(ctx: Context) -> None:
+    _artifacts(ctx)
     _cases(ctx)
     _columns_produced(ctx)
     _result_schema(ctx)
     _dimension_schemas(ctx)
     _mappings(ctx)
     _divisions(ctx)
+
+
+def _artifacts(ctx: Context) -> None:
+    """A generated job's missing artifact is an error, never silently skipped."""
+    ctx.ran("accuracy.artifact_missing")
+    for path in ctx.inputs.missing_artifacts:
+        ctx.add(
+            "accuracy.artifact_missing",
+            ctx.t(
+                f"Artifact {path} is missing: its checks (edge cases, job config) did not run.",
+                f"缺少产物 {path}: 相关检查 (边界用例、作业配置) 未执行。",
+            ),
+            location=path,
+        )
 
 
 def _row_text(row: Mapping[str, Any]) -> str:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 
-from services.mesh.spec import Join
+from services.flinksql.quoting import quote_string
+from services.flinksql.spec import Join
 from services.validator.domain import sqlview as sv
 from services.validator.domain.context import Context
 from services.validator.domain.model import CoverageItem, SeverityName
@@ -93,7 +94,7 @@ def _event_filter(ctx: Context) -> None:
     job = ctx.spec.job
     for column, value in (("DOMAIN", job.domain), ("TYPE", job.event_type)):
         ctx.ran("compliance.event_filter_missing")
-        literal = "'" + value.replace("'", "''") + "'"
+        literal = quote_string(value)
         if not any(_is_equality(c, column, literal) for c in ins.where):
             ctx.add(
                 "compliance.event_filter_missing",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from services.mesh.spec import RequestSpec
+from services.flinksql.spec import RequestSpec
 from services.validator.domain.model import (
     CaseFacts,
     Finding,
@@ -36,6 +36,7 @@ class Inputs:
     edge_test_data: dict[str, object] | None = None
     knowledge: KnowledgeFacts | None = None
     job_config: JobConfig | None = None
+    missing_artifacts: tuple[str, ...] = ()  # artifact paths the run should have and has not
 
 
 @dataclass

@@ -117,6 +117,14 @@ class JobConfig(_Model):
     source: str | None = None  # where it was read from
 
 
+class RunArtifacts(_Model):
+    """What the validator reads of a run's generated artifacts besides the SQL."""
+
+    test_data: dict[str, Any] | None = None  # the edge-case test data
+    job_config: JobConfig | None = None
+    missing: tuple[str, ...] = ()  # layout paths that should exist and do not (or do not read)
+
+
 # ---------------------------------------------------------------- outputs
 
 

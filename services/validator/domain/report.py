@@ -9,17 +9,18 @@ results with their fidelity, the validator's option swaps, and deployment advice
 
 from __future__ import annotations
 
+from services.flinksql.artifacts import ArtifactLayout
 from services.validator.domain.model import Report, SeverityName
 
 _ICON = {"EXCELLENT": "✅", "GOOD": "✅", "FAIR": "⚠️", "POOR": "❌"}
 
 
 def report_path(domain: str) -> str:
-    return f"job/{domain}/validation/validation-report-{domain}-v3.md"
+    return ArtifactLayout(domain).validation_report
 
 
 def report_json_path(domain: str) -> str:
-    return f"job/{domain}/validation/validation-report-{domain}-v3.json"
+    return ArtifactLayout(domain).validation_report_json
 
 
 def _cell(text: object) -> str:

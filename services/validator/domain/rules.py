@@ -155,6 +155,17 @@ CATALOGUE: tuple[Rule, ...] = (
         ),
     ),
     _r(
+        "accuracy.artifact_missing",
+        ACC,
+        "critical",
+        20,
+        ("Every artifact the validator reads is there", "验证所需的产物齐全"),
+        (
+            "Regenerate the job: the generator writes the test data and job config beside the SQL.",
+            "重新生成作业: 生成器会在 SQL 旁写出测试数据与作业配置。",
+        ),
+    ),
+    _r(
         "accuracy.case_not_run",
         ACC,
         "warning",

@@ -1,7 +1,7 @@
 """A structural reading of a job script, enough to trace a request's logic in it.
 
-It builds on the pure text helpers of `sql_text` (statements, CREATE TABLE, SET) and reads the
-INSERT as tokens: payload extractions (`JSON_VALUE(payload, '$.f')`, optionally `TRY_CAST` to
+It builds on the Flink SQL kernel (`services.flinksql`: statements, CREATE TABLE, SET) and reads
+the INSERT as the kernel's tokens: payload extractions (`JSON_VALUE(payload, '$.f')`, optionally `TRY_CAST` to
 the field's type) become the column `PAYLOAD.F`, the aliases of an extraction subquery are
 resolved back to the payload field, dimension aliases are renamed to the request's aliases
 (matched by table and order), and then the WHERE and ON clauses are cut into conjuncts.
@@ -17,11 +17,14 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from services.mesh import expr as ex
-from services.mesh.sqltypes import FlinkType, TypeSyntaxError, parse_type
-from services.mesh.sqltypes import quote_identifier as qi
-from services.validator.adapters import sql_text
-from services.validator.adapters.sql_text import CreateTable, Statement
+from services.flinksql import expr as ex
+from services.flinksql import query
+from services.flinksql.ddl import CreateTable, DdlError, read_create_table
+from services.flinksql.lexer import Token, TokenKind, tokenize
+from services.flinksql.quoting import quote_identifier as qi
+from services.flinksql.quoting import unquote
+from services.flinksql.sqltypes import FlinkType, TypeSyntaxError, parse_type
+from services.flinksql.statements import Statement, parse_set, split_statements
 
 _CLAUSE_STOP = frozenset(
     {"GROUP", "ORDER", "HAVING", "LIMIT", "UNION", "WINDOW", "ON", "EXCEPT", "INTERSECT", "QUALIFY"}
@@ -41,35 +44,21 @@ class Tok:
     end: int
 
 
-def _canonical(tokens: Sequence[sql_text.Token]) -> list[Tok]:
+def _canonical(tokens: Sequence[Token]) -> list[Tok]:
+    """Keywords and identifiers upper-cased, identifiers unquoted, `!=` as `<>`; no trivia."""
     out: list[Tok] = []
     for t in tokens:
-        if t.kind in ("ws", "comment"):
+        if t.is_trivia:
             continue
-        if t.kind in ("quoted", "dquoted"):
-            out.append(Tok(sql_text.unquote(t.text).upper(), "ident", t.start, t.end))
-        elif t.kind == "word":
+        if t.kind is TokenKind.IDENT:
+            out.append(Tok(t.value.upper(), "ident", t.start, t.end))
+        elif t.kind is TokenKind.WORD:
             out.append(Tok(t.text.upper(), "word", t.start, t.end))
-        elif t.kind == "string":
+        elif t.kind is TokenKind.STRING:
             out.append(Tok(t.text, "string", t.start, t.end))
         else:
-            out.append(Tok(t.text, "punct", t.start, t.end))
-    # two-character operators as one token; != is <>
-    merged: list[Tok] = []
-    for tok in out:
-        prev = merged[-1] if merged else None
-        if (
-            prev is not None
-            and prev.kind == "punct"
-            and tok.kind == "punct"
-            and prev.end == tok.start
-            and prev.text + tok.text in ("<>", "<=", ">=", "!=", "||")
-        ):
-            text = "<>" if prev.text + tok.text == "!=" else prev.text + tok.text
-            merged[-1] = Tok(text, "punct", prev.start, tok.end)
-        else:
-            merged.append(tok)
-    return merged
+            out.append(Tok("<>" if t.text == "!=" else t.text, "punct", t.start, t.end))
+    return out
 
 
 def _is_name(tok: Tok) -> bool:
@@ -113,7 +102,7 @@ def _merge_dotted(toks: list[Tok]) -> list[Tok]:
 
 def canonical_expression(text: str) -> list[Tok]:
     """Canonical tokens of a predicate or expression text (dotted names merged)."""
-    return _merge_dotted(_canonical(sql_text.tokenize(text)))
+    return _merge_dotted(_canonical(tokenize(text, strict=False)))
 
 
 def render_spec(expression: ex.Expr) -> list[Tok]:
@@ -236,7 +225,7 @@ def read_script(
     aliases: Sequence[tuple[str, str]] = (),
 ) -> ScriptView:
     """Read a job script; `aliases` are the request's (alias, table) joins in block order."""
-    statements = sql_text.split_statements(script)
+    statements = split_statements(script, strict=False)
     tables: dict[str, tuple[Statement, CreateTable]] = {}
     sets: list[tuple[Statement, str, str]] = []
     inserts: list[InsertView] = []
@@ -244,7 +233,7 @@ def read_script(
     for st in statements:
         if st.kind == "SET":
             try:
-                pair = sql_text.parse_set(st.text)
+                pair = parse_set(st.text)
             except ValueError as exc:
                 unreadable.append((st, str(exc)))
                 continue
@@ -252,8 +241,8 @@ def read_script(
                 sets.append((st, pair[0], pair[1]))
         elif st.kind == "CREATE_TABLE":
             try:
-                ddl = sql_text.parse_create_table(st.text)
-            except sql_text.DdlError as exc:
+                ddl = read_create_table(st.text, strict=False)
+            except DdlError as exc:
                 unreadable.append((st, str(exc)))
                 continue
             tables[ddl.name] = (st, ddl)
@@ -281,7 +270,7 @@ def _collapse_payload(
                 and inner[-1].kind == "string"
                 and texts(inner[:-2])[-1] == "PAYLOAD"
             ):
-                path = sql_text.unquote(inner[-1].text)
+                path = unquote(inner[-1].text)
                 paths[path] += 1
                 if path.startswith("$.") and path[2:].replace("_", "a").isalnum():
                     out.append(Tok("PAYLOAD." + path[2:].upper(), "col", tok.start, toks[close].end))
@@ -364,12 +353,15 @@ def read_insert(  # noqa: C901 - one pass over the statement, step by step
     st: Statement, *, payload_types: dict[str, FlinkType], aliases: Sequence[tuple[str, str]]
 ) -> InsertView:
     text = st.text
-    raw = sql_text.tokenize(text)
+    raw = tokenize(text, strict=False)
     unquoted = sorted(
         {
             t.text
             for i, t in enumerate(raw)
-            if t.kind == "word" and i + 2 < len(raw) and raw[i + 1].text == "." and raw[i + 2].kind == "word"
+            if t.kind is TokenKind.WORD
+            and i + 2 < len(raw)
+            and raw[i + 1].text == "."
+            and raw[i + 2].kind is TokenKind.WORD
         }
     )
     toks, paths = _collapse_payload(_canonical(raw), payload_types, text)
@@ -415,7 +407,7 @@ def read_insert(  # noqa: C901 - one pass over the statement, step by step
             tok = Tok(extracted[tok.text], "col", tok.start, tok.end)
         rewritten.append(tok)
     toks = rewritten
-    target = sql_text.insert_target(text)
+    target = query.insert_target(text)
     columns, items, star = _select_list(toks, text)
     joins = _joins(toks, refs, rename, st)
     where = _where(toks)

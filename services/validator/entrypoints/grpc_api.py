@@ -7,8 +7,8 @@ from datetime import datetime
 import grpc
 from pydantic import ValidationError
 
+from services.flinksql.spec import RequestSpec
 from services.mesh.rpc.streamwright.v1 import common_pb2, validator_pb2, validator_pb2_grpc
-from services.mesh.spec import RequestSpec
 from services.validator.adapters.peers_client import PeerRejected, Peers, PeerUnavailable
 from services.validator.domain.model import Report
 from services.validator.domain.report import render_json, render_markdown

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from services.flinksql.spec import RequestSpec
 from services.generator.domain import Profile, compile_job
 from services.ingest.domain.checks import check_document
-from services.mesh.spec import RequestSpec
 from services.validator.adapters.connector_jars import default_jar_dir
 from services.validator.adapters.flink_engine import FlinkEngine
 

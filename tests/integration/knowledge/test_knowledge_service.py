@@ -10,6 +10,7 @@ import grpc
 import pytest
 from confluent_kafka import Producer
 
+from services.flinksql.spec import RequestSpec
 from services.ingest.domain.checks import check_document
 from services.knowledge.adapters.kb_store import StoreKnowledgeRepository
 from services.knowledge.bootstrap import build
@@ -32,7 +33,6 @@ from services.mesh.kafka import client_config
 from services.mesh.rpc.streamwright.v1 import common_pb2, knowledge_pb2, knowledge_pb2_grpc
 from services.mesh.service import ServiceRunner
 from services.mesh.settings import MeshSettings
-from services.mesh.spec import RequestSpec
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

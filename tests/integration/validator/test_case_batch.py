@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 import yaml
 
+from services.flinksql.artifacts import ArtifactLayout
 from services.generator.adapters.profiles_fs import load_profile
 from services.generator.domain import compile_job
 from services.ingest.domain.checks import check_document
-from services.validator.adapters import artifacts_fs
 from services.validator.adapters.connector_jars import default_jar_dir, ensure_connector_jars
 from services.validator.adapters.engine_runner import EDGE_CASE_NAME, EngineRunner, edge_case_mapping
 from services.validator.adapters.flink_engine import CaseResult, FlinkEngine
@@ -43,7 +43,7 @@ def example(name: str) -> tuple[str, list[dict[str, Any]]]:
     spec = check_document(text, cases_text=cases_text).spec
     assert spec is not None
     job = compile_job(spec, profile=load_profile("dev"), revision=1, generator_version="test")
-    test_data = yaml.safe_load(job.files[artifacts_fs.test_data_path(spec.job.domain)])["test_data"]
+    test_data = yaml.safe_load(job.files[ArtifactLayout(spec.job.domain).test_data])["test_data"]
     cases = [c.model_dump(mode="json") for c in spec.cases]
     return job.sql, [*cases, edge_case_mapping(test_data)]
 
@@ -235,7 +235,7 @@ def test_the_runner_judges_request_cases_and_edge_case_from_one_batch() -> None:
     spec = check_document(text, cases_text=cases_text).spec
     assert spec is not None
     job = compile_job(spec, profile=load_profile("dev"), revision=1, generator_version="test")
-    test_data = yaml.safe_load(job.files[artifacts_fs.test_data_path(spec.job.domain)])["test_data"]
+    test_data = yaml.safe_load(job.files[ArtifactLayout(spec.job.domain).test_data])["test_data"]
     runner = EngineRunner(default_jar_dir())
     try:
         facts = runner.run_all_cases(

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from services.mesh.sqltypes import parse_type
+from services.flinksql.sqltypes import parse_type
 from services.validator.adapters.connector_jars import (
     JAR_MEMBERS,
     WHEEL_FILE,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from gen_support import EXAMPLES, PROFILE, load_spec
 
+from services.flinksql.spec import RequestSpec
 from services.generator.domain import Profile
-from services.mesh.spec import RequestSpec
 
 
 @pytest.fixture(scope="session")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from services.flinksql.spec import RequestSpec
 from services.generator.domain import Profile
 from services.ingest.domain.checks import check_document
-from services.mesh.spec import RequestSpec
 
 ROOT = Path(__file__).resolve().parents[3]
 REQUESTS = ROOT / "tests" / "fixtures" / "requests"

@@ -11,10 +11,10 @@ import yaml
 from gen_support import EXAMPLES, HERE, REQUESTS
 from typer.testing import CliRunner
 
+from services.flinksql.spec import RequestSpec
 from services.generator.adapters.artifacts_fs import UnsafePathError, safe_target, write_job
 from services.generator.adapters.profiles_fs import load_profile
 from services.generator.domain import Profile, compile_job, yamltext
-from services.mesh.spec import RequestSpec
 
 SCHEMA = json.loads((HERE / "flinkdeployment.schema.json").read_text(encoding="utf-8"))
 

@@ -8,10 +8,10 @@ import re
 import pytest
 from gen_support import EXAMPLES, GOLDEN
 
+from services.flinksql.spec import RequestSpec
 from services.generator.domain import CompileError, Profile, compile_job, resolve_target
 from services.generator.domain.lower import json_path, secret_name
 from services.generator.domain.profiles import TableProfile
-from services.mesh.spec import RequestSpec
 
 
 def _compile(spec: RequestSpec, profile: Profile, target: str = "2.3") -> str:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from services.flinksql.spec import RequestSpec
 from services.generator.adapters.llm_client import LitellmClient
 from services.generator.domain import Profile
 from services.generator.domain.compile import compile_job
@@ -28,7 +29,6 @@ from services.mesh.events import (
     ValidationScored,
 )
 from services.mesh.ids import new_ulid
-from services.mesh.spec import RequestSpec
 
 MODEL = "gpt-4o-mini"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from services.flinksql.spec import SPEC_VERSION, RequestSpec, content_hash
 from services.ingest.domain.checks import check_document
-from services.mesh.spec import SPEC_VERSION, RequestSpec, content_hash
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "requests"
 NAMES = ("orders", "payments", "user-activity")

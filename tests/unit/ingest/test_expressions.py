@@ -12,10 +12,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.ingest.domain.ddl import parse_create_table
+from services.flinksql import expr as ex
+from services.flinksql.ddl import read_create_table as parse_create_table
+from services.flinksql.sqltypes import JAVA_TO_FLINK, can_cast, insert_assignable, parse_type
 from services.ingest.domain.expressions import ExpressionError, TypeEnv, analyze, parse_expression
-from services.mesh import expr as ex
-from services.mesh.sqltypes import JAVA_TO_FLINK, can_cast, insert_assignable, parse_type
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 

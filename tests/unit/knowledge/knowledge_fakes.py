@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from services.flinksql.spec import RequestSpec
 from services.ingest.domain.checks import check_document
 from services.knowledge.adapters.kb_store import StoreKnowledgeRepository
 from services.knowledge.adapters.memory_index import MemorySchemaIndex
@@ -18,7 +19,6 @@ from services.knowledge.domain.conflicts import Mode
 from services.knowledge.domain.model import DomainModel, KbColumn, KbTable, build_model
 from services.knowledge.knowledge_base import KnowledgeBase
 from services.mesh.events import Event
-from services.mesh.spec import RequestSpec
 from services.mesh.store import Stored, VersionConflict
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "requests"

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from knowledge_fakes import MemoryStore, RecordingPublisher, document, make_kb, spec_of
 
+from services.flinksql.spec import RequestSpec
 from services.knowledge.domain.conflicts import Mode
 from services.knowledge.domain.model import build_model
 from services.knowledge.domain.versions import RollbackError, SnapshotError, parse_snapshot
@@ -25,7 +26,6 @@ from services.mesh.events import (
     RunStartFailed,
 )
 from services.mesh.ids import new_ulid
-from services.mesh.spec import RequestSpec
 
 ORDERS = document("orders")
 # Compatible: a new nullable result column (mapped from the payload).

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.router.adapters.flink_submit import SubmitError, parse_set, resolve_secrets, secret_variable
+from services.flinksql.statements import parse_set
+from services.router.adapters.flink_submit import SubmitError, resolve_secrets, secret_variable
 
 
 @pytest.mark.parametrize(

@@ -56,7 +56,7 @@ def test_views_and_functions_with_plain_names_batch() -> None:
             TABLES + INSERT.replace("INSERT INTO `result`", "INSERT INTO `default_database`.`result`"),
             "target",
         ),
-        (TABLES + "USE `other`;\n" + INSERT, "OTHER"),
+        (TABLES + "USE `other`;\n" + INSERT, "USE"),
         (TABLES + "CREATE DATABASE `db2`;\n" + INSERT, "CREATE_DATABASE"),
         (TABLES + "CREATE TEMPORARY VIEW `db2`.`v` AS SELECT 1;\n" + INSERT, "qualified or unreadable"),
         (TABLES + "RESET 'table.local-time-zone';\n" + INSERT, "RESET"),

@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from services.flinksql.artifacts import ArtifactLayout
+from services.flinksql.spec import RequestSpec
 from services.generator.adapters.profiles_fs import load_profile
 from services.generator.domain import compile_job
 from services.ingest.domain.checks import check_document
-from services.mesh.spec import RequestSpec
-from services.validator.adapters.artifacts_fs import job_config_from, job_config_path
+from services.validator.adapters.artifacts_fs import job_config_from
 from services.validator.adapters.connector_jars import default_jar_dir, ensure_connector_jars
 from services.validator.adapters.engine_runner import EngineRunner
 from services.validator.domain import Inputs, assess
@@ -37,7 +38,7 @@ def _spec(name: str, edit: Callable[[str], str] = lambda t: t) -> RequestSpec:
 
 def _compiled(spec: RequestSpec) -> tuple[str, JobConfig | None]:
     job = compile_job(spec, profile=load_profile("dev"), revision=1, generator_version="test")
-    path = job_config_path(spec.job.domain)
+    path = ArtifactLayout(spec.job.domain).job_config
     return job.sql, job_config_from(yaml.safe_load(job.files[path]), path)
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from services.flinksql.spec import RequestSpec
 from services.generator.adapters.profiles_fs import load_profile
 from services.generator.domain import compile_job
 from services.ingest.domain.checks import check_document
-from services.mesh.spec import RequestSpec
 from services.validator.domain import Inputs, RuleConfig, assess
 from services.validator.domain.checks_accuracy import check_invariants
 from services.validator.domain.checks_compliance import is_sensitive

@@ -15,6 +15,7 @@ from services.ingest.domain.checks import check_document
 from services.mesh.events import Envelope, Event, RunCompleted, SqlGenerated
 from services.mesh.store import SQLiteDocumentStore
 from services.validator.adapters.report_store import StoreReportRepository
+from services.validator.domain.model import RunArtifacts
 from services.validator.handlers import ValidatorHandlers
 from services.validator.ports import RunSpec
 
@@ -33,8 +34,8 @@ class Recorder:
 
 
 class NoArtifacts:
-    async def read(self, artifact_ref: str, domain: str) -> tuple[None, None]:
-        return None, None
+    async def read(self, artifact_ref: str, domain: str) -> RunArtifacts:
+        return RunArtifacts()
 
 
 def _generated(run_id: str) -> SqlGenerated:

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from services.flinksql.spec import RequestSpec
 from services.ingest.domain.checks import check_document
-from services.mesh.spec import RequestSpec
 from services.validator.domain.model import CaseFacts, EngineStatement, PlanFacts
 from services.validator.domain.report import render_markdown
 from services.validator.handlers import ValidationUseCase

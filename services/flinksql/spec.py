@@ -14,8 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-from services.mesh.expr import Expr
-from services.mesh.sqltypes import FlinkType
+from services.flinksql.expr import Expr
+from services.flinksql.sqltypes import FlinkType
 
 SPEC_VERSION: Literal["1"] = "1"
 

@@ -1,19 +1,17 @@
-"""SQL script text: statements, SETs, CREATE TABLE options and INSERT parts (no engine)."""
+"""The kernel read leniently, as the validator reads any job: statements with positions, SETs,
+CREATE TABLE options (and their rewrite) and the parts of an INSERT."""
 
 from __future__ import annotations
 
-from services.validator.adapters.sql_text import (
-    Option,
-    error_position,
-    insert_target,
-    parse_create_table,
-    parse_set,
-    rewrite_options,
-    split_statements,
-    strip_for_system_time,
-    table_references,
-    tokenize,
-)
+from services.flinksql.ddl import CreateTable, Option, read_create_table, rewrite_options
+from services.flinksql.lexer import tokenize
+from services.flinksql.query import insert_target, strip_for_system_time, table_references
+from services.flinksql.statements import error_position, parse_set, split_statements
+
+
+def parse_create_table(text: str) -> CreateTable:
+    return read_create_table(text, strict=False)
+
 
 SCRIPT = """-- header comment; not a statement
 SET 'table.local-time-zone' = 'Asia/Shanghai';
@@ -50,9 +48,9 @@ def test_drops_empty_and_comment_only_pieces() -> None:
 
 def test_keeps_unterminated_literals_for_the_engine_to_report() -> None:
     """It does not split inside an unterminated string: the engine reports the real error."""
-    statements = split_statements("SELECT 'abc; def\nSELECT 2;")
+    statements = split_statements("SELECT 'abc; def\nSELECT 2;", strict=False)
     assert len(statements) == 1
-    assert tokenize("'abc")[0].terminated is False
+    assert tokenize("'abc", strict=False)[0].terminated is False
 
 
 def test_keeps_an_execute_statement_set_together() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.mesh.sqltypes import (
+from services.flinksql.sqltypes import (
     JAVA_TO_FLINK,
     FlinkType,
     TypeSyntaxError,

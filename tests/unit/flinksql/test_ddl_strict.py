@@ -1,4 +1,4 @@
-"""The Flink CREATE TABLE parser."""
+"""The kernel's CREATE TABLE reader in strict mode: what a request document may declare."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from services.ingest.domain.ddl import DdlError, parse_create_table
-from services.mesh.sqltypes import parse_type
+from services.flinksql.ddl import DdlError, read_create_table
+from services.flinksql.sqltypes import parse_type
+
+parse_create_table = read_create_table
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
@@ -40,7 +42,7 @@ def test_all_example_ddls_parse() -> None:
 def test_example_order_wide() -> None:
     """It reads columns, types, NOT NULL, comments, primary key, options and the table comment."""
     table = parse_create_table(_example_ddls()["dwd_order_wide"])
-    assert table.name_parts == ["vvp", "default", "dwd_order_wide"]
+    assert table.name_parts == ("vvp", "default", "dwd_order_wide")
     assert table.name == "dwd_order_wide"
     assert [c.name for c in table.columns][:3] == ["order_id", "user_id", "shop_id"]
     assert len(table.columns) == 13
@@ -50,8 +52,8 @@ def test_example_order_wide() -> None:
     assert by["order_time"].type.sql() == "TIMESTAMP(3)"
     assert by["order_id"].comment == "订单号"
     assert by["order_id"].line == 2
-    assert table.primary_key == ["order_id"]
-    assert table.options == {
+    assert table.primary_key == ("order_id",)
+    assert table.option_map == {
         "connector": "odps",
         "project": "trade_dw",
         "tableName": "dwd_order_wide",
@@ -63,10 +65,10 @@ def test_example_order_wide() -> None:
 def test_example_composite_key_and_options_order() -> None:
     """It keeps a composite primary key in order and the WITH options in order."""
     table = parse_create_table(_example_ddls()["dws_user_activity_daily"])
-    assert table.primary_key == ["stat_date", "user_id"]
-    assert list(table.options) == ["connector", "url", "table-name", "username"]
+    assert table.primary_key == ("stat_date", "user_id")
+    assert [o.key for o in table.options] == ["connector", "url", "table-name", "username"]
     dim = parse_create_table(_example_ddls()["dim_merchant"])
-    assert dim.options["lookup.cache"] == "PARTIAL"
+    assert dim.option_map["lookup.cache"] == "PARTIAL"
     assert dim.column("IS_BLACKLISTED") is not None
     assert dim.column("is_blacklisted").type.sql() == "BOOLEAN"  # type: ignore[union-attr]
 
@@ -83,13 +85,13 @@ def test_features() -> None:
     """
     table = parse_create_table(sql)
     assert table.if_not_exists
-    assert table.name_parts == ["t"]
-    assert table.primary_key == ["a"]
+    assert table.name_parts == ("t",)
+    assert table.primary_key == ("a",)
     assert table.columns[0].not_null and not table.columns[0].type.nullable
     assert table.columns[1].comment == "it's"
     assert table.columns[3].type.sql() == "TIMESTAMP_LTZ(3)"
     assert table.columns[2].line == 5
-    assert table.options == {}
+    assert table.option_map == {}
 
 
 def test_option_value_escapes_and_partitioned_by() -> None:
@@ -97,9 +99,9 @@ def test_option_value_escapes_and_partitioned_by() -> None:
     table = parse_create_table(
         "CREATE TABLE db.t (a STRING, dt STRING) PARTITIONED BY (dt) WITH ('k' = 'it''s', 'p' = '')"
     )
-    assert table.options == {"k": "it's", "p": ""}
-    assert table.partitioned_by == ["dt"]
-    assert table.name_parts == ["db", "t"]
+    assert table.option_map == {"k": "it's", "p": ""}
+    assert table.partitioned_by == ("dt",)
+    assert table.name_parts == ("db", "t")
 
 
 def test_primary_key_columns_become_not_null() -> None:

@@ -1,10 +1,11 @@
-"""The shared Flink SQL lexer: statements cut at semicolons outside literals and comments."""
+"""The kernel's splitter: statements cut at semicolons outside literals and comments."""
 
 from __future__ import annotations
 
 import pytest
 
-from services.mesh.sqlsplit import SqlLexError, TokenKind, split_statements, tokenize
+from services.flinksql.lexer import LexError, TokenKind, tokenize
+from services.flinksql.statements import StatementKind, split_statements
 
 SCRIPT = """-- source
 CREATE TEMPORARY TABLE src (id STRING, note STRING) WITH ('connector' = 'datagen', 'x' = 'a;b');
@@ -58,7 +59,7 @@ def test_empty_and_comment_only_pieces_are_dropped(keep_comments: bool) -> None:
 )
 def test_unterminated_text_raises_unless_lenient(script: str, text: str) -> None:
     """It raises on an unterminated literal or comment; strict=False lets it run to the end instead."""
-    with pytest.raises(SqlLexError):
+    with pytest.raises(LexError):
         split_statements(script)
     assert [s.text for s in split_statements(script, strict=False)] == [text]
     assert [s.text for s in split_statements(script, strict=False, keep_comments=True)] == [script]
@@ -67,18 +68,27 @@ def test_unterminated_text_raises_unless_lenient(script: str, text: str) -> None
 
 
 @pytest.mark.parametrize(
-    ("text", "insert", "job"),
+    ("text", "kind", "job"),
     [
-        ("INSERT INTO t SELECT 1", True, True),
-        ("-- why\n/* how */ insert into t SELECT 1", True, True),
-        ("EXECUTE STATEMENT SET BEGIN INSERT INTO t SELECT 1; END", False, True),
-        ("EXECUTE INSERT INTO t SELECT 1", False, True),
-        ("CREATE TABLE t (a INT)", False, False),
-        ("SELECT 'INSERT'", False, False),
-        ("SET 'pipeline.name' = 'x'", False, False),
+        ("INSERT INTO t SELECT 1", StatementKind.INSERT, True),
+        ("-- why\n/* how */ insert into t SELECT 1", StatementKind.INSERT, True),
+        ("EXECUTE STATEMENT SET BEGIN INSERT INTO t SELECT 1; END", StatementKind.STATEMENT_SET, True),
+        ("EXECUTE INSERT INTO t SELECT 1", StatementKind.INSERT, True),
+        ("CREATE TABLE t (a INT)", StatementKind.CREATE_TABLE, False),
+        ("SELECT 'INSERT'", StatementKind.QUERY, False),
+        ("SET 'pipeline.name' = 'x'", StatementKind.SET, False),
+        ("ADD JAR '/tmp/x.jar'", StatementKind.ADD_JAR, False),
+        ("load module hive", StatementKind.LOAD_MODULE, False),
+        ("CREATE TEMPORARY SYSTEM FUNCTION f AS 'x'", StatementKind.CREATE_FUNCTION, False),
+        ("CREATE CATALOG c WITH ('type' = 'x')", StatementKind.CREATE_CATALOG, False),
+        ("DROP TABLE t", StatementKind.DROP, False),
+        ("ALTER TABLE t RENAME TO u", StatementKind.ALTER, False),
+        ("USE CATALOG c", StatementKind.USE, False),
+        ("CREATE MODEL m", StatementKind.CREATE_OTHER, False),
+        ("CALL sys.p()", StatementKind.OTHER, False),
     ],
 )
-def test_insert_and_job_statements_are_recognised(text: str, insert: bool, job: bool) -> None:
-    """It tells a plain INSERT and a statement that starts a Flink job from the rest."""
+def test_statement_kinds_are_recognised(text: str, kind: StatementKind, job: bool) -> None:
+    """It names every statement kind a job may hold (comments before it allowed) and which start a job."""
     statement = split_statements(text, keep_comments=True)[0]
-    assert (statement.is_insert, statement.submits_job) == (insert, job)
+    assert (statement.kind, statement.submits_job) == (kind, job)

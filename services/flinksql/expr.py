@@ -20,7 +20,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.mesh.sqltypes import FlinkType, quote_string
+from services.flinksql.quoting import quote_string
+from services.flinksql.sqltypes import FlinkType
 
 AGGREGATES = frozenset({"SUM", "COUNT", "MAX", "MIN", "AVG"})
 

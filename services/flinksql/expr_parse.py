@@ -1,6 +1,6 @@
-"""Parser of one Flink SQL scalar expression into the AST of `services.mesh.expr`.
+"""Parser of one Flink SQL scalar expression into the AST of `services.flinksql.expr`.
 
-Public entry points are re-exported by `services.ingest.domain.expressions`.
+Ingest re-exports it from `services.ingest.domain.expressions`; the validator reads predicates with it.
 
 Hostile input: the text is lexed completely before parsing, so `;`, `--`, `/*`, double quotes,
 unterminated literals and stray characters are rejected wherever they are. Length and nesting
@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from services.mesh.expr import (
+from services.flinksql import lexer
+from services.flinksql.expr import (
     AGGREGATES,
     INTERVAL_UNITS,
     NILADIC,
@@ -39,9 +40,10 @@ from services.mesh.expr import (
     Unary,
     When,
 )
-from services.mesh.sqltypes import TypeSyntaxError, parse_type_at
+from services.flinksql.lexer import TokenKind
+from services.flinksql.quoting import NAME_RE
+from services.flinksql.sqltypes import TypeSyntaxError, parse_type_at
 
-NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 MAX_LENGTH = 20_000
 MAX_DEPTH = 64
 MAX_TOKENS = 5_000
@@ -140,76 +142,61 @@ class Tok:
         return self.text.upper() if self.kind == "word" else ""
 
 
-_OPS = ("<>", "!=", "<=", ">=", "||", "(", ")", ",", ".", "+", "-", "*", "/", "%", "=", "<", ">")
-_DIGITS = frozenset("0123456789")
-_NUMBER = re.compile(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_OPS = frozenset({"<>", "!=", "<=", ">=", "||", "(", ")", ",", ".", "+", "-", "*", "/", "%", "=", "<", ">"})
+_ASCII_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def tokenize(text: str) -> list[Tok]:  # noqa: C901, PLR0912
-    """All tokens of `text`; rejects what is never valid in a scalar expression."""
+def tokenize(text: str) -> list[Tok]:  # noqa: C901, PLR0912 - one rule per kernel token kind
+    """The kernel lexer's tokens of `text`, minus what is never valid in a scalar expression.
+
+    Checked in the order the text holds them, so the first fault is the one reported.
+    """
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"expression is too long ({len(text)} characters, at most {MAX_LENGTH})", 0)
     tokens: list[Tok] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch.isspace():
-            i += 1
+    lexed = lexer.tokenize(text, strict=False, trivia=True)
+    for k, t in enumerate(lexed):
+        if t.kind is TokenKind.WHITESPACE:
             continue
-        if text.startswith("--", i) or text.startswith("/*", i) or text.startswith("//", i):
-            raise ExpressionError("comments are not allowed in an expression", i)
-        if ch == ";":
-            raise ExpressionError("';' is not allowed: an expression is not a statement", i)
-        if ch in "'`":
-            value, end = _quoted(text, i)
-            tokens.append(Tok("string" if ch == "'" else "qident", value, i, end))
-            i = end
-        elif ch == '"':
-            raise ExpressionError(
-                "double quotes are not valid Flink SQL: use single quotes for strings, backquotes for names",
-                i,
-            )
-        elif ch.isascii() and (ch.isalpha() or ch == "_"):
-            end = i
-            while end < n and text[end].isascii() and (text[end].isalnum() or text[end] == "_"):
-                end += 1
-            tokens.append(Tok("word", text[i:end], i, end))
-            i = end
-        elif ch in _DIGITS or (ch == "." and i + 1 < n and text[i + 1] in _DIGITS):
-            m = _NUMBER.match(text, i)
-            assert m is not None
-            end = m.end()
-            if end < n and (text[end].isalnum() or text[end] in "_."):
-                raise ExpressionError(f"malformed number {text[i : end + 1]!r}", i)
-            tokens.append(Tok("number", text[i:end], i, end))
-            i = end
+        if t.kind is TokenKind.COMMENT:
+            raise ExpressionError("comments are not allowed in an expression", t.start)
+        if not t.terminated:
+            what = "string literal" if t.kind is TokenKind.STRING else "backquoted identifier"
+            raise ExpressionError(f"unterminated {what}", t.start)
+        if t.kind is TokenKind.STRING:
+            tokens.append(Tok("string", t.value, t.start, t.end))
+        elif t.kind is TokenKind.IDENT:
+            if t.text.startswith('"'):
+                raise ExpressionError(
+                    "double quotes are not valid Flink SQL: use single quotes for strings, backquotes for names",
+                    t.start,
+                )
+            tokens.append(Tok("qident", t.value, t.start, t.end))
+        elif t.kind is TokenKind.WORD:
+            ascii_part = _ASCII_WORD.match(t.text)
+            length = ascii_part.end() if ascii_part else 0
+            if length < len(t.text):
+                raise ExpressionError(f"unexpected character {t.text[length]!r}", t.start + length)
+            tokens.append(Tok("word", t.text, t.start, t.end))
+        elif t.kind is TokenKind.NUMBER:
+            after = lexed[k + 1] if k + 1 < len(lexed) else None
+            if after is not None and (
+                after.kind in (TokenKind.WORD, TokenKind.NUMBER) or after.is_symbol(".")
+            ):
+                raise ExpressionError(f"malformed number {text[t.start : after.start + 1]!r}", t.start)
+            tokens.append(Tok("number", t.text, t.start, t.end))
+        elif t.text == ";":
+            raise ExpressionError("';' is not allowed: an expression is not a statement", t.start)
+        elif t.text in _OPS:
+            tokens.append(Tok("op", t.text, t.start, t.end))
+        elif t.text == "=>":
+            tokens.extend((Tok("op", "=", t.start, t.start + 1), Tok("op", ">", t.start + 1, t.end)))
         else:
-            op = next((op for op in _OPS if text.startswith(op, i)), None)
-            if op is None:
-                raise ExpressionError(f"unexpected character {ch!r}", i)
-            tokens.append(Tok("op", op, i, i + len(op)))
-            i += len(op)
+            raise ExpressionError(f"unexpected character {t.text[0]!r}", t.start)
         if len(tokens) > MAX_TOKENS:
-            raise ExpressionError(f"expression has too many tokens (at most {MAX_TOKENS})", i)
-    tokens.append(Tok("eof", "", n, n))
+            raise ExpressionError(f"expression has too many tokens (at most {MAX_TOKENS})", t.start)
+    tokens.append(Tok("eof", "", len(text), len(text)))
     return tokens
-
-
-def _quoted(text: str, start: int) -> tuple[str, int]:
-    quote = text[start]
-    out: list[str] = []
-    i = start + 1
-    while True:
-        j = text.find(quote, i)
-        if j < 0:
-            what = "string literal" if quote == "'" else "backquoted identifier"
-            raise ExpressionError(f"unterminated {what}", start)
-        out.append(text[i:j])
-        if text.startswith(quote * 2, j):
-            out.append(quote)
-            i = j + 2
-            continue
-        return "".join(out), j + 1
 
 
 # Binding powers (Calcite's precedence order).

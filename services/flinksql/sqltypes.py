@@ -17,6 +17,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from services.flinksql.quoting import quote_identifier, quote_string
+
 TypeRoot = Literal[
     "STRING",
     "VARCHAR",
@@ -131,16 +133,6 @@ class FlinkType(BaseModel):
 
 RowField.model_rebuild()
 FlinkType.model_rebuild()
-
-
-def quote_identifier(name: str) -> str:
-    """A backquoted Flink identifier (backquotes doubled)."""
-    return "`" + name.replace("`", "``") + "`"
-
-
-def quote_string(text: str) -> str:
-    """A single-quoted Flink string literal (quotes doubled)."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 # ---------------------------------------------------------------- constructors
