@@ -18,13 +18,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Each module exposes `register(app: typer.Typer) -> None`.
+# Each module exposes `register(app: typer.Typer) -> None`. The generator's and the validator's
+# commands (generate, test, validate) chain other services, so they live in the workbench.
 _COMMAND_MODULES = (
     "services.mesh.entrypoints.cli",
     "services.mesh.entrypoints.ops_cli",
     "services.ingest.entrypoints.cli",
-    "services.generator.entrypoints.cli",
-    "services.validator.entrypoints.cli",
     "services.knowledge.entrypoints.cli",
     "services.router.entrypoints.cli",
     # Commands that chain several services' logic in-process (generate, test, validate, run).
@@ -36,14 +35,7 @@ _COMMAND_MODULES = (
 
 def _register_all() -> None:
     for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            # That service has no CLI (yet); a missing dependency inside it is a real error.
-            if exc.name is not None and name.startswith(exc.name):
-                continue
-            raise
-        module.register(app)
+        importlib.import_module(name).register(app)
 
 
 _register_all()
