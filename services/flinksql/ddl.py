@@ -25,9 +25,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from services.flinksql.lexer import LexError, Token, TokenKind, significant, tokenize
+from services.flinksql.lexer import LexError, Positions, Token, TokenKind, significant, tokenize
 from services.flinksql.quoting import NAME_RE, quote_string
-from services.flinksql.sqltypes import FlinkType, TypeSyntaxError, parse_type, parse_type_at
+from services.flinksql.sqltypes import FlinkType, TypeSyntaxError, parse_type, read_type
 
 
 class DdlError(ValueError):
@@ -379,22 +379,14 @@ class _Reader:
         if self.at_eof():
             raise self.fail(f"column {name!r} has no type", start_tok, name)
         try:
-            ftype, end = parse_type_at(self.text, start_tok.start, allow_nullability=False)
+            ftype, j = read_type(self.tokens, self.i, allow_nullability=False, text_end=len(self.text))
         except TypeSyntaxError as exc:
             if self.strict:
-                line = self.text.count("\n", 0, exc.offset) + 1
+                line = Positions(self.text).line_column(exc.offset)[0]
                 raise DdlError(f"column {name!r}: {exc.message}", line, name) from exc
             return self.type_by_tokens(name), None
-        # Resume at the first token after the type; a type that ends inside a token is not one.
-        j = self.i
-        while j < len(self.tokens) and self.tokens[j].end <= end:
-            j += 1
-        if j < len(self.tokens) and self.tokens[j].start < end:
-            if self.strict:
-                raise self.fail(f"column {name!r}: unexpected text in its type", self.tokens[j], name)
-            return self.type_by_tokens(name), None
         self.i = j
-        return self.text[start_tok.start : end].strip(), ftype
+        return self.text[start_tok.start : self.tokens[j - 1].end], ftype
 
     def type_by_tokens(self, name: str) -> str:
         """Lenient: the type text up to a column keyword or the element's end, unparsed."""

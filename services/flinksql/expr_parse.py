@@ -42,7 +42,7 @@ from services.flinksql.expr import (
 )
 from services.flinksql.lexer import TokenKind
 from services.flinksql.quoting import NAME_RE
-from services.flinksql.sqltypes import TypeSyntaxError, parse_type_at
+from services.flinksql.sqltypes import TypeSyntaxError, parse_type
 
 MAX_LENGTH = 20_000
 MAX_DEPTH = 64
@@ -294,6 +294,19 @@ class Parser:
                 raise self.error(f"unbalanced parentheses: missing ')'{where}")
             raise self.error(f"expected '{op}'{where}, found {self.describe(self.tok)}")
         return self.advance()
+
+    def closing_paren(self) -> int:
+        """Index of the `)` that closes the parenthesis we are inside (the end when none does)."""
+        depth = 0
+        for k in range(self.i, len(self.tokens)):
+            tok = self.tokens[k]
+            if tok.kind == "op" and tok.text == "(":
+                depth += 1
+            elif tok.kind == "op" and tok.text == ")":
+                if depth == 0:
+                    return k
+                depth -= 1
+        return len(self.tokens) - 1
 
     def expect_word(self, word: str, context: str = "") -> None:
         if not self.accept_word(word):
@@ -604,12 +617,12 @@ class Parser:
         value = self.expr(0)
         self.expect_word("AS", "in CAST(<value> AS <type>)")
         start = self.tok.offset
+        close = self.closing_paren()
         try:
-            target, end = parse_type_at(self.text, start, allow_nullability=True)
+            target = parse_type(self.text[start : self.tokens[close].offset])
         except TypeSyntaxError as exc:
-            raise ExpressionError(f"invalid CAST target type: {exc.message}", exc.offset) from exc
-        while self.tok.kind != "eof" and self.tok.offset < end:
-            self.advance()
+            raise ExpressionError(f"invalid CAST target type: {exc.message}", start + exc.offset) from exc
+        self.i = close
         self.expect_op(")", "closing CAST(")
         return Cast(expr=value, type=target, safe=safe)
 

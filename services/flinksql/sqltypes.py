@@ -13,10 +13,12 @@ written next to the rule.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from services.flinksql.lexer import LexError, Token, TokenKind, significant, tokenize
 from services.flinksql.quoting import quote_identifier, quote_string
 
 TypeRoot = Literal[
@@ -437,83 +439,94 @@ def common_type(types: list[FlinkType]) -> FlinkType | None:  # noqa: PLR0911
 
 def parse_type(text: str) -> FlinkType:
     """Parse Flink type text such as `DECIMAL(12, 2) NOT NULL` or `ARRAY<ROW<a INT>>`."""
-    parser = _TypeParser(text, 0)
-    result = parser.parse_type(allow_nullability=True)
-    parser.skip_space()
-    if parser.pos != len(text):
+    try:
+        tokens = significant(tokenize(text))
+    except LexError as exc:
+        raise TypeSyntaxError(exc.message, exc.offset) from exc
+    result, i = read_type(tokens, 0, allow_nullability=True, text_end=len(text))
+    if i < len(tokens):
         raise TypeSyntaxError(
-            f"unexpected text after type: {text[parser.pos : parser.pos + 20]!r}", parser.pos
+            f"unexpected text after type: {text[tokens[i].start :][:20]!r}", tokens[i].start
         )
     return result
 
 
-def parse_type_at(text: str, offset: int, *, allow_nullability: bool) -> tuple[FlinkType, int]:
-    """Parse one type starting at `offset`; return it and the offset just after it.
+def read_type(
+    tokens: Sequence[Token], i: int, *, allow_nullability: bool, text_end: int = 0
+) -> tuple[FlinkType, int]:
+    """Read one type from the kernel lexer's significant `tokens`, starting at index `i`;
+    return it and the index just after it.
 
     With `allow_nullability=False` a trailing `NOT NULL` / `NULL` is left unread (a DDL column
     constraint); nested types always read their own nullability.
     """
-    parser = _TypeParser(text, offset)
-    result = parser.parse_type(allow_nullability=allow_nullability)
-    return result, parser.pos
+    parser = _TypeParser(tokens, i, text_end)
+    return parser.parse_type(allow_nullability=allow_nullability), parser.i
 
 
 _INTERVAL_UNITS = ("YEAR", "MONTH", "DAY", "HOUR", "MINUTE", "SECOND")
 _MAX_TYPE_DEPTH = 32
+_SIMPLE_WORDS: dict[str, TypeRoot] = {
+    "STRING": "STRING",
+    "BYTES": "BYTES",
+    "BOOLEAN": "BOOLEAN",
+    "TINYINT": "TINYINT",
+    "SMALLINT": "SMALLINT",
+    "INT": "INT",
+    "INTEGER": "INT",
+    "BIGINT": "BIGINT",
+    "FLOAT": "FLOAT",
+    "REAL": "FLOAT",
+    "DATE": "DATE",
+    "NULL": "NULL",
+}
 
 
 class _TypeParser:
-    def __init__(self, text: str, pos: int) -> None:
-        self.text = text
-        self.pos = pos
+    """Recursive descent over the kernel lexer's tokens (no lexing of its own)."""
+
+    def __init__(self, tokens: Sequence[Token], i: int, text_end: int) -> None:
+        self.tokens = tokens
+        self.i = i
         self.depth = 0
+        self.text_end = tokens[-1].end if tokens else text_end
 
-    # -- lexing
-    def skip_space(self) -> None:
-        text = self.text
-        while self.pos < len(text) and text[self.pos].isspace():
-            self.pos += 1
+    # -- tokens
+    @property
+    def offset(self) -> int:
+        return self.tokens[self.i].start if self.i < len(self.tokens) else self.text_end
 
-    def peek_word(self) -> str:
-        self.skip_space()
-        end = self.pos
-        text = self.text
-        while end < len(text) and (text[end].isascii() and (text[end].isalnum() or text[end] == "_")):
-            end += 1
-        return text[self.pos : end].upper()
+    def found(self) -> str:
+        return repr(self.tokens[self.i].text) if self.i < len(self.tokens) else "end of text"
+
+    def peek_word(self, ahead: int = 0) -> str:
+        k = self.i + ahead
+        return self.tokens[k].upper if k < len(self.tokens) else ""
 
     def accept_word(self, *words: str) -> bool:
-        save = self.pos
-        for word in words:
-            if self.peek_word() != word:
-                self.pos = save
-                return False
-            self.pos += len(word)
-        return True
-
-    def accept(self, char: str) -> bool:
-        self.skip_space()
-        if self.text.startswith(char, self.pos):
-            self.pos += len(char)
+        if all(self.peek_word(k) == w for k, w in enumerate(words)):
+            self.i += len(words)
             return True
         return False
 
-    def expect(self, char: str) -> None:
-        if not self.accept(char):
-            found = self.text[self.pos : self.pos + 10] or "end of text"
-            raise TypeSyntaxError(f"expected {char!r} in type, found {found!r}", self.pos)
+    def accept(self, symbol: str) -> bool:
+        if self.i < len(self.tokens) and self.tokens[self.i].is_symbol(symbol):
+            self.i += 1
+            return True
+        return False
+
+    def expect(self, symbol: str) -> None:
+        if not self.accept(symbol):
+            raise TypeSyntaxError(f"expected {symbol!r} in type, found {self.found()}", self.offset)
 
     def number(self) -> int:
-        self.skip_space()
-        start = self.pos
-        while self.pos < len(self.text) and self.text[self.pos] in "0123456789":
-            self.pos += 1
-        if start == self.pos:
-            raise TypeSyntaxError("expected a number in type parameters", start)
-        digits = self.text[start : self.pos]
-        if len(digits) > 10:
-            raise TypeSyntaxError(f"type parameter {digits[:12]} is out of range", start)
-        return int(digits)
+        tok = self.tokens[self.i] if self.i < len(self.tokens) else None
+        if tok is None or tok.kind is not TokenKind.NUMBER or not tok.text.isdigit():
+            raise TypeSyntaxError("expected a number in type parameters", self.offset)
+        if len(tok.text) > 10:
+            raise TypeSyntaxError(f"type parameter {tok.text[:12]} is out of range", tok.start)
+        self.i += 1
+        return int(tok.text)
 
     def optional_params(self, count: int) -> list[int]:
         if not self.accept("("):
@@ -528,18 +541,17 @@ class _TypeParser:
     def parse_type(self, *, allow_nullability: bool) -> FlinkType:
         self.depth += 1
         if self.depth > _MAX_TYPE_DEPTH:
-            raise TypeSyntaxError("type is nested too deeply", self.pos)
+            raise TypeSyntaxError("type is nested too deeply", self.offset)
         result = self.base()
         while True:
             if allow_nullability:
                 result = self.nullability(result)
-            save = self.pos
             word = self.peek_word()
-            if word in ("ARRAY", "MULTISET") and self.text[self.pos + len(word) :].lstrip()[:1] != "<":
-                self.pos += len(word)
+            nxt = self.tokens[self.i + 1] if self.i + 1 < len(self.tokens) else None
+            if word in ("ARRAY", "MULTISET") and not (nxt is not None and nxt.is_symbol("<", "<>")):
+                self.i += 1
                 result = FlinkType(root="ARRAY" if word == "ARRAY" else "MULTISET", element=result)
                 continue
-            self.pos = save
             break
         self.depth -= 1
         return result
@@ -551,42 +563,16 @@ class _TypeParser:
             return t.with_nullable(True)
         return t
 
-    def base(self) -> FlinkType:  # noqa: PLR0911, PLR0912, C901
-        start = self.pos
-        self.skip_space()
-        start = self.pos
+    def base(self) -> FlinkType:  # noqa: PLR0911, C901 - one branch per type family
+        start = self.offset
         word = self.peek_word()
         if not word:
-            found = self.text[self.pos : self.pos + 10] or "end of text"
-            raise TypeSyntaxError(f"expected a type name, found {found!r}", self.pos)
-        self.pos += len(word)
+            raise TypeSyntaxError(f"expected a type name, found {self.found()}", start)
+        self.i += 1
         if word in ("CHAR", "CHARACTER", "VARCHAR", "BINARY", "VARBINARY"):
-            root = {"CHARACTER": "CHAR"}.get(word, word)
-            if root in ("CHAR", "BINARY") and self.accept_word("VARYING"):
-                root = "VAR" + root
-            params = self.optional_params(1)
-            length = params[0] if params else 1
-            if not 1 <= length <= MAX_LENGTH:
-                raise TypeSyntaxError(f"{root} length must be between 1 and {MAX_LENGTH}", start)
-            if length == MAX_LENGTH and root in ("VARCHAR", "VARBINARY"):
-                return simple("STRING" if root == "VARCHAR" else "BYTES")
-            return FlinkType(root=root, length=length)
-        simple_words: dict[str, TypeRoot] = {
-            "STRING": "STRING",
-            "BYTES": "BYTES",
-            "BOOLEAN": "BOOLEAN",
-            "TINYINT": "TINYINT",
-            "SMALLINT": "SMALLINT",
-            "INT": "INT",
-            "INTEGER": "INT",
-            "BIGINT": "BIGINT",
-            "FLOAT": "FLOAT",
-            "REAL": "FLOAT",
-            "DATE": "DATE",
-            "NULL": "NULL",
-        }
-        if word in simple_words:
-            return simple(simple_words[word])
+            return self.sized(word, start)
+        if word in _SIMPLE_WORDS:
+            return simple(_SIMPLE_WORDS[word])
         if word == "DOUBLE":
             self.accept_word("PRECISION")
             return DOUBLE
@@ -621,6 +607,18 @@ class _TypeParser:
             return self.row()
         raise TypeSyntaxError(f"unknown type {word}", start)
 
+    def sized(self, word: str, start: int) -> FlinkType:
+        root = {"CHARACTER": "CHAR"}.get(word, word)
+        if root in ("CHAR", "BINARY") and self.accept_word("VARYING"):
+            root = "VAR" + root
+        params = self.optional_params(1)
+        length = params[0] if params else 1
+        if not 1 <= length <= MAX_LENGTH:
+            raise TypeSyntaxError(f"{root} length must be between 1 and {MAX_LENGTH}", start)
+        if length == MAX_LENGTH and root in ("VARCHAR", "VARBINARY"):
+            return simple("STRING" if root == "VARCHAR" else "BYTES")
+        return FlinkType(root=root, length=length)
+
     def temporal(self, word: str, start: int) -> FlinkType:
         params = self.optional_params(1)
         default = 0 if word == "TIME" else 6
@@ -642,8 +640,8 @@ class _TypeParser:
     def interval(self, start: int) -> FlinkType:
         unit = self.peek_word()
         if unit not in _INTERVAL_UNITS:
-            raise TypeSyntaxError("expected an interval unit (YEAR ... SECOND)", self.pos)
-        self.pos += len(unit)
+            raise TypeSyntaxError("expected an interval unit (YEAR ... SECOND)", self.offset)
+        self.i += 1
         self.optional_params(2)
         units = [unit]
         if self.accept_word("TO"):
@@ -651,8 +649,8 @@ class _TypeParser:
             if end_unit not in _INTERVAL_UNITS or _INTERVAL_UNITS.index(end_unit) <= _INTERVAL_UNITS.index(
                 unit
             ):
-                raise TypeSyntaxError("invalid interval range", self.pos)
-            self.pos += len(end_unit)
+                raise TypeSyntaxError("invalid interval range", self.offset)
+            self.i += 1
             self.optional_params(1)
             units.append(end_unit)
         if all(u in ("YEAR", "MONTH") for u in units):
@@ -662,12 +660,14 @@ class _TypeParser:
         return FlinkType(root="INTERVAL_DAY_TIME", precision=3)
 
     def row(self) -> FlinkType:
+        if self.accept("<>"):  # the lexer reads an empty `<>` as one operator
+            return FlinkType(root="ROW", fields=())
         if self.accept("<"):
             close = ">"
         elif self.accept("("):
             close = ")"
         else:
-            raise TypeSyntaxError("expected '<' or '(' after ROW", self.pos)
+            raise TypeSyntaxError("expected '<' or '(' after ROW", self.offset)
         fields: list[RowField] = []
         if self.accept(close):
             return FlinkType(root="ROW", fields=())
@@ -681,48 +681,26 @@ class _TypeParser:
             self.expect(",")
         names = [f.name.lower() for f in fields]
         if len(set(names)) != len(names):
-            raise TypeSyntaxError("duplicate ROW field name", self.pos)
+            raise TypeSyntaxError("duplicate ROW field name", self.offset)
         return FlinkType(root="ROW", fields=tuple(fields))
 
     def field_name(self) -> str:
-        self.skip_space()
-        text = self.text
-        if self.pos < len(text) and text[self.pos] == "`":
-            i = self.pos + 1
-            out: list[str] = []
-            while i < len(text):
-                if text[i] == "`":
-                    if text.startswith("``", i):
-                        out.append("`")
-                        i += 2
-                        continue
-                    self.pos = i + 1
-                    return "".join(out)
-                out.append(text[i])
-                i += 1
-            raise TypeSyntaxError("unterminated quoted identifier in ROW", self.pos)
-        word = self.peek_word()
-        if not word or word[0].isdigit():
-            raise TypeSyntaxError("expected a ROW field name", self.pos)
-        name = text[self.pos : self.pos + len(word)]
-        self.pos += len(word)
-        return name
+        tok = self.tokens[self.i] if self.i < len(self.tokens) else None
+        if tok is not None and tok.kind is TokenKind.IDENT and tok.text.startswith("`"):
+            if not tok.terminated:
+                raise TypeSyntaxError("unterminated quoted identifier in ROW", tok.start)
+            self.i += 1
+            return tok.value
+        if tok is None or tok.kind is not TokenKind.WORD:
+            raise TypeSyntaxError("expected a ROW field name", self.offset)
+        self.i += 1
+        return tok.text
 
     def string_literal(self) -> str | None:
-        self.skip_space()
-        text = self.text
-        if self.pos >= len(text) or text[self.pos] != "'":
+        tok = self.tokens[self.i] if self.i < len(self.tokens) else None
+        if tok is None or tok.kind is not TokenKind.STRING:
             return None
-        i = self.pos + 1
-        out: list[str] = []
-        while i < len(text):
-            if text[i] == "'":
-                if text.startswith("''", i):
-                    out.append("'")
-                    i += 2
-                    continue
-                self.pos = i + 1
-                return "".join(out)
-            out.append(text[i])
-            i += 1
-        raise TypeSyntaxError("unterminated string in ROW field description", self.pos)
+        if not tok.terminated:
+            raise TypeSyntaxError("unterminated string in ROW field description", tok.start)
+        self.i += 1
+        return tok.value

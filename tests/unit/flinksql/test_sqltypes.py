@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.flinksql.lexer import significant, tokenize
 from services.flinksql.sqltypes import (
     JAVA_TO_FLINK,
     FlinkType,
@@ -14,7 +15,7 @@ from services.flinksql.sqltypes import (
     insert_assignable,
     join_key_compatible,
     parse_type,
-    parse_type_at,
+    read_type,
 )
 
 P = parse_type
@@ -124,12 +125,14 @@ def test_error_offset_points_at_fault() -> None:
     assert info.value.offset == 12
 
 
-def test_parse_type_at_leaves_column_constraint() -> None:
-    """It parses a type inside longer text and leaves a DDL NOT NULL unread when asked."""
-    text = "x DECIMAL(12, 2) NOT NULL COMMENT 'a'"
-    parsed, end = parse_type_at(text, 2, allow_nullability=False)
+def test_read_type_leaves_column_constraint() -> None:
+    """It reads a type from the kernel's tokens and leaves a DDL NOT NULL unread when asked."""
+    tokens = significant(tokenize("x DECIMAL(12, 2) NOT NULL COMMENT 'a'"))
+    parsed, i = read_type(tokens, 1, allow_nullability=False)
     assert parsed == P("DECIMAL(12, 2)")
-    assert text[end:].strip().startswith("NOT NULL")
+    assert [t.text for t in tokens[i : i + 2]] == ["NOT", "NULL"]
+    parsed, i = read_type(tokens, 1, allow_nullability=True)
+    assert parsed == P("DECIMAL(12, 2) NOT NULL") and tokens[i].text == "COMMENT"
 
 
 def test_family() -> None:
