@@ -19,7 +19,6 @@ from services.mesh.events import (
     DecidedBy,
     Decision,
     Envelope,
-    Event,
     Finding,
     GateDecided,
     GateMode,
@@ -29,6 +28,7 @@ from services.mesh.events import (
     ValidationScored,
 )
 from services.mesh.ids import new_ulid
+from tests.fakes import RecordingPublisher
 
 MODEL = "gpt-4o-mini"
 
@@ -70,17 +70,6 @@ class MemoryArtifacts:
 
     async def findings(self, run_id: str, attempt: int) -> tuple[Finding, ...] | None:
         return self.found.get((run_id, attempt))
-
-
-class ListPublisher:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    async def publish(self, event: Event) -> None:
-        self.events.append(event)
-
-    def generated(self) -> list[SqlGenerated]:
-        return [e for e in self.events if isinstance(e, SqlGenerated)]
 
 
 class FailingLlm:
@@ -143,8 +132,8 @@ async def _run_to_regenerate(handlers: GeneratorHandlers, spec: RequestSpec) -> 
     )
 
 
-def _handlers(profile: Profile, answer: str) -> tuple[GeneratorHandlers, MemoryArtifacts, ListPublisher]:
-    artifacts, publisher = MemoryArtifacts(), ListPublisher()
+def _handlers(profile: Profile, answer: str) -> tuple[GeneratorHandlers, MemoryArtifacts, RecordingPublisher]:
+    artifacts, publisher = MemoryArtifacts(), RecordingPublisher()
     llm = LitellmClient(model=MODEL, timeout_s=5, extra={"mock_response": answer})
     return (
         GeneratorHandlers(artifacts=artifacts, publisher=publisher, profile=profile, target="2.3", llm=llm),
@@ -163,7 +152,7 @@ async def test_repaired_sql_is_published_with_llm_used(
 
     await handlers.on_gate_decided(gate)
 
-    first, second = publisher.generated()
+    first, second = publisher.of(SqlGenerated)
     assert (first.attempt, first.llm_used, first.sql) == (1, False, deterministic)
     assert (second.attempt, second.llm_used) == (2, True)
     assert "`orderAmount` > 0" in second.sql
@@ -181,7 +170,7 @@ async def test_repaired_sql_is_published_with_llm_used(
     assert "## LLM repair" in readme and "accuracy.amount_filter" in readme
 
     await handlers.on_gate_decided(gate)  # redelivered: the stored attempt again, same event id
-    again = publisher.generated()[-1]
+    again = publisher.of(SqlGenerated)[-1]
     assert (again.envelope.event_id, again.sql, again.llm_used) == (
         second.envelope.event_id,
         second.sql,
@@ -200,7 +189,7 @@ async def test_invalid_answer_publishes_the_deterministic_sql_unmarked(
 
     await handlers.on_gate_decided(gate)
 
-    second = publisher.generated()[-1]
+    second = publisher.of(SqlGenerated)[-1]
     assert (second.attempt, second.llm_used, second.sql) == (2, False, deterministic)
     stored = artifacts.attempts[(gate.envelope.run_id, 2)]
     assert stored.ok and stored.llm is not None and not stored.llm.used
@@ -212,7 +201,7 @@ async def test_failed_call_publishes_the_deterministic_sql(
     orders: tuple[RequestSpec, str], profile: Profile
 ) -> None:
     spec, deterministic = orders
-    artifacts, publisher = MemoryArtifacts(), ListPublisher()
+    artifacts, publisher = MemoryArtifacts(), RecordingPublisher()
     handlers = GeneratorHandlers(
         artifacts=artifacts, publisher=publisher, profile=profile, target="2.3", llm=FailingLlm()
     )
@@ -220,7 +209,7 @@ async def test_failed_call_publishes_the_deterministic_sql(
 
     await handlers.on_gate_decided(gate)
 
-    second = publisher.generated()[-1]
+    second = publisher.of(SqlGenerated)[-1]
     assert (second.llm_used, second.sql) == (False, deterministic)
     stored = artifacts.attempts[(gate.envelope.run_id, 2)]
     assert (

@@ -10,6 +10,7 @@ from services.ingest.adapters.request_store import StoreRequestRepository
 from services.ingest.handlers import IngestHandlers
 from services.mesh.events import Event, RequestSubmitted, Source
 from services.mesh.store import SQLiteDocumentStore
+from tests.fakes import RecordingPublisher
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "requests"
 ORDERS = (FIXTURES / "orders-request-v3.md").read_text(encoding="utf-8")
@@ -19,16 +20,18 @@ class Crash(Exception):
     pass
 
 
-class Publisher:
+class Publisher(RecordingPublisher):
+    """Records what is published; with crash_first, the first publish dies instead."""
+
     def __init__(self, *, crash_first: bool) -> None:
+        super().__init__()
         self.crash_next = crash_first
-        self.published: list[Event] = []
 
     async def publish(self, event: Event) -> None:
         if self.crash_next:
             self.crash_next = False
             raise Crash("the process died here")
-        self.published.append(event)
+        await super().publish(event)
 
 
 class ForgetfulRepo(StoreRequestRepository):
@@ -53,18 +56,18 @@ async def test_a_retry_publishes_the_request_the_crash_never_sent(store: SQLiteD
     handlers = IngestHandlers(requests=StoreRequestRepository(store), publisher=publisher)
     with pytest.raises(Crash):
         await handlers.submit(document=ORDERS, source=Source.GRPC, idempotency_key="k")
-    assert publisher.published == []
+    assert publisher.events == []
 
     retry = await handlers.submit(document=ORDERS, source=Source.GRPC, idempotency_key="k")
     assert retry.duplicate
-    [event] = publisher.published
+    [event] = publisher.events
     assert isinstance(event, RequestSubmitted)
     assert (event.envelope.request_id, event.envelope.run_id) == (retry.request_id, retry.run_id)
 
     # Once more: the same event again (same id, consumers drop it), never a second request.
     again = await handlers.submit(document=ORDERS, source=Source.GRPC, idempotency_key="k")
     assert (again.request_id, again.run_id) == (retry.request_id, retry.run_id)
-    assert [e.envelope.event_id for e in publisher.published] == [event.envelope.event_id] * 2
+    assert [e.envelope.event_id for e in publisher.events] == [event.envelope.event_id] * 2
     await store.close()
 
 
@@ -79,7 +82,7 @@ async def test_a_retry_saves_and_publishes_a_request_lost_before_it_was_saved(
     retry = await handlers.submit(document=ORDERS, source=Source.GRPC, idempotency_key="k")
     stored = await repo.get(retry.request_id)
     assert stored is not None and stored.state == "PENDING" and stored.run_id == retry.run_id
-    assert [e.envelope.run_id for e in publisher.published] == [retry.run_id]
+    assert [e.envelope.run_id for e in publisher.events] == [retry.run_id]
     await store.close()
 
 
@@ -88,11 +91,11 @@ async def test_a_request_already_checked_is_not_published_again(store: SQLiteDoc
     repo = StoreRequestRepository(store)
     handlers = IngestHandlers(requests=repo, publisher=publisher)
     first = await handlers.submit(document=ORDERS, source=Source.GRPC, idempotency_key="k")
-    [submitted] = publisher.published
+    [submitted] = publisher.events
     assert isinstance(submitted, RequestSubmitted)
     await handlers.on_request_submitted(submitted)  # checked: ACCEPTED, RequestAccepted published
-    count = len(publisher.published)
+    count = len(publisher.events)
     again = await handlers.submit(document=ORDERS, source=Source.GRPC, idempotency_key="k")
     assert again.duplicate and again.run_id == first.run_id
-    assert len(publisher.published) == count
+    assert len(publisher.events) == count
     await store.close()

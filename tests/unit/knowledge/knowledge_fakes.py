@@ -1,9 +1,8 @@
-"""Test helpers for knowledge: specs from the example requests, an in-memory DocumentStore, fakes."""
+"""Test helpers for knowledge: specs from the example requests, in-memory docs files, a KnowledgeBase on
+fakes (the shared ones are in tests/fakes.py)."""
 
 from __future__ import annotations
 
-import copy
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,8 +17,7 @@ from services.knowledge.adapters.memory_index import MemorySchemaIndex
 from services.knowledge.domain.conflicts import Mode
 from services.knowledge.domain.model import DomainModel, KbColumn, KbTable, build_model
 from services.knowledge.knowledge_base import KnowledgeBase
-from services.mesh.events import Event
-from services.mesh.store import Stored, VersionConflict
+from tests.fakes import MemoryStore
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "requests"
 EXAMPLES = ("orders", "payments", "user-activity")
@@ -69,70 +67,6 @@ def add_column(model: DomainModel, table: str, column: KbColumn) -> DomainModel:
     found = model.table(table)
     assert found is not None
     return replace_table(model, found.model_copy(update={"columns": (*found.columns, column)}))
-
-
-class MemoryStore:
-    """A DocumentStore fake with the port's semantics that the knowledge code relies on."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, dict[str, tuple[int, dict[str, Any]]]] = {}
-
-    async def get(self, collection: str, key: str) -> Stored | None:
-        found = self.data.get(collection, {}).get(key)
-        return None if found is None else Stored(key, found[0], copy.deepcopy(found[1]))
-
-    async def insert(self, collection: str, key: str, doc: Mapping[str, Any]) -> bool:
-        rows = self.data.setdefault(collection, {})
-        if key in rows:
-            return False
-        rows[key] = (1, json.loads(json.dumps(doc)))
-        return True
-
-    async def put(
-        self, collection: str, key: str, doc: Mapping[str, Any], *, expected_version: int | None = None
-    ) -> int:
-        rows = self.data.setdefault(collection, {})
-        current = rows.get(key, (0, {}))[0]
-        if expected_version is not None and expected_version != current:
-            raise VersionConflict(collection, key, expected_version, current)
-        rows[key] = (current + 1, json.loads(json.dumps(doc)))
-        return current + 1
-
-    async def delete(self, collection: str, key: str) -> bool:
-        return self.data.get(collection, {}).pop(key, None) is not None
-
-    async def find(
-        self,
-        collection: str,
-        *,
-        where: Mapping[str, Any] | None = None,
-        order_by: str | None = None,
-        descending: bool = False,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> list[Stored]:
-        rows = [Stored(k, v, copy.deepcopy(d)) for k, (v, d) in sorted(self.data.get(collection, {}).items())]
-        rows = [r for r in rows if all(r.doc.get(f) == value for f, value in (where or {}).items())]
-        if order_by is not None:
-            rows.sort(key=lambda r: r.doc.get(order_by), reverse=descending)
-        return rows[offset : None if limit is None else offset + limit]
-
-    async def count(self, collection: str, *, where: Mapping[str, Any] | None = None) -> int:
-        return len(await self.find(collection, where=where))
-
-    async def close(self) -> None:
-        return None
-
-
-@dataclass
-class RecordingPublisher:
-    events: list[Event] = field(default_factory=list)
-
-    async def publish(self, event: Event) -> None:
-        self.events.append(event)
-
-    def of(self, cls: type[Event]) -> list[Any]:
-        return [e for e in self.events if isinstance(e, cls)]
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from knowledge_fakes import MemoryStore, RecordingPublisher, document, make_kb, spec_of
+from knowledge_fakes import document, make_kb, spec_of
 
 from services.flinksql.spec import RequestSpec
 from services.knowledge.domain.conflicts import Mode
@@ -26,6 +26,7 @@ from services.mesh.events import (
     RunStartFailed,
 )
 from services.mesh.ids import new_ulid
+from tests.fakes import MemoryStore, RecordingPublisher
 
 ORDERS = document("orders")
 # Compatible: a new nullable result column (mapped from the payload).

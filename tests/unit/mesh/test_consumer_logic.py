@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +22,7 @@ from services.mesh.events import Envelope, Event, MessageDeadLettered, RequestSu
 from services.mesh.metrics import MeshMetrics
 from services.mesh.settings import MeshSettings
 from services.mesh.store import SQLiteDocumentStore
-
-
-class RecordingPublisher:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.raw: list[tuple[str, bytes, bytes | None, dict[str, str]]] = []
-
-    async def publish(self, event: Event) -> None:
-        self.events.append(event)
-
-    async def publish_raw(
-        self, topic: str, value: bytes, *, key: bytes | None, headers: Mapping[str, str], event_type: str = ""
-    ) -> None:
-        self.raw.append((topic, value, key, dict(headers)))
+from tests.fakes import RecordingPublisher
 
 
 def event() -> RequestSubmitted:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,6 @@ import yaml
 from router_events import SQL, RunEvents, write_artifacts
 from typer.testing import CliRunner
 
-from services.mesh.events import Target
 from services.mesh.rpc.streamwright.v1 import router_pb2_grpc
 from services.mesh.settings import MeshSettings
 from services.mesh.store import SQLiteDocumentStore
@@ -36,57 +35,20 @@ from services.router.handlers import (
     NothingDeployed,
     RouterHandlers,
 )
-from services.router.ports import Deployer, DeployError, StartRequest, StartResult
-
-
-class FakeDeployer:
-    """A Flink-like deployer: numbered jobs, stop with a savepoint per job, scripted failures."""
-
-    target: Target = "sql-gateway"
-
-    def __init__(self) -> None:
-        self.started: list[StartRequest] = []
-        self.stopped: list[str] = []
-        self.fail_start: str | None = None
-        self.fail_stop: str | None = None
-
-    async def start(self, request: StartRequest) -> StartResult:
-        if self.fail_start:
-            raise DeployError(self.fail_start)
-        self.started.append(request)
-        savepoint = request.restore_from
-        if savepoint is None and request.previous and request.previous.get("job_id"):
-            savepoint = await self.stop(request.previous)
-        job = f"job-{len(self.started)}"
-        return StartResult(
-            target=self.target,
-            deployment_ref=f"http://flink/jobs/{job}",
-            job_id=job,
-            savepoint_restored=savepoint,
-        )
-
-    async def stop(self, deployment: Mapping[str, Any], *, savepoint: bool = True) -> str | None:
-        if self.fail_stop:
-            raise DeployError(self.fail_stop)
-        self.stopped.append(str(deployment["job_id"]))
-        return f"file:///savepoints/sp-{deployment['job_id']}" if savepoint else None
+from services.router.ports import Deployer
+from tests.fakes import FakeDeployer, RecordingPublisher
 
 
 def make_handlers(tmp: Path, deployer: Deployer, approvers: frozenset[str] = frozenset()) -> RouterHandlers:
     return RouterHandlers(
         runs=StoreRunRepository(SQLiteDocumentStore(tmp / "router.sqlite3")),
-        publisher=_Drop(),
+        publisher=RecordingPublisher(),
         config=RouterConfig(),
         deployer=deployer,
         audit=JsonlAuditLog(tmp / "audit.jsonl"),
         notifier=NoNotifier(),
         approvers=approvers,
     )
-
-
-class _Drop:
-    async def publish(self, event: object) -> None:
-        return
 
 
 async def deploy(

@@ -14,7 +14,6 @@ import pytest
 from router_events import RunEvents, write_artifacts
 
 from services.mesh.events import (
-    Event,
     FinalState,
     GateDecided,
     Issue,
@@ -33,17 +32,7 @@ from services.router.adapters.webhook import WebhookNotifier
 from services.router.domain.config import RouterConfig, Timeouts
 from services.router.domain.runs import RunState
 from services.router.handlers import NotAllowed, RouterHandlers, RunConflict
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    async def publish(self, event: Event) -> None:
-        self.events.append(event)
-
-    def of(self, cls: type[Event]) -> list[Any]:
-        return [e for e in self.events if isinstance(e, cls)]
+from tests.fakes import RecordingPublisher
 
 
 class WebhookStandIn(BaseHTTPRequestHandler):
@@ -72,9 +61,9 @@ def webhook() -> Iterator[str]:
 
 
 @pytest.fixture
-def setup(tmp_path: Path, webhook: str) -> Iterator[tuple[RouterHandlers, Recorder, Path]]:
+def setup(tmp_path: Path, webhook: str) -> Iterator[tuple[RouterHandlers, RecordingPublisher, Path]]:
     store = SQLiteDocumentStore(tmp_path / "router.sqlite3")
-    publisher = Recorder()
+    publisher = RecordingPublisher()
     out = tmp_path / "out"
     handlers = RouterHandlers(
         runs=StoreRunRepository(store),

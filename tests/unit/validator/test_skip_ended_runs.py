@@ -1,7 +1,7 @@
 """The validator skips a SqlGenerated whose run has already ended (e.g. superseded in a burst).
 
-Real SQLite store; the use case is a recorder (no Flink): it must not be called for an ended run,
-and must be for a live one.
+Real SQLite store; the use case records the run and stops the handler (no Flink): it must not be
+called for an ended run, and must be for a live one.
 """
 
 from __future__ import annotations
@@ -12,21 +12,20 @@ from typing import Any
 import pytest
 
 from services.ingest.domain.checks import check_document
-from services.mesh.events import Envelope, Event, RunCompleted, SqlGenerated
+from services.mesh.events import Envelope, RunCompleted, SqlGenerated
 from services.mesh.store import SQLiteDocumentStore
 from services.validator.adapters.report_store import StoreReportRepository
 from services.validator.domain.model import RunArtifacts
 from services.validator.handlers import ValidatorHandlers
 from services.validator.ports import RunSpec
+from tests.fakes import RecordingPublisher
 
 
-class Recorder:
+class StopAtValidation:
+    """The use case: records which run reached validation, then stops the handler there."""
+
     def __init__(self) -> None:
-        self.published: list[Event] = []
         self.validated: list[str] = []
-
-    async def publish(self, event: Event) -> None:
-        self.published.append(event)
 
     async def validate(self, spec: Any, sql: str, **kwargs: Any) -> Any:
         self.validated.append(kwargs["run_id"])
@@ -56,11 +55,11 @@ def _generated(run_id: str) -> SqlGenerated:
 async def test_an_ended_run_is_not_validated_and_a_live_one_is(tmp_path: Path) -> None:
     store = SQLiteDocumentStore(tmp_path / "store.sqlite3")
     reports = StoreReportRepository(store, tmp_path / "reports")
-    recorder = Recorder()
+    publisher, use_case = RecordingPublisher(), StopAtValidation()
     handlers = ValidatorHandlers(
         reports=reports,
-        publisher=recorder,
-        use_case=recorder,  # type: ignore[arg-type]
+        publisher=publisher,
+        use_case=use_case,  # type: ignore[arg-type]
         artifacts=NoArtifacts(),
         spec_wait_s=0,
     )
@@ -87,8 +86,8 @@ async def test_an_ended_run_is_not_validated_and_a_live_one_is(tmp_path: Path) -
     assert await reports.ended("live") is None
 
     await handlers.on_sql_generated(_generated("ended"))
-    assert recorder.validated == [] and recorder.published == []
+    assert use_case.validated == [] and publisher.events == []
 
     with pytest.raises(RuntimeError, match="stop here"):
         await handlers.on_sql_generated(_generated("live"))
-    assert recorder.validated == ["live"]
+    assert use_case.validated == ["live"]
