@@ -158,7 +158,7 @@ def tokenize(text: str) -> list[Tok]:  # noqa: C901, PLR0912 - one rule per kern
     for k, t in enumerate(lexed):
         if t.kind is TokenKind.WHITESPACE:
             continue
-        if t.kind is TokenKind.COMMENT:
+        if t.kind in (TokenKind.COMMENT, TokenKind.HINT):
             raise ExpressionError("comments are not allowed in an expression", t.start)
         if not t.terminated:
             what = "string literal" if t.kind is TokenKind.STRING else "backquoted identifier"

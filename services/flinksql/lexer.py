@@ -5,11 +5,17 @@ difference could change which statements a script holds:
 
 - `--` and `//` comments run to the next `\\r` or `\\n` (not only `\\n`: Flink ends them at a
   lone carriage return, so text after it is live SQL);
-- `/* ... */` comments do not nest; `/*+ ... */` hints are comments here too;
+- `/* ... */` comments do not nest, and `/**` plus one more character opens a doc comment
+  whose `*/` must come after it (`/***/` does not close itself);
+- `/*+ ... */` hints are one HINT token, significant, whose body is lexed (a `*/` inside a
+  literal does not end it);
 - `'...'` strings and `` `...` `` identifiers escape their quote by doubling it;
   `"..."` is read as an identifier (lenient: Flink's default config rejects it, and the
   engine reports that);
 - `U&'...'` strings decode `\\XXXX` / `\\+XXXXXX` escapes (and an optional `UESCAPE 'c'`);
+  `E'...'` strings take backslash escapes;
+- whitespace is space, tab, `\\n`, `\\r` and form feed; strict mode rejects other Unicode
+  spaces (Flink does), lenient mode reads them as whitespace;
 - identifiers start with a letter, `_` or `$`; numbers are `1`, `1.5`, `.5`, `1e-3`;
 - lines end at `\\n`, `\\r\\n` or a lone `\\r` (as JavaCC counts them); columns count characters.
 
@@ -17,6 +23,11 @@ With `strict=True` an unterminated literal, identifier or comment (or a bad unic
 raises `LexError`; with `strict=False` it runs to the end of the script, marked
 `terminated=False`, so the engine can report the real error. Every other character becomes a
 `SYMBOL` token: deciding what is allowed is the parsers' job.
+
+One deliberate difference: Flink's lexer reads a bare `"` as a symbol (the script then fails to
+parse); here `"..."` is one identifier token. So a `;` between double quotes never starts a
+statement for us, and a script Flink rejects can never be cut into statements that it accepts
+one by one.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ class TokenKind(StrEnum):
     STRING = "string"  # 'literal' or U&'literal'; value unescaped
     NUMBER = "number"
     SYMBOL = "symbol"  # an operator or punctuation: ( ) , ; = . <> <= >= != || => and the rest
+    HINT = "hint"  # /*+ ... */: part of the statement (hints change plans and table options)
     WHITESPACE = "whitespace"  # only with trivia=True
     COMMENT = "comment"  # only with trivia=True
 
@@ -86,6 +98,8 @@ _NUMBER = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _HEX = frozenset("0123456789abcdefABCDEF")
 _DIGITS = frozenset("0123456789")
+_FLINK_WHITESPACE = frozenset(" \t\n\r\f")
+_C_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "0": "\0"}
 
 
 class Positions:
@@ -142,18 +156,27 @@ class _Scanner:
                 end = i + 1
                 while end < n and text[end].isspace():
                     end += 1
+                if self.strict:
+                    self.check_whitespace(i, end)
                 self.emit(TokenKind.WHITESPACE, i, end)
             elif two in ("--", "//"):
                 end = i + 2
                 while end < n and text[end] not in "\r\n":
                     end += 1
                 self.emit(TokenKind.COMMENT, i, end)
+            elif text.startswith("/*+", i):
+                end = self.hint(i)
             elif two == "/*":
-                close = text.find("*/", i + 2)
+                # `/**` and one more character open a doc comment whose `*/` comes after them,
+                # so `/***/` does not close itself (Calcite's DOC_COMMENT).
+                body = i + 4 if text.startswith("/**", i) and text[i + 3 : i + 4] not in ("/", "") else i + 2
+                close = text.find("*/", body)
                 if close < 0 and self.strict:
                     raise self.fail("unterminated /* comment", i)
                 end = n if close < 0 else close + 2
                 self.emit(TokenKind.COMMENT, i, end, ok=close >= 0)
+            elif ch in "eE" and text.startswith("'", i + 1):
+                end = self.c_style_string(i)
             elif ch in "'`\"":
                 end, value, ok = self.quoted(i, ch)
                 self.emit(TokenKind.STRING if ch == "'" else TokenKind.IDENT, i, end, value, ok=ok)
@@ -175,6 +198,14 @@ class _Scanner:
             i = end
         return self.tokens
 
+    def check_whitespace(self, start: int, end: int) -> None:
+        """Flink's whitespace is space, tab, \n, \r and form feed; others are lexical errors there."""
+        for k in range(start, end):
+            if self.text[k] not in _FLINK_WHITESPACE:
+                raise self.fail(
+                    f"U+{ord(self.text[k]):04X} is not whitespace in Flink SQL: use a plain space", k
+                )
+
     def quoted(self, start: int, quote: str) -> tuple[int, str, bool]:
         """End offset, unescaped value and terminated flag of the literal opening at `start`."""
         text, parts, i = self.text, [], start + 1
@@ -191,7 +222,51 @@ class _Scanner:
                 parts.append(quote)
                 i = j + 2
                 continue
-            return j + 1, "".join(parts), True
+            value = "".join(parts)
+            if quote == "`" and self.strict and (not value or "\n" in value or "\r" in value):
+                raise self.fail("a backquoted identifier is empty or holds a line break", start)
+            return j + 1, value, True
+
+    def hint(self, start: int) -> int:
+        """`/*+ ... */`: Flink lexes a hint's body as tokens, so a `*/` inside a literal does
+        not end it. One HINT token, significant: a hint belongs to its statement."""
+        text, n, i = self.text, len(self.text), start + 3
+        while i < n and not text.startswith("*/", i):
+            if text[i] in "'`":
+                i, _, ok = self.quoted(i, text[i])
+                if not ok:
+                    break
+            else:
+                i += 1
+        ok = text.startswith("*/", i)
+        if not ok and self.strict:
+            raise self.fail("unterminated /*+ hint", start)
+        end = i + 2 if ok else n
+        self.emit(TokenKind.HINT, start, end, ok=ok)
+        return end
+
+    def c_style_string(self, start: int) -> int:
+        """`E'...'`: backslash escapes the next character (and `''` is a quote), as in Calcite."""
+        text, n, i = self.text, len(self.text), start + 2
+        parts: list[str] = []
+        while i < n:
+            ch = text[i]
+            if ch == "\\" and i + 1 < n:
+                parts.append(_C_ESCAPES.get(text[i + 1], text[i + 1]))
+                i += 2
+            elif ch == "'" and text.startswith("''", i):
+                parts.append("'")
+                i += 2
+            elif ch == "'":
+                self.emit(TokenKind.STRING, start, i + 1, "".join(parts))
+                return i + 1
+            else:
+                parts.append(ch)
+                i += 1
+        if self.strict:
+            raise self.fail("unterminated string literal", start)
+        self.emit(TokenKind.STRING, start, n, "".join(parts), ok=False)
+        return n
 
     def unicode_string(self, start: int) -> int:
         """`U&'...'` with an optional `UESCAPE 'c'`, as one STRING token whose value is decoded."""

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from services.flinksql.lexer import Token, significant, tokenize
+from services.flinksql.lexer import Token, TokenKind, significant, tokenize
 
 
 def _tokens(text: str) -> list[Token]:
-    return significant(tokenize(text, strict=False))
+    """Significant tokens without hints (a hint never names a table or a target)."""
+    return [t for t in significant(tokenize(text, strict=False)) if t.kind is not TokenKind.HINT]
 
 
 def read_name(tokens: Sequence[Token], i: int) -> tuple[tuple[str, ...], int]:

@@ -15,7 +15,10 @@ NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
 
 def quote_identifier(name: str) -> str:
-    """A backquoted Flink identifier (backquotes doubled)."""
+    """A backquoted Flink identifier (backquotes doubled). Flink cannot lex an empty one or
+    one with a line break, so those raise ValueError rather than become broken SQL."""
+    if not name or "\n" in name or "\r" in name:
+        raise ValueError(f"{name!r} cannot be a Flink identifier (empty or has a line break)")
     return "`" + name.replace("`", "``") + "`"
 
 

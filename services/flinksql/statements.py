@@ -135,13 +135,26 @@ def _merge_statement_sets(
             if len(tokens) == 1 and tokens[0].is_word("END"):
                 merged.append((open_set[0], end, open_set[1]))
                 open_set = None
-        elif [t.upper for t in tokens[:4]] == ["EXECUTE", "STATEMENT", "SET", "BEGIN"]:
+        elif _opens_statement_set(tokens):
             open_set = (begin, list(tokens))
         else:
             merged.append((begin, end, tokens))
     if open_set is not None:
         merged.append((open_set[0], pieces[-1][1], open_set[1]))
     return merged
+
+
+def _opens_statement_set(tokens: Sequence[Token]) -> bool:
+    """`EXECUTE STATEMENT SET BEGIN` or `EXPLAIN [details] STATEMENT SET BEGIN`: one statement to END."""
+    words = [t.upper for t in tokens[:12]]
+    if words[:1] not in (["EXECUTE"], ["EXPLAIN"]):
+        return False
+    for k in range(1, len(words) - 2):
+        if words[k : k + 3] == ["STATEMENT", "SET", "BEGIN"]:
+            return True
+        if words[k] in ("INSERT", "SELECT", "WITH", "VALUES"):
+            return False
+    return False
 
 
 _CREATE_KINDS = {

@@ -48,7 +48,7 @@ def _canonical(tokens: Sequence[Token]) -> list[Tok]:
     """Keywords and identifiers upper-cased, identifiers unquoted, `!=` as `<>`; no trivia."""
     out: list[Tok] = []
     for t in tokens:
-        if t.is_trivia:
+        if t.is_trivia or t.kind is TokenKind.HINT:
             continue
         if t.kind is TokenKind.IDENT:
             out.append(Tok(t.value.upper(), "ident", t.start, t.end))

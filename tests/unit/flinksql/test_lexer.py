@@ -21,10 +21,35 @@ def test_a_line_comment_ends_at_any_line_break(newline: str) -> None:
         assert [s.kind for s in statements] == [StatementKind.QUERY, StatementKind.DROP]
 
 
-def test_block_comments_do_not_nest_and_hints_are_comments() -> None:
-    """It ends a block comment at the first */ and reads /*+ hints */ as comments."""
-    tokens = tokenize("a /* x /* y */ b */ c /*+ OPTIONS('k'='v') */ d")
-    assert [t.text for t in tokens] == ["a", "b", "*", "/", "c", "d"]
+def test_block_comments_do_not_nest_and_hints_belong_to_the_statement() -> None:
+    """It ends a block comment at the first */ (a doc comment's after `/**x`), and reads a hint
+    as one significant token whose literals may hold `*/`."""
+    tokens = tokenize("a /* x /* y */ b */ c /*+ OPTIONS('k'='*/') */ d /***/ e */ f /**/ g")
+    assert [t.text for t in tokens] == ["a", "b", "*", "/", "c", "/*+ OPTIONS('k'='*/') */", "d", "f", "g"]
+    assert tokens[5].kind is TokenKind.HINT
+
+
+def test_c_style_strings_take_backslash_escapes() -> None:
+    """It reads E'...' with backslash escapes, so `\\'` does not end it."""
+    [text, semi, two] = tokenize("E'a\\';b\\n' ; 2")
+    assert (text.kind, text.value) == (TokenKind.STRING, "a';b\n")
+    assert semi.text == ";" and two.text == "2"
+
+
+@pytest.mark.parametrize("space", ["\u00a0", "\v", "\u2028", "\u3000"])
+def test_strict_mode_rejects_whitespace_flink_does_not_know(space: str) -> None:
+    """It names a non-Flink space (pasted from a web page) in strict mode, reads it in lenient."""
+    with pytest.raises(LexError, match=f"U\\+{ord(space):04X} is not whitespace"):
+        tokenize(f"a{space}b")
+    assert [t.text for t in tokenize(f"a{space}b", strict=False)] == ["a", "b"]
+
+
+def test_backquoted_identifiers_hold_no_line_break_and_are_not_empty() -> None:
+    """It rejects what Flink cannot lex in strict mode and keeps it in lenient mode."""
+    for bad in ("`a\nb`", "`a\rb`", "``"):
+        with pytest.raises(LexError, match="backquoted identifier"):
+            tokenize(bad)
+        assert tokenize(bad, strict=False)[0].kind is TokenKind.IDENT
 
 
 def test_quotes_escape_by_doubling_and_values_are_unquoted() -> None:
@@ -108,11 +133,16 @@ def test_strict_mode_rejects_what_never_ends(script: str, message: str) -> None:
 
 @given(st.text(max_size=40))
 def test_quoting_round_trips_through_the_lexer(value: str) -> None:
-    """It reads back exactly what quote_identifier and quote_string wrote, for any text."""
-    [ident] = tokenize(quote_identifier(value))
+    """It reads back exactly what quote_identifier and quote_string wrote, for any text; a name
+    Flink cannot lex (empty, a line break) is refused instead of quoted."""
     [literal] = tokenize(quote_string(value))
-    assert (ident.kind, ident.value) == (TokenKind.IDENT, value)
     assert (literal.kind, literal.value) == (TokenKind.STRING, value)
+    if not value or "\n" in value or "\r" in value:
+        with pytest.raises(ValueError, match="cannot be a Flink identifier"):
+            quote_identifier(value)
+        return
+    [ident] = tokenize(quote_identifier(value))
+    assert (ident.kind, ident.value) == (TokenKind.IDENT, value)
 
 
 def test_statement_set_members_are_the_inner_inserts() -> None:
@@ -120,6 +150,8 @@ def test_statement_set_members_are_the_inner_inserts() -> None:
     [st_set] = split_statements(
         "EXECUTE STATEMENT SET BEGIN INSERT INTO a SELECT ';'; INSERT INTO b SELECT 2; END"
     )
+    [explained] = split_statements("EXPLAIN CHANGELOG_MODE STATEMENT SET BEGIN INSERT INTO a SELECT 1; END")
+    assert explained.kind is StatementKind.EXPLAIN and explained.text.endswith("END")
     members = statement_set_members(st_set)
     assert [m.kind for m in members] == [StatementKind.INSERT, StatementKind.INSERT]
     assert members[0].text == "INSERT INTO a SELECT ';'"
