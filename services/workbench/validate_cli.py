@@ -11,6 +11,15 @@
 
 The workbench is the CLI's composition root, so it may chain ingest's checker, the generator's
 compiler and the validator in-process. Slow steps (the JVM start) show progress on stderr.
+
+Both commands build the validator with `services.validator.bootstrap.build_validation`, the
+builder the validator service uses, from `ValidatorSettings` read from the environment as the
+service reads them (STREAMWRIGHT_VALIDATOR_RULES_PATH, _LANGUAGE, _KNOWLEDGE_TARGET,
+_KNOWLEDGE_TIMEOUT_S, _JAR_DIR, _RUN_CASES, _RUN_EDGE_CASES, _USE_POSTGRES, ...), so a job
+scores the same here as in the mesh. A flag overrides only the setting it names (`--rules`,
+`--lang`, `--knowledge`, `--jar-dir`; `--no-cases` turns the case runs off). The one deliberate
+difference: knowledge is asked once, not waited for (bootstrap.KnowledgeUse "once"), as no
+mesh may be running. An invalid setting or rules file exits 2.
 """
 
 from __future__ import annotations
@@ -25,7 +34,8 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from services.mesh.spec import RequestSpec
+    from services.flinksql.spec import RequestSpec
+    from services.validator.bootstrap import Validation
     from services.validator.domain.model import CaseFacts, JobConfig, Report
 
 
@@ -34,6 +44,36 @@ def _read_text(path: Path, what: str) -> str:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         typer.echo(f"error: cannot read {what} {path}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def validation(**flags: Any) -> Validation:
+    """The validator as the service wires it, for one command: see the module docstring.
+
+    `flags` are ValidatorSettings fields; a None flag was not given and leaves the setting as
+    the environment has it. Exits 2 for an invalid setting or rules file.
+    """
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    from services.mesh.settings import describe_invalid
+    from services.validator.bootstrap import build_validation
+    from services.validator.domain.rules import RuleConfigError
+    from services.validator.settings import ValidatorSettings
+
+    unknown = sorted(set(flags) - set(ValidatorSettings.model_fields))
+    if unknown:  # the settings ignore extra names: a misspelt flag would silently do nothing
+        raise TypeError(f"not ValidatorSettings fields: {', '.join(unknown)}")
+    given = {name: value for name, value in flags.items() if value is not None}
+    try:
+        settings = ValidatorSettings(**given)
+    except (ValidationError, SettingsError) as exc:
+        typer.echo(f"error: invalid settings: {describe_invalid(ValidatorSettings, exc)}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        return build_validation(settings, knowledge="once")
+    except (OSError, RuleConfigError, ValueError) as exc:
+        typer.echo(f"error: rules configuration: {exc}", err=True)
         raise typer.Exit(2) from exc
 
 
@@ -72,15 +112,18 @@ def _compile(spec: RequestSpec) -> tuple[str, dict[str, str]] | None:
 def _artifacts(files: dict[str, str], domain: str) -> tuple[dict[str, Any] | None, JobConfig | None]:
     import yaml
 
-    from services.validator.adapters.artifacts_fs import job_config_from, job_config_path, test_data_path
+    from services.flinksql.artifacts import ArtifactLayout
+    from services.validator.adapters.artifacts_fs import job_config_from
+
+    layout = ArtifactLayout(domain)
 
     test_data = None
-    raw = files.get(test_data_path(domain))
+    raw = files.get(layout.test_data)
     if raw is not None:
         loaded = yaml.safe_load(raw)
         test_data = loaded.get("test_data") if isinstance(loaded, dict) else None
-    config_text = files.get(job_config_path(domain))
-    config = job_config_from(yaml.safe_load(config_text), job_config_path(domain)) if config_text else None
+    config_text = files.get(layout.job_config)
+    config = job_config_from(yaml.safe_load(config_text), layout.job_config) if config_text else None
     return test_data, config
 
 
@@ -117,8 +160,9 @@ def run_tests(
     jar_dir: Annotated[Path | None, typer.Option("--jar-dir", help="Flink connector jars directory.")] = None,
 ) -> None:
     """Run the request's data-accuracy cases on the real Flink engine (exact or rewritten)."""
-    from services.validator.adapters.engine_runner import EngineRunner
-
+    # The engine the service would use (jar dir, PostgreSQL); running the cases is this command's
+    # whole point, so the run_cases switches do not apply to it.
+    runner = validation(validator_jar_dir=jar_dir).engine
     spec = _checked_spec(file, cases)
     if sql is not None:
         script = _read_text(sql, "SQL file")
@@ -132,7 +176,6 @@ def run_tests(
         typer.echo("0 passed, 0 failed")
         return
     console = _console()
-    runner = EngineRunner(jar_dir)
     results: list[CaseFacts] = []
     try:
         with console.status("Starting the Flink JVM and PostgreSQL…"):
@@ -224,23 +267,20 @@ def validate(  # noqa: PLR0917 - typer options
     jar_dir: Annotated[Path | None, typer.Option("--jar-dir", help="Flink connector jars directory.")] = None,
 ) -> None:
     """Validate a request's job on Flink and score it (exit 0 when the strict gate passes)."""
-    from services.mesh.settings import MeshSettings
-    from services.validator.adapters.engine_runner import EngineRunner
-    from services.validator.adapters.knowledge_client import KnowledgeClient
     from services.validator.adapters.report_store import write_report_files
-    from services.validator.bootstrap import load_rule_config
     from services.validator.domain.report import render_markdown
-    from services.validator.domain.rules import RuleConfigError
-    from services.validator.handlers import ValidationUseCase
 
     if lang not in (None, "en", "zh"):
         typer.echo("error: --lang must be en or zh", err=True)
         raise typer.Exit(2)
-    try:
-        rule_config = load_rule_config(rules)
-    except (OSError, RuleConfigError, ValueError) as exc:
-        typer.echo(f"error: rules configuration: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    built = validation(
+        validator_rules_path=rules,
+        validator_language=lang,
+        validator_knowledge_target=knowledge,
+        validator_jar_dir=jar_dir,
+        validator_run_cases=False if no_cases else None,
+    )
+    runner, use_case = built.engine, built.use_case
     spec = _checked_spec(file, cases)
     compiled = _compile(spec)
     if sql is not None:
@@ -253,18 +293,10 @@ def validate(  # noqa: PLR0917 - typer options
     if sql is not None:
         job_config = None  # a hand-written job brings its own configuration (its SETs)
     console = _console()
-    runner = EngineRunner(jar_dir)
-    use_case = ValidationUseCase(
-        engine=runner,
-        knowledge=KnowledgeClient(MeshSettings(), target=knowledge, timeout=3.0),
-        rule_config=rule_config,
-        language=lang,  # type: ignore[arg-type]
-        run_cases=not no_cases,
-    )
     try:
         with console.status("Starting the Flink JVM…"):
-            runner.warm() if not no_cases else runner.engine()
-        with console.status("Planning and running the cases…" if not no_cases else "Planning…"):
+            runner.warm() if use_case.run_cases else runner.engine()
+        with console.status("Planning and running the cases…" if use_case.run_cases else "Planning…"):
             report = asyncio.run(use_case.validate(spec, script, test_data=test_data, job_config=job_config))
     finally:
         runner.close()
