@@ -127,8 +127,12 @@ class Supervisor:
         health_timeout: float = 60.0,
         console: Console | None = None,
         replicas: Mapping[str, int] | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
+        """`env`: the environment children start from (default: this process's, as it is at
+        each spawn); the supervisor's own variables (ports, broker, peers) go on top of it."""
         self.settings = settings
+        self.env = None if env is None else dict(env)
         self.services = dict(available_services() if services is None else services)
         self.instances = plan_instances(self.services, replicas)
         self._broker_port = broker_port
@@ -180,7 +184,7 @@ class Supervisor:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_file = log_path.open("ab")
         env = {
-            **os.environ,
+            **(os.environ if self.env is None else self.env),
             "STREAMWRIGHT_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "STREAMWRIGHT_HOME": str(self.settings.home),
             "STREAMWRIGHT_GRPC_PORT": str(grpc_port),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +21,8 @@ _PASSED_STATES = {"RUNNING"}
 # `run` stops following here: what comes next needs a reviewer (`streamwright review`).
 _WAITS_FOR_A_PERSON = {"IN_REVIEW"}
 ROUTER_GONE_S = 30.0
+# The router (a child of the embedded mesh) writes manifests and reports here.
+ROUTER_OUTPUT_DIR_ENV = "STREAMWRIGHT_ROUTER_OUTPUT_DIR"
 
 
 class MeshGone(RuntimeError):
@@ -54,6 +57,12 @@ def run(
     raise typer.Exit(code)
 
 
+def child_environment(out: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The embedded mesh's environment: a copy of `base` (default: ours) with the router's
+    output directory set to `out`. Our own environment is left as it is."""
+    return {**(os.environ if base is None else base), ROUTER_OUTPUT_DIR_ENV: str(out)}
+
+
 async def _run(file: Path, out: Path, cases: Path | None, wait_s: float) -> int:
     from rich.console import Console
 
@@ -71,9 +80,8 @@ async def _run(file: Path, out: Path, cases: Path | None, wait_s: float) -> int:
     if await check_health(ingest_at, settings, timeout=1.0):
         console.print(f"using the running mesh (ingest at {ingest_at})")
     else:
-        # Children inherit the environment: the router writes manifests and reports into --out.
-        os.environ["STREAMWRIGHT_ROUTER_OUTPUT_DIR"] = str(out)
-        supervisor = Supervisor(settings, console=console)
+        # The router writes manifests and reports into --out: told through the children's environment.
+        supervisor = Supervisor(settings, console=console, env=child_environment(out))
         try:
             with console.status("starting the embedded mesh: broker + 5 services ..."):
                 await supervisor.start()
