@@ -7,11 +7,14 @@ import time
 from pathlib import Path
 
 import grpc
+import pytest
 
 from services.mesh.embedded_broker import free_port
 from services.mesh.rpc.streamwright.v1 import knowledge_pb2, knowledge_pb2_grpc
 from services.mesh.settings import MeshSettings
 from services.validator.adapters.knowledge_client import KnowledgeClient
+
+pytestmark = pytest.mark.integration
 
 
 class _Knowledge(knowledge_pb2_grpc.KnowledgeServiceServicer):

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from router_events import RunEvents, write_artifacts
 
 from services.mesh.events import (
     FinalState,
@@ -33,6 +32,9 @@ from services.router.domain.config import RouterConfig, Timeouts
 from services.router.domain.runs import RunState
 from services.router.handlers import NotAllowed, RouterHandlers, RunConflict
 from tests.fakes import RecordingPublisher
+from tests.unit.router.router_events import RunEvents, write_artifacts
+
+pytestmark = pytest.mark.integration
 
 
 class WebhookStandIn(BaseHTTPRequestHandler):

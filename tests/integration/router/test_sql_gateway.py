@@ -20,6 +20,8 @@ from services.router.adapters.flink_rest import FlinkRest
 from services.router.adapters.sql_gateway import SqlGatewayDeployer
 from services.router.ports import DeployError, StartRequest
 
+pytestmark = pytest.mark.integration
+
 JOB_ID = "a" * 32
 SQL = """-- source
 CREATE TEMPORARY TABLE src (id STRING, note STRING) WITH ('connector' = 'datagen', 'x' = 'a;b');

@@ -24,7 +24,7 @@ from services.validator.adapters.engine_runner import EngineRunner
 from services.validator.domain import Inputs, assess
 from services.validator.domain.model import JobConfig, KnowledgeFacts, Report
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "requests"
 
