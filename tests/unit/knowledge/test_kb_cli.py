@@ -1,4 +1,5 @@
-"""`streamwright kb ...` through typer's CliRunner, on a local store under a temporary home."""
+"""`streamwright kb ...` through typer's CliRunner, on a local store under a temporary home. A markdown
+request (checked by `streamwright check` in a child process): tests/integration/knowledge/test_kb_cli_markdown.py."""
 
 from __future__ import annotations
 
@@ -97,15 +98,3 @@ def test_usage_errors_exit_two(kb, tmp_path: Path) -> None:  # type: ignore[no-u
         assert code == 2 and text in out, (args, out)
     code, out = kb("show", "nowhere")
     assert code == 1 and "no domain 'nowhere'" in out
-
-
-def test_markdown_request_is_checked_by_the_ingest_cli(kb, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """It accepts a request-v3 document and commits what the request checker made of it."""
-    path = tmp_path / "payments-request-v3.md"
-    path.write_text(document("payments"), encoding="utf-8")
-    code, out = kb("commit", str(path))
-    assert code == 0 and "payments: committed version 1" in out, out
-    broken = tmp_path / "broken.md"
-    broken.write_text(document("payments").replace("job_info:", "job_infox:"), encoding="utf-8")
-    code, out = kb("check", str(broken))
-    assert code == 1 and "rejected" in out

@@ -1,4 +1,5 @@
-"""Builders of one run's events, in flow order, with causation and increasing times."""
+"""Builders of one run's events, in flow order, with causation and increasing times; a router on a
+SQLite store and fakes, and a helper that deploys one revision through it."""
 
 from __future__ import annotations
 
@@ -24,6 +25,14 @@ from services.mesh.events import (
     ValidationScored,
 )
 from services.mesh.ids import derive, new_ulid
+from services.mesh.store import SQLiteDocumentStore
+from services.router.adapters.audit_log import JsonlAuditLog
+from services.router.adapters.runs_store import StoreRunRepository
+from services.router.adapters.webhook import NoNotifier
+from services.router.domain.config import RouterConfig
+from services.router.handlers import RouterHandlers
+from services.router.ports import Deployer
+from tests.fakes import RecordingPublisher
 
 SQL = """CREATE TEMPORARY TABLE src (id STRING) WITH ('connector' = 'datagen');
 CREATE TEMPORARY TABLE sink (id STRING) WITH ('connector' = 'blackhole');
@@ -151,3 +160,39 @@ def write_artifacts(root: Path, domain: str) -> Path:
 
 def events_of(*events: Event) -> list[Event]:
     return list(events)
+
+
+def make_handlers(tmp: Path, deployer: Deployer, approvers: frozenset[str] = frozenset()) -> RouterHandlers:
+    return RouterHandlers(
+        runs=StoreRunRepository(SQLiteDocumentStore(tmp / "router.sqlite3")),
+        publisher=RecordingPublisher(),
+        config=RouterConfig(),
+        deployer=deployer,
+        audit=JsonlAuditLog(tmp / "audit.jsonl"),
+        notifier=NoNotifier(),
+        approvers=approvers,
+    )
+
+
+async def deploy(
+    handlers: RouterHandlers, tmp: Path, revision: int, domain: str = "orders", **files: str
+) -> str:
+    """Run one revision of the domain through gate and start; returns its run id."""
+    run = RunEvents(domain)
+    artifacts = write_artifacts(tmp / f"art-{run.run_id}", domain)
+    folder = artifacts / "job" / domain / "deployment"
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    generated = run.generated(1, str(artifacts), revision)
+    generated = generated.model_copy(update={"sql": SQL.replace("sink", f"sink_r{revision}")})
+    for event in (
+        run.submitted(),
+        run.accepted(revision, f"h{revision}"),
+        generated,
+        run.scored(1, score=95),
+    ):
+        await handlers.on_event(event)
+    await handlers.on_event(run.er_updated())
+    deployment = await handlers.runs.deployment(domain)
+    assert deployment is not None and deployment["run_id"] == run.run_id, deployment
+    return run.run_id

@@ -1,31 +1,16 @@
-"""Stop and rollback of a domain's deployment: use cases with a fake deployer and the manifest deployer,
-the gRPC methods and the CLI commands (against an in-process router server)."""
+"""Stop and rollback of a domain's deployment: use cases with a fake deployer and the manifest deployer.
+The gRPC methods and the CLI commands: tests/integration/router/test_deployments_cli.py."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import grpc
 import pytest
 import yaml
-from router_events import SQL, RunEvents, write_artifacts
-from typer.testing import CliRunner
+from router_events import RunEvents, deploy, make_handlers
 
-from services.mesh.rpc.streamwright.v1 import router_pb2_grpc
-from services.mesh.settings import MeshSettings
-from services.mesh.store import SQLiteDocumentStore
-from services.router.adapters.audit_log import JsonlAuditLog
 from services.router.adapters.manifest import ManifestDeployer
-from services.router.adapters.runs_store import StoreRunRepository
-from services.router.adapters.webhook import NoNotifier
-from services.router.domain.config import RouterConfig
-from services.router.entrypoints import cli
-from services.router.entrypoints.grpc_api import RouterApi
 from services.router.handlers import (
     DeploymentConflict,
     DeploymentFailed,
@@ -33,46 +18,8 @@ from services.router.handlers import (
     NoPreviousRevision,
     NotAllowed,
     NothingDeployed,
-    RouterHandlers,
 )
-from services.router.ports import Deployer
-from tests.fakes import FakeDeployer, RecordingPublisher
-
-
-def make_handlers(tmp: Path, deployer: Deployer, approvers: frozenset[str] = frozenset()) -> RouterHandlers:
-    return RouterHandlers(
-        runs=StoreRunRepository(SQLiteDocumentStore(tmp / "router.sqlite3")),
-        publisher=RecordingPublisher(),
-        config=RouterConfig(),
-        deployer=deployer,
-        audit=JsonlAuditLog(tmp / "audit.jsonl"),
-        notifier=NoNotifier(),
-        approvers=approvers,
-    )
-
-
-async def deploy(
-    handlers: RouterHandlers, tmp: Path, revision: int, domain: str = "orders", **files: str
-) -> str:
-    """Run one revision of the domain through gate and start; returns its run id."""
-    run = RunEvents(domain)
-    artifacts = write_artifacts(tmp / f"art-{run.run_id}", domain)
-    folder = artifacts / "job" / domain / "deployment"
-    for name, text in files.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    generated = run.generated(1, str(artifacts), revision)
-    generated = generated.model_copy(update={"sql": SQL.replace("sink", f"sink_r{revision}")})
-    for event in (
-        run.submitted(),
-        run.accepted(revision, f"h{revision}"),
-        generated,
-        run.scored(1, score=95),
-    ):
-        await handlers.on_event(event)
-    await handlers.on_event(run.er_updated())
-    deployment = await handlers.runs.deployment(domain)
-    assert deployment is not None and deployment["run_id"] == run.run_id, deployment
-    return run.run_id
+from tests.fakes import FakeDeployer
 
 
 async def test_stop_then_rollback_then_forward_with_a_fake_deployer(tmp_path: Path) -> None:
@@ -209,63 +156,3 @@ async def test_manifest_rollback_sets_the_known_savepoint(tmp_path: Path) -> Non
         yaml.safe_load_all((out / "job" / "orders" / "deployment" / "deploy-orders-v3.yaml").read_text())
     )
     assert docs[1]["spec"]["job"]["initialSavepointPath"] == "s3://sp/orders-1"
-
-
-# --- gRPC and CLI against an in-process router server -------------------------------------------
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, FakeDeployer]]:
-    """A RouterService on 127.0.0.1 in its own thread and loop; domain orders deployed at revision 1."""
-    deployer = FakeDeployer()
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    box: dict[str, Any] = {}
-
-    async def main() -> None:
-        handlers = make_handlers(tmp_path, deployer)
-        await deploy(handlers, tmp_path, 1)
-        server = grpc.aio.server()
-        router_pb2_grpc.add_RouterServiceServicer_to_server(RouterApi(handlers), server)  # type: ignore[no-untyped-call]
-        box["port"] = server.add_insecure_port("127.0.0.1:0")
-        await server.start()
-        box["stop"] = asyncio.Event()
-        ready.set()
-        await box["stop"].wait()
-        await server.stop(0)
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    assert ready.wait(20)
-    yield f"127.0.0.1:{box['port']}", deployer
-    loop.call_soon_threadsafe(box["stop"].set)
-    thread.join(10)
-
-
-def test_cli_stop_and_rollback(served: tuple[str, FakeDeployer], monkeypatch: pytest.MonkeyPatch) -> None:
-    """It stops and rolls back over gRPC, exiting 1 with the server's message and 2 on usage errors."""
-    address, deployer = served
-    monkeypatch.setattr(cli, "_target", lambda: (address, MeshSettings()))
-    import typer
-
-    app = typer.Typer()
-    cli.register(app)
-    runner = CliRunner()
-
-    unknown = runner.invoke(app, ["stop", "nope"])
-    assert unknown.exit_code == 1 and "unknown domain 'nope'" in unknown.output
-    lonely = runner.invoke(app, ["rollback", "orders"])
-    assert lonely.exit_code == 1 and "no revision of orders before revision 1" in lonely.output
-    assert runner.invoke(app, ["rollback", "orders", "--to", "0"]).exit_code == 2
-    assert runner.invoke(app, ["stop"]).exit_code == 2
-    assert runner.invoke(app, ["stop", " "]).exit_code == 2
-
-    stopped = runner.invoke(app, ["stop", "orders", "--reason", "maintenance"])
-    assert stopped.exit_code == 0, stopped.output
-    assert "revision 1 STOPPED on sql-gateway job job-1" in stopped.output
-    assert "savepoint: file:///savepoints/sp-job-1" in stopped.output and "maintenance" in stopped.output
-    again = runner.invoke(app, ["stop", "orders", "--json"])
-    assert again.exit_code == 1 and "already stopped" in again.output
-    missing = runner.invoke(app, ["rollback", "orders", "--to", "3"])
-    assert missing.exit_code == 1 and "revision 3 of orders was never deployed" in missing.output
-    assert deployer.stopped == ["job-1"]
