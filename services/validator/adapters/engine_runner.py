@@ -21,15 +21,12 @@ from services.validator.adapters.connector_jars import (
     default_jar_dir,
     ensure_connector_jars,
 )
-from services.validator.adapters.flink_engine import (
-    Case,
-    CaseResult,
-    FlinkEngine,
-    OptionSwap,
-    PlanReport,
-)
+from services.validator.adapters.flink_engine import FlinkEngine
 from services.validator.adapters.postgres import PostgresError, PostgresUnavailable, PrivatePostgres
+from services.validator.domain.cases import Case, CaseResult
 from services.validator.domain.checks_accuracy import check_invariants
+from services.validator.domain.connector_swap import OptionSwap
+from services.validator.domain.engine_report import PlanReport
 from services.validator.domain.model import CaseFacts, EngineStatement, PlanFacts, Swap
 
 log = get_logger(__name__)

@@ -29,6 +29,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+# string-literal quoting is pure (the domain builds case schemas with it); exported here too,
+# for callers that send their own SQL through this server
+from services.validator.domain.pg_schema import literal
+
 DATABASE = "streamwright"
 SUPERUSER = "streamwright"
 _BINARIES = ("initdb", "postgres")
@@ -295,10 +299,12 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def literal(value: str | None) -> str:
-    """A PostgreSQL string literal (standard_conforming_strings is on), NULL for None."""
-    if value is None:
-        return "NULL"
-    if "\x00" in value:
-        raise ValueError("PostgreSQL text cannot hold NUL characters")
-    return "'" + value.replace("'", "''") + "'"
+__all__ = [
+    "DATABASE",
+    "SUPERUSER",
+    "PostgresError",
+    "PostgresUnavailable",
+    "PrivatePostgres",
+    "find_binaries",
+    "literal",
+]

@@ -27,8 +27,9 @@ from services.generator.domain import compile_job
 from services.ingest.domain.checks import check_document
 from services.validator.adapters.connector_jars import default_jar_dir, ensure_connector_jars
 from services.validator.adapters.engine_runner import EDGE_CASE_NAME, EngineRunner, edge_case_mapping
-from services.validator.adapters.flink_engine import CaseResult, FlinkEngine
+from services.validator.adapters.flink_engine import FlinkEngine
 from services.validator.adapters.postgres import PrivatePostgres
+from services.validator.domain.cases import CaseResult
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -23,14 +23,10 @@ from services.validator.adapters.connector_jars import (
     ensure_connector_jars,
     verify_connector_jars,
 )
-from services.validator.adapters.flink_engine import (
-    Case,
-    CaseResult,
-    FlinkEngine,
-    compare_rows,
-    summary_line,
-)
+from services.validator.adapters.flink_engine import FlinkEngine
 from services.validator.adapters.postgres import PrivatePostgres
+from services.validator.domain.cases import Case, CaseResult, summary_line
+from services.validator.domain.values import compare_rows
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from services.validator.adapters.postgres import PostgresError, PrivatePostgres, literal
+from services.validator.adapters.postgres import PostgresError, PrivatePostgres
+from services.validator.domain.pg_schema import literal
 
 pytestmark = pytest.mark.integration
 

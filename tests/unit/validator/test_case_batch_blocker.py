@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.validator.adapters.flink_engine import batch_blocker
+from services.validator.domain.case_batch import batch_blocker
 
 TABLES = """SET 'table.local-time-zone' = 'Asia/Shanghai';
 CREATE TEMPORARY TABLE `BusinessEvent` (`domain` STRING, `payload` STRING, `proc_time` AS PROCTIME())

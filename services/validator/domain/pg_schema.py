@@ -1,0 +1,108 @@
+"""PostgreSQL's side of an exact case run: the column type each Flink type is stored in for
+JDBC, whether a job's lookup and result tables can live in PostgreSQL at all, and the SQL that
+creates a case's schema (its lookup and result tables, its dimension rows). Pure: the SQL is
+text that the adapter sends."""
+
+from __future__ import annotations
+
+from services.flinksql.sqltypes import FlinkType
+from services.validator.domain.case_batch import JobScript
+from services.validator.domain.cases import Case, CaseShape, ExactUnsupported
+from services.validator.domain.values import text_value
+
+# PostgreSQL reserved words: Flink's PostgreSQL dialect does not quote identifiers, so a column
+# or table with one of these names cannot be read or written through JDBC (exact runs fall back).
+PG_RESERVED = frozenset(
+    """all analyse analyze and any array as asc asymmetric authorization binary both case cast check
+    collate collation column concurrently constraint create cross current_catalog current_date
+    current_role current_schema current_time current_timestamp current_user default deferrable desc
+    distinct do else end except false fetch for foreign freeze from full grant group having ilike in
+    initially inner intersect into is isnull join lateral leading left like limit localtime
+    localtimestamp natural not notnull null offset on only or order outer overlaps placing primary
+    references returning right select session_user similar some symmetric system_user table
+    tablesample then to trailing true union unique user using variadic verbose when where window
+    with""".split()  # noqa: SIM905 (a word list reads better as text)
+)
+
+
+def pg_type(ftype: FlinkType) -> str:
+    """The PostgreSQL column type a Flink type is stored in for JDBC (ExactUnsupported if none)."""
+    root = ftype.root
+    simple = {
+        "STRING": "text",
+        "VARCHAR": "text",
+        "CHAR": "text",
+        "BOOLEAN": "boolean",
+        "TINYINT": "smallint",
+        "SMALLINT": "smallint",
+        "INT": "integer",
+        "BIGINT": "bigint",
+        "FLOAT": "real",
+        "DOUBLE": "double precision",
+        "DATE": "date",
+        "BYTES": "bytea",
+        "VARBINARY": "bytea",
+        "BINARY": "bytea",
+    }
+    if root in simple:
+        return simple[root]
+    if root == "DECIMAL":
+        return f"numeric({ftype.precision}, {ftype.scale})"
+    if root == "TIME":
+        return f"time({min(ftype.precision or 0, 6)})"
+    if root == "TIMESTAMP":
+        return f"timestamp({min(ftype.precision or 6, 6)})"
+    if root == "TIMESTAMP_LTZ":
+        return f"timestamptz({min(ftype.precision or 6, 6)})"
+    raise ExactUnsupported(f"type {ftype.sql()} has no PostgreSQL column for JDBC here")
+
+
+def check_postgres_fit(shape: CaseShape) -> None:
+    """ExactUnsupported unless every lookup and result table, its columns and their types can
+    live in PostgreSQL behind Flink's JDBC connector."""
+    for table in [*shape.lookups, shape.result]:
+        if table.lower() in PG_RESERVED:
+            raise ExactUnsupported(f"table name {table!r} is a PostgreSQL reserved word")
+        for name, ftype, _ in shape.types[table]:
+            if name.lower() in PG_RESERVED:
+                raise ExactUnsupported(
+                    f"column {table}.{name} is a PostgreSQL reserved word (JDBC does not quote)"
+                )
+            pg_type(ftype)
+
+
+def literal(value: str | None) -> str:
+    """A PostgreSQL string literal (standard_conforming_strings is on), NULL for None."""
+    if value is None:
+        return "NULL"
+    if "\x00" in value:
+        raise ValueError("PostgreSQL text cannot hold NUL characters")
+    return "'" + value.replace("'", "''") + "'"
+
+
+def pg_setup_sql(schema: str, job: JobScript, shape: CaseShape, case: Case) -> str:
+    """A case's PostgreSQL schema: the lookup and result tables, the dimension rows."""
+    parts = [f"CREATE SCHEMA {schema};"]
+    for table in [*shape.lookups, shape.result]:
+        parts.append(_pg_create(schema, table, job, shape))
+    for table, rows in case.dimensions.items():
+        cols = shape.types[table]
+        names = ", ".join(n.lower() for n, _, _ in cols)
+        for row in rows:
+            values = ", ".join(
+                literal(None if row.get(n) is None else text_value(row[n])) for n, _, _ in cols
+            )
+            target = f"{schema}.{table.lower()}"
+            parts.append(f"INSERT INTO {target} ({names}) VALUES ({values});")  # noqa: S608
+    return "\n".join(parts)
+
+
+def _pg_create(schema: str, table: str, job: JobScript, shape: CaseShape) -> str:
+    ddl = job.tables[table][1]
+    cols = [f"{n.lower()} {pg_type(t)}{' NOT NULL' if nn else ''}" for n, t, nn in shape.types[table]]
+    if ddl.primary_key:
+        cols.append(f"PRIMARY KEY ({', '.join(c.lower() for c in ddl.primary_key)})")
+    return f"CREATE TABLE {schema}.{table.lower()} ({', '.join(cols)});"
+
+
+__all__ = ["PG_RESERVED", "check_postgres_fit", "literal", "pg_setup_sql", "pg_type"]
