@@ -9,4 +9,18 @@ python scripts/fetch_flink_jars.py
 echo "== ruff (lint)";   ruff check services tests scripts benchmarks
 echo "== ruff (format)"; ruff format --check services tests scripts benchmarks
 echo "== mypy (strict)"; mypy services
-echo "== pytest";        pytest -q "$@"
+# Branch coverage of services/ in this process ([tool.coverage] in pyproject.toml; the service
+# processes that integration tests start are not measured). `coverage report` afterwards lists files.
+echo "== pytest";        pytest -q --cov --cov-report= "$@"
+echo "== coverage"
+mkdir -p .cache && coverage json -q -o .cache/coverage.json
+python - <<'PY'
+import json
+
+t = json.load(open(".cache/coverage.json", encoding="utf-8"))["totals"]
+print(
+    f"branch coverage of services/: {t['percent_covered_display']}% of statements and branches"
+    f" (statements {t['percent_statements_covered_display']}%,"
+    f" branches {t['percent_branches_covered_display']}%: {t['covered_branches']}/{t['num_branches']})"
+)
+PY
