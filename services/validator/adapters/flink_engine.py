@@ -83,7 +83,6 @@ if TYPE_CHECKING:
 JOB_TIMEOUT_MS = 120_000
 BATCH_CASE_TIMEOUT_MS = 15_000  # more time a batched job gets for each further case
 MAX_BATCH_CASES = 12  # cases per batched job (a request has 3-5, plus the edge case)
-_CACHE_PREFIXES = ("lookup.cache", "lookup.partial-cache", "lookup.full-cache")
 
 
 # ================================================================ engine errors
