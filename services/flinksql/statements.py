@@ -10,6 +10,8 @@ it, and the router and the runner submit exactly these statements.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -259,3 +261,23 @@ def statement_set_members(statement: Statement) -> list[Statement]:
     end = last.start - statement.start if last.is_word("END") else len(statement.text)
     inner = " " * begin + statement.text[begin:end]  # keep the members' offsets
     return split_statements(inner, strict=False)
+
+
+DIGEST_PREFIX = "sha256:"
+
+
+def statements_digest(statements: Sequence[Statement]) -> str:
+    """The SHA-256 of a statement list, normalised: each statement as its significant tokens
+    (kind and source text, hints included), so whitespace and comments do not count and every
+    other edit does. What the validator verified and what a runner submits compare by it."""
+    canonical = json.dumps(
+        [[[t.kind.value, t.text] for t in st.tokens] for st in statements],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return DIGEST_PREFIX + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def script_digest(script: str) -> str:
+    """`statements_digest` of a script read strictly (raises LexError when it does not lex)."""
+    return statements_digest(split_statements(script))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.flinksql.lexer import LexError, TokenKind, tokenize
-from services.flinksql.statements import StatementKind, split_statements
+from services.flinksql.statements import StatementKind, script_digest, split_statements
 
 SCRIPT = """-- source
 CREATE TEMPORARY TABLE src (id STRING, note STRING) WITH ('connector' = 'datagen', 'x' = 'a;b');
@@ -92,3 +92,19 @@ def test_statement_kinds_are_recognised(text: str, kind: StatementKind, job: boo
     """It names every statement kind a job may hold (comments before it allowed) and which start a job."""
     statement = split_statements(text, keep_comments=True)[0]
     assert (statement.kind, statement.submits_job) == (kind, job)
+
+
+def test_the_digest_ignores_layout_and_catches_every_token_edit() -> None:
+    """It gives one digest per statement list: comments and whitespace do not count, any token does."""
+    base = "SET 'a' = 'b';\nINSERT INTO t SELECT 1 FROM s"
+    same = "-- why\nSET  'a'='b' ;\n\n/* note */ INSERT INTO t\r\nSELECT 1 FROM s;"
+    assert script_digest(base) == script_digest(same)
+    assert script_digest(base).startswith("sha256:") and len(script_digest(base)) == 71
+    for edited in (
+        "SET 'a' = 'c';\nINSERT INTO t SELECT 1 FROM s",
+        "SET 'a' = 'b';\nINSERT INTO t SELECT 2 FROM s",
+        "SET 'a' = 'b';\nINSERT INTO t /*+ OPTIONS('x'='y') */ SELECT 1 FROM s",
+        "SET 'a' = 'b';INSERT INTO t SELECT 1 FROM s; DROP TABLE s",
+        "SET 'a' = 'b' INSERT INTO t SELECT 1 FROM s",  # the same tokens, one statement fewer
+    ):
+        assert script_digest(edited) != script_digest(base), edited
