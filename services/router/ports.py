@@ -68,6 +68,9 @@ class StartRequest:
     restore_from: str | None = None
     # Manifest texts by file name to write instead of reading them from artifact_ref (rollback).
     manifests: Mapping[str, str] | None = None
+    # The digest of the statement list the validator verified (services.flinksql.statements):
+    # the router starts only SQL with this digest, and the runner checks it again.
+    sql_digest: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
