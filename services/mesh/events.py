@@ -306,7 +306,7 @@ class GenerationFailed(Event):
 
 class ValidationScored(Event):
     EVENT_TYPE = TOPIC = "sw.validation.scored"
-    SCHEMA_VERSION = 1
+    SCHEMA_VERSION = 2
     attempt: Positive
     score: Score
     dimensions: tuple[DimensionScore, ...] = ()
@@ -317,6 +317,7 @@ class ValidationScored(Event):
     report_ref: NonEmpty
     provisional: bool = False
     rule_set_version: NonEmpty
+    sql_digest: str | None = None  # the verified statement list (services.flinksql.statements)
 
 
 class GateDecided(Event):
@@ -349,11 +350,12 @@ class ErCommitFailed(Event):
 
 class RunStarted(Event):
     EVENT_TYPE = TOPIC = "sw.run.started"
-    SCHEMA_VERSION = 1
+    SCHEMA_VERSION = 2
     target: Target
     job_id: str | None = None
     deployment_ref: NonEmpty
     revision: Positive
+    sql_digest: str | None = None  # the statement list started: the validated one
 
 
 class RunStartFailed(Event):

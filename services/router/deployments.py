@@ -13,6 +13,7 @@ from dataclasses import replace
 from services.mesh.events import ErUpdated, Event, FinalState, RunStarted, RunStartFailed
 from services.mesh.ids import derive
 from services.mesh.logging import get_logger
+from services.router.domain.custody import CustodyError, verified_digest
 from services.router.domain.deployment import Deployment, DeploymentEntry, DeploymentState
 from services.router.domain.runs import MARK_STARTING, MARK_SUPERSEDED, RunRecord, RunState, marker
 from services.router.errors import (
@@ -175,6 +176,11 @@ class Deployments:
         view = record.view()
         identity = record.identity
         sql = await self._runs.get_sql(record.run_id, view.attempt)
+        custody_error: str | None = None
+        try:
+            digest: str | None = verified_digest(sql, view.references.get("sql_digest"))
+        except CustodyError as refused:
+            digest, custody_error = None, str(refused)
         request = StartRequest(
             run_id=record.run_id,
             domain=identity.domain,
@@ -186,11 +192,13 @@ class Deployments:
             # A stopped job is not stopped again: the new revision starts from its savepoint.
             previous=previous.to_dict() if previous is not None and not previous.stopped else None,
             restore_from=previous.savepoint_path if previous is not None and previous.stopped else None,
+            sql_digest=digest,
         )
         result: StartResult | None = None
-        error: str | None = None
+        error: str | None = custody_error
         try:
-            result = await self._deployer.start(request)
+            if custody_error is None:
+                result = await self._deployer.start(request)
         except DeployError as failure:
             error = str(failure) or type(failure).__name__
         except Exception as failure:  # an adapter bug must still end the run, with its error
@@ -223,6 +231,7 @@ class Deployments:
                 job_id=result.job_id,
                 deployment_ref=result.deployment_ref,
                 revision=request.revision,
+                sql_digest=request.sql_digest,
             )
             out: list[Event] = [model.emit(rec, started, cause_id)]
             if not rec.view().terminal:
@@ -325,9 +334,9 @@ class Deployments:
         if not entry.run_id or entry.revision <= 0:
             raise DeploymentConflict(f"the deployment record of {domain} has an incomplete history entry")
         attempt, artifact_ref = entry.attempt, entry.artifact_ref
+        record = await self._runs.get(entry.run_id)
+        view = record.view() if record is not None else None
         if attempt is None or artifact_ref is None:  # records from before attempt/artifact_ref were kept
-            record = await self._runs.get(entry.run_id)
-            view = record.view() if record is not None else None
             if attempt is None:
                 attempt = view.attempt if view is not None else 1
             if artifact_ref is None and view is not None:
@@ -342,6 +351,12 @@ class Deployments:
             raise DeploymentConflict(
                 f"revision {entry.revision} of {domain} has no recorded SQL to start again"
             )
+        digest: str | None = None
+        if self._deployer.target != "manifest":  # recorded manifests were checked when first started
+            try:
+                digest = verified_digest(sql, view.references.get("sql_digest") if view else None)
+            except CustodyError as refused:
+                raise DeploymentConflict(f"revision {entry.revision} of {domain}: {refused}") from None
         return StartRequest(
             run_id=entry.run_id,
             domain=domain,
@@ -351,6 +366,7 @@ class Deployments:
             artifact_ref=artifact_ref or None,
             content_hash=entry.content_hash,
             manifests=dict(entry.manifests) if entry.manifests else None,
+            sql_digest=digest,
         )
 
     async def _audit_deployment(

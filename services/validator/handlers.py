@@ -193,6 +193,7 @@ def scored_event(cause: SqlGenerated, stored: StoredReport) -> ValidationScored:
         report_ref=stored.report_ref,
         provisional=report.provisional,
         rule_set_version=report.rule_set_version,
+        sql_digest=report.sql_digest,
     )
 
 

@@ -225,6 +225,7 @@ def fact_of(event: Event, **extra: Any) -> Fact:  # noqa: C901, PLR0912 - one br
             "report_ref": event.report_ref,
             "provisional": event.provisional,
             "rule_set_version": event.rule_set_version,
+            "sql_digest": event.sql_digest,
         }
     elif isinstance(event, GateDecided):
         attempt = event.attempt
@@ -251,6 +252,7 @@ def fact_of(event: Event, **extra: Any) -> Fact:  # noqa: C901, PLR0912 - one br
             "job_id": event.job_id,
             "deployment_ref": event.deployment_ref,
             "revision": event.revision,
+            "sql_digest": event.sql_digest,
         }
     elif isinstance(event, RunStartFailed):
         data = {"target": event.target, "reason": event.reason[:1000]}
@@ -492,6 +494,11 @@ def _absorb(view: RunView, fact: Fact) -> None:  # noqa: C901, PLR0912 - one bra
         view.findings = list(d.get("findings") or [])
         view.provisional = bool(d.get("provisional"))
         view.references["report_ref"] = str(d.get("report_ref"))
+        # The digest of what the latest attempt's validation verified (None: nothing verified).
+        if d.get("sql_digest"):
+            view.references["sql_digest"] = str(d["sql_digest"])
+        else:
+            view.references.pop("sql_digest", None)
     elif t == GateDecided.EVENT_TYPE:
         entry = {
             k: d.get(k) for k in ("decision", "reason", "rule", "mode", "decided_by", "reviewer", "score")
@@ -509,6 +516,8 @@ def _absorb(view: RunView, fact: Fact) -> None:  # noqa: C901, PLR0912 - one bra
             view.job_id = str(d["job_id"])
         if d.get("deployment_ref"):
             view.references["deployment_ref"] = str(d["deployment_ref"])
+        if d.get("sql_digest"):
+            view.references["started_sql_digest"] = str(d["sql_digest"])
     elif t == RunCompleted.EVENT_TYPE:
         for key, value in (d.get("references") or {}).items():
             view.references.setdefault(str(key), str(value))

@@ -153,7 +153,13 @@ def _render(doc: dict[str, Any]) -> Any:
         timeline.add_row(
             entry["occurred_at"][11:23], entry["event_type"], entry["producer"], entry["summary"][:80]
         )
-    return Group(head, Text(doc.get("reason") or ""), phases, timeline)
+    refs = doc.get("references") or {}
+    custody = Text.assemble(
+        ("verified statements ", "bold"),
+        refs.get("sql_digest") or "-",
+        *(("   started ", refs["started_sql_digest"]) if refs.get("started_sql_digest") else ()),
+    )
+    return Group(head, Text(doc.get("reason") or ""), custody, phases, timeline)
 
 
 def status(

@@ -185,6 +185,9 @@ class Report(_Model):
     created_at: str
     language: Language
     rule_set_version: str
+    # SHA-256 of the normalised statement list verified (services.flinksql.statements): the
+    # router starts only SQL with this digest.
+    sql_digest: str | None = None
     score: float
     grade: str
     gate_passed: bool

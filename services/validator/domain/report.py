@@ -49,6 +49,7 @@ def render_markdown(report: Report) -> str:  # noqa: C901, PLR0912, PLR0915 - on
         (t("Rule set", "验证规则"), report.rule_set_version),
         (t("Domain", "业务域"), report.domain),
         (t("Run / attempt", "运行 / 尝试"), f"{report.run_id} / {report.attempt}"),
+        (t("Statements verified (digest)", "已验证语句 (摘要)"), f"`{report.sql_digest or '-'}`"),
         (t("Engine", "验证引擎"), t("Flink 2.3 planner (PyFlink)", "Flink 2.3 解析与优化器 (PyFlink)")),
     ]
     out += [f"| {_cell(k)} | {_cell(v)} |" for k, v in rows]

@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from services.flinksql.statements import script_digest
 from services.mesh.events import (
+    EVENTS,
     Artifact,
     DecidedBy,
     Decision,
@@ -57,7 +59,7 @@ class RunEvents:
         env = Envelope(
             event_id=derive(self.run_id, event_type, key),
             event_type=event_type,
-            schema_version=1 if event_type != RequestSubmitted.EVENT_TYPE else 2,
+            schema_version=EVENTS[event_type].SCHEMA_VERSION,
             occurred_at=self.at,
             run_id=self.run_id,
             request_id=self.request_id,
@@ -103,6 +105,7 @@ class RunEvents:
         warnings: int = 0,
         codes: tuple[str, ...] = (),
         provisional: bool = False,
+        sql_digest: str | None = None,
     ) -> ValidationScored:
         findings = tuple(
             Finding(
@@ -128,6 +131,8 @@ class RunEvents:
             report_ref=f"report-{attempt}",
             provisional=provisional,
             rule_set_version="1",
+            # What the validator verified: the SQL `generated` carries, unless a test says otherwise.
+            sql_digest=sql_digest if sql_digest is not None else script_digest(SQL),
         )
 
     def gate(self, attempt: int, decision: Decision, by: DecidedBy = DecidedBy.GATE) -> GateDecided:
@@ -162,10 +167,15 @@ def events_of(*events: Event) -> list[Event]:
     return list(events)
 
 
-def make_handlers(tmp: Path, deployer: Deployer, approvers: frozenset[str] = frozenset()) -> RouterHandlers:
+def make_handlers(
+    tmp: Path,
+    deployer: Deployer,
+    approvers: frozenset[str] = frozenset(),
+    publisher: RecordingPublisher | None = None,
+) -> RouterHandlers:
     return RouterHandlers(
         runs=StoreRunRepository(SQLiteDocumentStore(tmp / "router.sqlite3")),
-        publisher=RecordingPublisher(),
+        publisher=publisher or RecordingPublisher(),
         config=RouterConfig(),
         deployer=deployer,
         audit=JsonlAuditLog(tmp / "audit.jsonl"),
@@ -189,7 +199,7 @@ async def deploy(
         run.submitted(),
         run.accepted(revision, f"h{revision}"),
         generated,
-        run.scored(1, score=95),
+        run.scored(1, score=95, sql_digest=script_digest(generated.sql)),
     ):
         await handlers.on_event(event)
     await handlers.on_event(run.er_updated())
