@@ -236,6 +236,7 @@ async def _write_outputs(settings: Any, run: Any, report: Any, out: Path) -> lis
     """The run's artifacts (from the generator) and its validation report, in seed 000's layout."""
     import grpc
 
+    from services.flinksql.artifacts import ArtifactLayout
     from services.generator.adapters.artifacts_fs import write_files
     from services.mesh.grpc_client import open_channel
     from services.mesh.rpc.streamwright.v1 import generator_pb2, generator_pb2_grpc
@@ -253,9 +254,9 @@ async def _write_outputs(settings: Any, run: Any, report: Any, out: Path) -> lis
         except grpc.aio.AioRpcError:
             pass  # nothing was generated (rejected request)
     if report is not None and run.domain and files:
-        base = f"job/{run.domain}/validation/validation-report-{run.domain}-v3"
-        files[f"{base}.md"] = report.markdown
-        files[f"{base}.json"] = report.json
+        layout = ArtifactLayout(run.domain)
+        files[layout.validation_report] = report.markdown
+        files[layout.validation_report_json] = report.json
     written = await asyncio.to_thread(write_files, files, out) if files else []
     reports = await asyncio.to_thread(
         lambda: [*out.glob("**/workflow/*.md"), *out.glob("**/deployment/*.yaml")]
