@@ -24,6 +24,7 @@ from services.ingest.domain.check_expressions import Scope
 from services.ingest.domain.check_job import check_job_info
 from services.ingest.domain.check_joins import check_joins
 from services.ingest.domain.check_mappings import check_aggregation, check_conditions, check_mappings
+from services.ingest.domain.check_secrets import check_secret_references, check_sidecar_secret_references
 from services.ingest.domain.check_tables import build_dimensions, build_result
 from services.ingest.domain.check_warnings import dimension_warnings, er_warnings
 from services.ingest.domain.document import check_input, decode_input, split_lines
@@ -87,6 +88,7 @@ def _check(text: str, cases_text: str | None, issues: Issues) -> CheckResult:
         return CheckResult(spec=None, errors=issues.errors, warnings=issues.warnings)
     check_placeholders(split_lines(text), issues)
     raw = parse_document(text, issues)
+    check_secret_references(text, raw, issues)
     job = check_job_info(raw, issues)
     parts = _structure(raw, issues)
     mappings = check_mappings(raw, parts.result, parts.scope, issues)
@@ -103,6 +105,8 @@ def _check(text: str, cases_text: str | None, issues: Issues) -> CheckResult:
         issues=issues,
         sidecar_issues=case_issues,
     )
+    if cases_text is not None:
+        check_sidecar_secret_references(cases_text, case_issues)
     issues.extend(case_issues)
     if issues.has_errors() or job is None or parts.payload is None or parts.result is None:
         return CheckResult(spec=None, errors=issues.errors, warnings=issues.warnings)
