@@ -9,15 +9,20 @@ scalar expression through `services.flinksql.expr.render` with column references
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from services.flinksql import expr as ex
 from services.flinksql.quoting import quote_identifier as qi
 from services.flinksql.quoting import quote_string as qs
 from services.generator.domain.ir import JobIR, KeyRef, Option, TableDef
+from services.generator.domain.lower import CompileError
 
 INDENT = "    "
 SECRET_REFERENCE = "${{secret:{name}}}"  # noqa: S105 - a reference format, not a secret
 _LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+# Never inside an option literal the script carries: a runner that cuts statements by lines or
+# strips `--` / `/* */` comments without lexing would cut the literal (ingest rejects them too).
+_UNSAFE_IN_OPTION = {"\r": "CR", "\n": "LF", "--": "'--'", "/*": "'/*'", "*/": "'*/'"}
 
 
 def secret_reference(name: str) -> str:
@@ -31,6 +36,18 @@ def _comment(text: str) -> str:
 
 def _option_value(option: Option) -> str:
     return secret_reference(option.secret) if option.secret is not None else option.value
+
+
+def _option_literal(table: TableDef, option: Option, what: Literal["key", "value"]) -> str:
+    """The option's key or value quoted; CompileError when it holds a line break or a comment marker."""
+    text = option.key if what == "key" else _option_value(option)
+    for bad, name in _UNSAFE_IN_OPTION.items():
+        if bad in text:
+            raise CompileError(
+                f"table {table.name!r}: the {what} of option {option.key!r} ({option.origin}) holds {name}; "
+                "an option literal is written on one line without comment markers"
+            )
+    return qs(text)
 
 
 def _table_ddl(table: TableDef) -> str:
@@ -49,7 +66,10 @@ def _table_ddl(table: TableDef) -> str:
     out = f"CREATE TEMPORARY TABLE {qi(table.sql_name)} (\n{body}\n)"
     if table.comment:
         out += f" COMMENT {qs(table.comment)}"
-    opts = ",\n".join(f"{INDENT}{qs(o.key)} = {qs(_option_value(o))}" for o in table.options)
+    opts = ",\n".join(
+        f"{INDENT}{_option_literal(table, o, 'key')} = {_option_literal(table, o, 'value')}"
+        for o in table.options
+    )
     return out + f"\nWITH (\n{opts}\n);"
 
 

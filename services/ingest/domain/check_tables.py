@@ -9,6 +9,10 @@ from services.ingest.domain.errors import Issues
 from services.ingest.domain.parse import RESULT_BLOCK, DdlPart, RawDocument
 
 _LOOKUP_CACHE_PREFIXES = ("lookup.cache", "lookup.partial-cache", "lookup.full-cache")
+# What may not stand in an option key or value: the generator copies them into the SQL it writes,
+# and a script runner that cuts statements by lines or strips `--` / `/* */` comments without
+# lexing would cut such a literal (docs/request-format-decisions.md, "Option literals").
+UNSAFE_IN_OPTION = ("\r", "\n", "--", "/*", "*/")
 
 
 def build_dimensions(raw: RawDocument, issues: Issues) -> list[Dimension]:
@@ -113,7 +117,34 @@ def _parse_table(part: DdlPart, issues: Issues) -> Table | None:
             hint="write one `CREATE TABLE name (col TYPE, ...) WITH (...)` with physical columns only",
         )
         return None
+    _check_option_literals(created, part, issues)
     return to_table(created, part.block.content_line)
+
+
+def unsafe_in_option(text: str) -> str | None:
+    """The first of CR, LF, `--`, `/*`, `*/` that `text` holds (as a readable name), else None."""
+    for bad in UNSAFE_IN_OPTION:
+        if bad in text:
+            return {"\r": "a carriage return (CR)", "\n": "a line break (LF)"}.get(bad, repr(bad))
+    return None
+
+
+def _check_option_literals(created: CreateTable, part: DdlPart, issues: Issues) -> None:
+    """No option key or value holds a line break or a comment marker."""
+    for option in created.options:
+        for what, text in (("key", option.key), ("value", option.value)):
+            bad = unsafe_in_option(text)
+            if bad is None:
+                continue
+            issues.error(
+                "ddl.option_literal",
+                f"the {what} of option {option.key!r} holds {bad}: option literals are copied into "
+                "the generated SQL, where a line-based or comment-stripping SQL runner would cut them",
+                block=part.label,
+                line=part.block.content_line + option.line - 1,
+                name=option.key,
+                hint="write the option on one line without '--', '/*' or '*/' in its key or value",
+            )
 
 
 def to_table(created: CreateTable, first_line: int) -> Table:
