@@ -9,18 +9,22 @@ The answer must be a JSON object `{"sql": "..."}` (a single fenced ```sql block 
 as a fallback) and the SQL must keep the job's shape: the same CREATE TEMPORARY TABLE names
 with the same connection options (only tuning options such as `lookup.*` may change), exactly
 one INSERT INTO the same result table, nothing but SET / CREATE TEMPORARY TABLE / INSERT,
-only allow-listed SET keys, and no credential other than a `${secret:<name>}` reference.
+only allow-listed SET keys, and no credential other than a `${secret:<name>}` reference. It
+holds no control character but `\\n` and `\\t`: a `\\r` ends a `--` comment for Flink but not for
+every reader, so `-- note\\rDROP TABLE t` would hide a statement from a reviewer; U+2028/U+2029
+and the bidirectional overrides can hide text the same way.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from services.flinksql.lexer import LexError, Token, TokenKind
+from services.flinksql.lexer import LexError, Positions, Token, TokenKind
 from services.flinksql.spec import RequestSpec
 from services.flinksql.statements import Statement, split_statements
 from services.generator.domain import manifests, yamltext
@@ -48,6 +52,9 @@ _SECRET_REF = re.compile(r"^\$\{secret:[A-Za-z0-9._-]{1,253}\}$")
 _INLINE_CREDENTIAL = re.compile(
     r"(password|passwd|pwd|secret|token|api[_-]?key)\s*[=:]\s*[\"']?(?!\$\{secret:)[^\s\"';]", re.I
 )
+# Control characters (Unicode Cc) but \n and \t; line/paragraph separators; bidirectional
+# embeddings, overrides and isolates.
+_REFUSED_CHARACTER = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _FENCED_JSON = re.compile(r"```json[ \t]*\n(.*?)```", re.S | re.I)
 _FENCED_SQL = re.compile(r"```sql[ \t]*\n(.*?)```", re.S | re.I)
 
@@ -197,6 +204,7 @@ def check_repaired_sql(
     size = len(sql.encode())
     if size > max_bytes:
         raise RepairRejected(f"the repaired SQL is {size} bytes, more than {max_bytes}")
+    _check_characters(sql)
     try:
         statements = split_statements(sql)
     except LexError as exc:
@@ -227,6 +235,19 @@ def accept_answer(
     sql = parse_answer(text, max_bytes=max_bytes)
     check_repaired_sql(sql, reference_sql=reference_sql, current_sql=current_sql, max_bytes=max_bytes)
     return sql.strip() + "\n"
+
+
+def _check_characters(sql: str) -> None:
+    """No control character but `\\n` and `\\t` (nor a character that hides text) anywhere."""
+    found = _REFUSED_CHARACTER.search(sql)
+    if found is not None:
+        ch = found.group(0)
+        line, column = Positions(sql).line_column(found.start())
+        name = unicodedata.name(ch, "control character")
+        raise RepairRejected(
+            f"the repaired SQL holds U+{ord(ch):04X} ({name}) at line {line}, column {column}; "
+            "only line feeds and tabs are allowed"
+        )
 
 
 def _token_values(statements: Sequence[Statement]) -> list[tuple[str, str]]:
