@@ -30,6 +30,7 @@ from services.validator.domain.context import Inputs
 from services.validator.domain.model import CaseFacts, JobConfig, KnowledgeFacts, Language, PlanFacts, Report
 from services.validator.domain.report import render_markdown
 from services.validator.domain.rules import RuleConfig
+from services.validator.domain.statement_policy import refused_statements
 from services.validator.ports import (
     Artifacts,
     Engine,
@@ -88,8 +89,20 @@ class ValidationUseCase:
         began = time.perf_counter()
         cases_on = self.run_cases if run_cases is None else run_cases
         timings: dict[str, float] = {}
+        # A statement outside the allow-list: nothing reaches the engine (no plan, no case run);
+        # the report carries the Critical finding (checks_sql).
+        refused = refused_statements(sql)
 
         async def plan() -> PlanFacts:
+            if refused:
+                first = refused[0]
+                return PlanFacts(
+                    ran=False,
+                    notes=(
+                        f"because {len(refused)} statement(s) were refused, the first: statement "
+                        f"{first.number} ({first.kind}, line {first.line})",
+                    ),
+                )
             if self._engine is None:
                 return PlanFacts(ran=False, notes=("no engine configured",))
             t0 = time.perf_counter()
@@ -109,7 +122,7 @@ class ValidationUseCase:
         plan_facts, knowledge = await asyncio.gather(plan(), conflicts())
         cases: list[CaseFacts] = []
         ran = False
-        if cases_on and self._engine is not None and plan_facts.ran and plan_facts.statements:
+        if cases_on and not refused and self._engine is not None and plan_facts.ran and plan_facts.statements:
             cases = await self._run_cases(spec, sql, test_data, timings)
             ran = True
         timings["total_s"] = round(time.perf_counter() - began, 3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from services.validator.domain import statement_policy
 from services.validator.domain.context import Context
 
 # Option keys that hold a credential; their value must be a reference, never a literal.
@@ -28,6 +29,8 @@ _SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 def run(ctx: Context) -> None:
+    _statement_kinds(ctx)
+    _hints(ctx)
     _engine(ctx)
     _insert_present(ctx)
     _credentials(ctx)
@@ -35,6 +38,49 @@ def run(ctx: Context) -> None:
     _select_star(ctx)
     _quoting(ctx)
     _naming(ctx)
+
+
+def _statement_kinds(ctx: Context) -> None:
+    """Statements outside the allow-list (the use case did not plan the script at all)."""
+    ctx.ran("sql.statement_kind_refused", max(len(ctx.view.statements), 1))
+    for refused in statement_policy.refused_statements(ctx.view.statements):
+        ctx.add(
+            "sql.statement_kind_refused",
+            ctx.t(
+                f"Statement {refused.number} ({refused.kind}, line {refused.line}: {refused.text}) is not "
+                f"allowed in a job script (only {statement_policy.ALLOWED_TEXT}); nothing was run on the engine.",
+                f"第 {refused.number} 条语句 ({refused.kind}, 第 {refused.line} 行: {refused.text}) 不允许出现在"
+                f"作业脚本中 (只允许 {statement_policy.ALLOWED_TEXT}); 未在引擎上执行任何语句。",
+            ),
+            location=f"{refused.kind} #{refused.number}",
+            line=refused.line,
+            name=refused.kind,
+        )
+
+
+def _hints(ctx: Context) -> None:
+    for hint in statement_policy.hints(ctx.view.statements):
+        ctx.ran("sql.query_hint")
+        why_en = (
+            "an OPTIONS hint overrides the table's connector options at run time"
+            if hint.options
+            else "a hint changes how the planner runs the statement"
+        )
+        why_zh = (
+            "OPTIONS hint 会在运行时覆盖表的连接器参数"
+            if hint.options
+            else "hint 会改变优化器执行该语句的方式"
+        )
+        ctx.add(
+            "sql.query_hint",
+            ctx.t(
+                f"Statement {hint.number} ({hint.kind}, line {hint.line}) carries the hint {hint.text}: {why_en}.",
+                f"第 {hint.number} 条语句 ({hint.kind}, 第 {hint.line} 行) 带有 hint {hint.text}: {why_zh}。",
+            ),
+            location=f"{hint.kind} #{hint.number}",
+            line=hint.line,
+            name=hint.text,
+        )
 
 
 def _engine(ctx: Context) -> None:

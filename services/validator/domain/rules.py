@@ -77,6 +77,36 @@ CATALOGUE: tuple[Rule, ...] = (
         ),
     ),
     _r(
+        "sql.statement_kind_refused",
+        SQL,
+        "critical",
+        30,
+        (
+            "Only job statements: CREATE TABLE, CREATE VIEW, SET, INSERT, EXECUTE STATEMENT SET",
+            "只包含作业语句: CREATE TABLE、CREATE VIEW、SET、INSERT、EXECUTE STATEMENT SET",
+        ),
+        (
+            "Remove the statement; a job script holds only CREATE [TEMPORARY] TABLE (with columns), "
+            "CREATE [TEMPORARY] VIEW, SET, INSERT and EXECUTE STATEMENT SET of INSERTs. The script "
+            "was not planned.",
+            "删除该语句; 作业脚本只能包含 CREATE [TEMPORARY] TABLE (声明字段)、CREATE [TEMPORARY] VIEW、"
+            "SET、INSERT 与只含 INSERT 的 EXECUTE STATEMENT SET。该脚本未提交给引擎规划。",
+        ),
+    ),
+    _r(
+        "sql.query_hint",
+        SQL,
+        "warning",
+        5,
+        ("No query hints override the script", "不使用覆盖脚本的查询提示 (hint)"),
+        (
+            "Remove the hint: OPTIONS(...) overrides the table's connector options out of sight of its "
+            "DDL; put options in the CREATE TABLE instead.",
+            "删除该 hint: OPTIONS(...) 会在 DDL 之外覆盖表的连接器参数; 请把参数写在 CREATE TABLE 中。",
+        ),
+        cap=15,
+    ),
+    _r(
         "sql.no_insert",
         SQL,
         "critical",

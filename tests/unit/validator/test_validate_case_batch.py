@@ -18,6 +18,8 @@ from services.validator.handlers import ValidationUseCase
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "requests"
 TEST_DATA: dict[str, Any] = {"events": [], "dimensions": {}}
+# Any script the statement policy lets through (a bare word would be refused before the engine).
+SQL = "INSERT INTO `dwd_order_wide` SELECT * FROM `BusinessEvent`"
 PLAN = PlanFacts(ran=True, statements=(EngineStatement(index=0, kind="INSERT", line=1, end_line=1, ok=True),))
 
 
@@ -64,7 +66,7 @@ async def test_a_batching_engine_gets_every_case_in_one_call() -> None:
     case's share of it; a note on how a case ran reaches the report."""
     spec = _spec()
     engine = BatchingEngine()
-    report = await ValidationUseCase(engine=engine, knowledge=None).validate(spec, "SQL", test_data=TEST_DATA)
+    report = await ValidationUseCase(engine=engine, knowledge=None).validate(spec, SQL, test_data=TEST_DATA)
     assert engine.calls == ["run_all_cases"]
     names = [c.name for c in report.cases]
     assert names == [*(c.name for c in spec.cases), "generated_edge_cases"]
@@ -78,7 +80,7 @@ async def test_a_batching_engine_gets_every_case_in_one_call() -> None:
 async def test_edge_cases_off_sends_no_test_data() -> None:
     engine = BatchingEngine()
     use_case = ValidationUseCase(engine=engine, knowledge=None, run_edge_cases=False)
-    report = await use_case.validate(_spec(), "SQL", test_data=TEST_DATA)
+    report = await use_case.validate(_spec(), SQL, test_data=TEST_DATA)
     assert engine.calls == ["run_all_cases"]
     assert all(c.source == "request" for c in report.cases)
     assert "edge_cases_s" not in report.timings
