@@ -53,6 +53,8 @@ def make_deployer(settings: RouterSettings) -> Deployer:
             stable_seconds=settings.start_check_seconds,
             require_checkpoint=settings.require_checkpoint,
             savepoint_dir=settings.savepoint_dir,
+            # Only SQL whose statement digest is the validated one is submitted.
+            require_digest=True,
         )
     if settings.deployer == "flink-session":
         from services.router.adapters.flink_session import FlinkSessionDeployer

@@ -1,31 +1,43 @@
-"""The `flink-session` deployer: the job's statements submitted to a Flink session cluster.
+"""The `flink-session` deployer: the job submitted to a Flink session cluster by the SQL runner.
 
-Submission goes through Flink's own client (PyFlink's TableEnvironment with
-`execution.target: remote` at the cluster's REST address), in a child process so the router
-never hosts a JVM; the job is then watched through Flink's REST API (`FlinkRest`) until it
-has stayed RUNNING (and checkpointed, when asked). An upgrade stops the domain's previous job
-with a savepoint and starts the new one from it.
+Submission goes through the project's runner (`python -m services.runner --remote HOST:PORT`,
+PyFlink's TableEnvironment with `execution.target: remote`) in a child process, so the router
+never hosts a JVM; the job is then watched through Flink's REST API (`FlinkRest`) until it has
+stayed RUNNING (and checkpointed, when asked). An upgrade stops the domain's previous job with
+a savepoint and starts the new one from it.
+
+Only SQL with a validated statement digest starts: the deployer checks the run's SQL with the
+runner's own checks (`services.runner.domain`: digest, statement kinds, hints, secret
+placement) before it stops anything, writes it to a private temp file (0600) and hands the
+runner the file, the digest and the job's declared secrets (from its job config under
+`artifact_ref`); the runner checks all of it again and resolves each `${secret:NAME}` from
+`SW_SECRET_<NAME>` in the router's environment (docs/generated-job.md, "The SQL runner").
 
 The connector jars the job needs (Kafka, JDBC, drivers) are shipped with it (`pipeline.jars`):
 the `jars` argument (the router's `flink_jars` setting, STREAMWRIGHT_ROUTER_FLINK_JARS), else
-none (the cluster's lib/ must then hold them). Secret references in the
-SQL are resolved by the child process from `SW_SECRET_<NAME>` variables (see flink_submit).
+none (the cluster's lib/ must then hold them, as the runner image's does).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
-from services.flinksql.statements import split_statements
 from services.mesh.events import Target
 from services.router.adapters.flink_rest import FlinkRest
 from services.router.adapters.http_json import HttpError
 from services.router.ports import DeployError, StartRequest, StartResult
+from services.runner.declared import JobConfigError, read_declared_secrets
+from services.runner.domain import EXIT_REFUSED, EXIT_USAGE, RunnerError, check_script
+
+RUNNER_MODULE = "services.runner"
 
 _TERMINAL_STATES = frozenset({"FAILED", "CANCELED", "FINISHED"})
 
@@ -61,20 +73,29 @@ class FlinkSessionDeployer:
     async def start(self, request: StartRequest) -> StartResult:
         if not request.sql:
             raise DeployError("no SQL recorded for this run's attempt: nothing to submit")
-        # Comments stay with their statement; lexing errors are left for Flink to report.
-        statements = split_statements(request.sql, keep_comments=True, strict=False)
-        if not any(s.submits_job for s in statements):
-            raise DeployError("the job's SQL has no INSERT / STATEMENT SET: nothing would run")
+        if not request.sql_digest:
+            raise DeployError(
+                "the run has no validated statement digest: only SQL the validator verified is submitted"
+            )
+        secrets = declared_secrets(request)
+        try:  # the runner's own checks, before anything is stopped; it checks again itself
+            check_script(request.sql, expected_digest=request.sql_digest, declared_secrets=secrets)
+        except RunnerError as refused:
+            raise DeployError(f"the SQL runner refuses this job: {refused}") from None
         savepoint = request.restore_from or await self._stop_previous(request.previous)
         job_id = await self._submit(
-            {
-                "host": self._host,
-                "port": self._port,
-                "statements": [s.text for s in statements],
-                "pipeline_name": f"streamwright-{request.domain}-r{request.revision}",
-                "savepoint": savepoint,
-                "jars": self._jars,
-            }
+            request.sql,
+            [
+                "--digest",
+                request.sql_digest,
+                "--remote",
+                f"{self._host}:{self._port}",
+                "--pipeline-name",
+                f"streamwright-{request.domain}-r{request.revision}",
+                *(arg for name in secrets for arg in ("--secret", name)),
+                *(arg for jar in self._jars for arg in ("--jars", jar)),
+                *(("--savepoint", savepoint) if savepoint else ()),
+            ],
         )
         try:
             await self._rest.wait_running(
@@ -94,21 +115,32 @@ class FlinkSessionDeployer:
             deployment_ref=f"http://{self._host}:{self._port}/jobs/{job_id}",
             job_id=job_id,
             savepoint_restored=savepoint,
+            detail={"submitter": RUNNER_MODULE, "sql_digest": request.sql_digest, "secrets": list(secrets)},
         )
 
-    async def _submit(self, payload: Mapping[str, Any]) -> str:
+    async def _submit(self, sql: str, args: Sequence[str]) -> str:
+        """Run the runner on the SQL (a private temp file, removed after); its Flink job id."""
+        fd, path = tempfile.mkstemp(prefix="sw-job-", suffix=".sql")  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(sql.encode("utf-8"))  # byte for byte: the digest counts every token
+            return await self._run_runner(["--sql", path, *args])
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+    async def _run_runner(self, args: Sequence[str]) -> str:
         process = await asyncio.create_subprocess_exec(
             self._python,
             "-m",
-            "services.router.adapters.flink_submit",
-            stdin=asyncio.subprocess.PIPE,
+            RUNNER_MODULE,
+            *args,
+            stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
         try:
-            out, err = await asyncio.wait_for(
-                process.communicate(json.dumps(payload).encode()), self._timeout
-            )
+            out, err = await asyncio.wait_for(process.communicate(), self._timeout)
         except TimeoutError:
             process.kill()
             await process.wait()
@@ -116,12 +148,16 @@ class FlinkSessionDeployer:
                 f"submitting to the Flink session cluster took longer than {self._timeout:g}s"
             ) from None
         answer = _last_json_line(out.decode(errors="replace"))
-        if answer.get("job_id"):
+        if process.returncode == 0 and answer.get("job_id"):
             return str(answer["job_id"])
         detail = answer.get("error")
         if not detail:
             tail = err.decode(errors="replace").strip().splitlines()[-1:]
-            detail = tail[0] if tail else f"the submitter exited with {process.returncode} and no output"
+            detail = tail[0] if tail else f"the runner exited with {process.returncode} and no output"
+        if process.returncode == EXIT_REFUSED:
+            raise DeployError(f"the SQL runner refused the job: {detail}")
+        if process.returncode == EXIT_USAGE:
+            raise DeployError(f"the SQL runner was started wrongly: {detail}")
         raise DeployError(f"Flink refused the job: {detail}")
 
     async def _cancel_quietly(self, job_id: str) -> None:
@@ -156,8 +192,18 @@ class FlinkSessionDeployer:
         return None
 
 
+def declared_secrets(request: StartRequest) -> tuple[str, ...]:
+    """The job's declared secrets from its job config under `artifact_ref` (none without one)."""
+    if not request.artifact_ref:
+        return ()
+    try:
+        return read_declared_secrets(request.artifact_ref, request.domain)
+    except JobConfigError as error:
+        raise DeployError(f"cannot read the job's declared secrets: {error}") from None
+
+
 def _last_json_line(output: str) -> dict[str, Any]:
-    """The submitter's answer: its last stdout line that is a JSON object (the JVM may print too)."""
+    """The runner's answer: its last stdout line that is a JSON object (the JVM may print too)."""
     for line in reversed(output.splitlines()):
         if line.startswith("{"):
             try:

@@ -12,21 +12,32 @@ Requests and answers as the gateway documents them (rest_v1/v2_sql_gateway):
 An ERROR operation's failure is read from the result call, which answers HTTP 500 with Flink's
 `{"errors": [...]}`; that text becomes the run's FAILED reason. With a Flink REST URL, the job
 is then watched until it has stayed RUNNING (and checkpointed, when asked).
+
+What is sent is the kernel's statement list of the run's SQL (each statement with the comments
+before it), never a split of its own, and only after the SQL runner's checks pass
+(`services.runner.domain`, shared with the runner and the flink-session deployer): the
+statement digest must be the validated one (`require_digest`, set by the router's bootstrap:
+a start without a validated digest is refused), only the kinds the generator emits, no hints,
+and `${secret:NAME}` only as a declared, exact WITH option value, resolved here from
+`SW_SECRET_<NAME>` in the router's environment as the runner resolves it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from services.flinksql.statements import Statement, split_statements
+from services.flinksql.statements import StatementKind
 from services.mesh.events import Target
 from services.router.adapters.flink_rest import FlinkRest
 from services.router.adapters.http_json import HttpError, request_json
 from services.router.ports import DeployError, StartRequest, StartResult
+from services.runner.declared import JobConfigError, read_declared_secrets
+from services.runner.domain import RunnerError, Step, check_statements, read_script, resolve
 
 _DONE = {"FINISHED"}
 _BROKEN = {"ERROR", "CANCELED", "CLOSED", "TIMEOUT"}
@@ -48,6 +59,8 @@ class SqlGatewayDeployer:
         savepoint_dir: str | None = None,
         poll_interval: float = 0.2,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        require_digest: bool = False,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self._base = f"{gateway_url.rstrip('/')}/{api_version}"
         self._rest = flink_rest
@@ -58,17 +71,14 @@ class SqlGatewayDeployer:
         self._savepoint_dir = savepoint_dir
         self._poll = poll_interval
         self._sleep = sleep
+        self._require_digest = require_digest
+        self._environ = environ
 
     async def _call(self, method: str, path: str, body: Any = None) -> Any:
         return await request_json(method, self._base + path, body, timeout=self._timeout)
 
     async def start(self, request: StartRequest) -> StartResult:
-        if not request.sql:
-            raise DeployError("no SQL recorded for this run's attempt: nothing to submit")
-        # Comments stay with their statement; lexing errors are left for the gateway to report.
-        statements = split_statements(request.sql, keep_comments=True, strict=False)
-        if not any(s.submits_job for s in statements):
-            raise DeployError("the job's SQL has no INSERT / STATEMENT SET: nothing would run")
+        statements = self._checked_statements(request)
         savepoint = request.restore_from or await self._stop_previous(request.previous)
         properties = {"pipeline.name": f"streamwright-{request.domain}-r{request.revision}"}
         if savepoint:
@@ -106,7 +116,32 @@ class SqlGatewayDeployer:
             detail={"session": session, "statements": len(statements)},
         )
 
-    async def _execute_all(self, session: str, statements: list[Statement]) -> str | None:
+    def _checked_statements(self, request: StartRequest) -> list[Step]:
+        """The kernel's statements of the run's SQL (comments kept with their statement), after the
+        SQL runner's checks, secrets resolved; DeployError naming the refusal."""
+        if not request.sql:
+            raise DeployError("no SQL recorded for this run's attempt: nothing to submit")
+        if self._require_digest and not request.sql_digest:
+            raise DeployError(
+                "the run has no validated statement digest: only SQL the validator verified is submitted"
+            )
+        try:
+            secrets = (
+                read_declared_secrets(request.artifact_ref, request.domain) if request.artifact_ref else ()
+            )
+        except JobConfigError as error:
+            raise DeployError(f"cannot read the job's declared secrets: {error}") from None
+        try:
+            job = check_statements(
+                read_script(request.sql, keep_comments=True),
+                expected_digest=request.sql_digest,
+                declared_secrets=secrets,
+            )
+            return list(resolve(job, os.environ if self._environ is None else self._environ).steps)
+        except RunnerError as refused:
+            raise DeployError(f"the SQL runner's checks refuse this job: {refused}") from None
+
+    async def _execute_all(self, session: str, statements: list[Step]) -> str | None:
         job_id: str | None = None
         for index, statement in enumerate(statements, start=1):
             try:
@@ -119,7 +154,7 @@ class SqlGatewayDeployer:
             if not operation:
                 raise DeployError(f"statement {index}: the gateway answered no operationHandle")
             await self._wait_operation(session, operation, index)
-            if statement.submits_job:
+            if statement.kind is StatementKind.INSERT:
                 job_id = await self._job_id(session, operation, index) or job_id
         return job_id
 
