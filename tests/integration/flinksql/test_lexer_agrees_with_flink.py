@@ -554,3 +554,40 @@ def test_what_flink_cannot_lex_is_a_lex_error(flink: FlinkParser, script: str) -
     assert rejected.value.lexical, rejected.value.message
     with pytest.raises(LexError):
         split_statements(script)
+
+
+def test_compiled_jobs_with_hostile_option_text_are_flinks_statements(flink: FlinkParser) -> None:
+    """Issue 14 item 5: hostile text in a result-table option that passes `check` (quotes, `;`,
+    backquotes, `//`, backslashes, unicode) leaves the compiled job with exactly the statements
+    Flink's parser finds, of the original job's kinds, and the option reads back exactly."""
+    from pathlib import Path
+
+    from services.flinksql.ddl import read_create_table
+    from services.flinksql.quoting import quote_string
+    from services.generator.adapters.profiles_fs import load_profile
+    from services.generator.domain import compile_job
+    from services.ingest.domain.checks import check_document
+
+    root = Path(__file__).resolve().parents[3]
+    base = (root / "examples" / "orders" / "orders-request-v3.md").read_text(encoding="utf-8")
+    option = "'tableName' = 'dwd_order_wide'"
+
+    def compiled(text: str) -> str:
+        result = check_document(text)
+        assert result.spec is not None, [e.render() for e in result.errors]
+        return compile_job(result.spec, profile=load_profile("dev"), revision=1, generator_version="t").sql
+
+    kinds = [our_kind(s.node) for s in assert_same_statements(compiled(base), flink)]
+    for value in (
+        "it's ; DROP TABLE t",
+        "x'); DROP TABLE t; SELECT ('",
+        'a`b``c"d',
+        "//x \\ ;",
+        "中文 💥 e\u0301",
+    ):
+        sql = compiled(base.replace(option, f"'tableName' = {quote_string(value)}", 1))
+        assert [our_kind(s.node) for s in assert_same_statements(sql, flink)] == kinds, value
+        ddl = next(
+            s for s in split_statements(sql) if "`dwd_order_wide` (" in s.text and s.text.startswith("CREATE")
+        )
+        assert read_create_table(ddl.text, strict=False).option_map["tableName"] == value
