@@ -2,9 +2,17 @@
 
 The deployment is two Kubernetes documents: a ConfigMap holding the SQL script and a Flink
 Kubernetes Operator `FlinkDeployment` (flink.apache.org/v1beta1, application mode) that runs
-the script with a SQL runner jar, mounts the ConfigMap, and exposes each secret the script
-references as an environment variable `SW_SECRET_<NAME>` from Kubernetes Secret `<name>`,
-key `value` (docs/generated-job.md, "Secrets").
+the script with the project's SQL runner as the operator's Python example runs a program
+(`org.apache.flink.client.python.PythonDriver` from the image's flink-python jar,
+`-pym services.runner --sql <mounted file> --digest <digest> --secret <name> ...`), mounts the
+ConfigMap, and exposes each secret the script references as an environment variable
+`SW_SECRET_<NAME>` from Kubernetes Secret `<name>`, key `value` (docs/generated-job.md,
+"Secrets" and "The SQL runner").
+
+The SQL the generator writes is the SQL the validator verifies, so the generator computes its
+statement digest itself (`script_digest`) and puts it in the runner's `--digest` and in the
+annotation `streamwright.io/sql-digest` of both documents: the runner refuses any other
+statement list, and the router can compare the annotation with the validated digest.
 """
 
 from __future__ import annotations
@@ -13,12 +21,16 @@ import re
 from typing import Any
 
 from services.flinksql.artifacts import ArtifactLayout
+from services.flinksql.statements import script_digest
 from services.generator.domain.ir import JobIR
 from services.generator.domain.profiles import Profile
 from services.generator.domain.target import Target
 
 SQL_MOUNT = "/opt/flink/sql"
 SECRET_KEY = "value"  # noqa: S105 - the key name inside a Secret
+RUNNER_ENTRY_CLASS = "org.apache.flink.client.python.PythonDriver"
+RUNNER_MODULE = "services.runner"
+SQL_DIGEST_ANNOTATION = "streamwright.io/sql-digest"
 
 
 def k8s_name(domain: str) -> str:
@@ -28,6 +40,23 @@ def k8s_name(domain: str) -> str:
 
 def secret_env_var(secret: str) -> str:
     return "SW_SECRET_" + re.sub(r"[^A-Z0-9]", "_", secret.upper())
+
+
+def runner_args(profile: Profile, sql_path: str, digest: str, secrets: tuple[str, ...]) -> list[str]:
+    """PythonDriver's arguments: the image's Python runs `services.runner` on the mounted script."""
+    args = [
+        "-pyclientexec",
+        profile.runner.python,
+        "-pym",
+        RUNNER_MODULE,
+        "--sql",
+        sql_path,
+        "--digest",
+        digest,
+    ]
+    for secret in secrets:
+        args += ["--secret", secret]
+    return args
 
 
 def flink_configuration(ir: JobIR, target: Target, profile: Profile) -> dict[str, str]:
@@ -70,11 +99,19 @@ def deployment_documents(ir: JobIR, target: Target, profile: Profile, sql: str) 
         "streamwright.io/revision": str(ir.header.revision),
         "streamwright.io/profile": profile.name,
     }
+    digest = script_digest(sql)
+    annotations = {SQL_DIGEST_ANNOTATION: digest}
+    sql_file = ArtifactLayout(domain).sql_file_name
     config_map = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {"name": f"{name}-sql", "namespace": profile.namespace, "labels": labels},
-        "data": {ArtifactLayout(domain).sql_file_name: sql},
+        "metadata": {
+            "name": f"{name}-sql",
+            "namespace": profile.namespace,
+            "labels": labels,
+            "annotations": annotations,
+        },
+        "data": {sql_file: sql},
     }
     env = [
         {"name": secret_env_var(s), "valueFrom": {"secretKeyRef": {"name": s, "key": SECRET_KEY}}}
@@ -90,7 +127,12 @@ def deployment_documents(ir: JobIR, target: Target, profile: Profile, sql: str) 
     deployment = {
         "apiVersion": "flink.apache.org/v1beta1",
         "kind": "FlinkDeployment",
-        "metadata": {"name": name, "namespace": profile.namespace, "labels": labels},
+        "metadata": {
+            "name": name,
+            "namespace": profile.namespace,
+            "labels": labels,
+            "annotations": dict(annotations),
+        },
         "spec": {
             "image": profile.image,
             "flinkVersion": target.operator_flink_version,
@@ -114,9 +156,9 @@ def deployment_documents(ir: JobIR, target: Target, profile: Profile, sql: str) 
                 },
             },
             "job": {
-                "jarURI": profile.sql_runner_jar,
-                "entryClass": profile.sql_runner_class,
-                "args": [f"{SQL_MOUNT}/{ArtifactLayout(domain).sql_file_name}"],
+                "jarURI": profile.runner.jar_uri,
+                "entryClass": RUNNER_ENTRY_CLASS,
+                "args": runner_args(profile, f"{SQL_MOUNT}/{sql_file}", digest, ir.secrets),
                 "parallelism": ir.sizing.parallelism,
                 "upgradeMode": "savepoint",
                 "state": "running",

@@ -2,8 +2,9 @@
 
 A profile (config/profiles/<name>.yaml, loaded by `adapters.profiles_fs`) names the Kafka
 cluster and topic of BusinessEvent, Kafka security, JDBC URL overrides, secret names,
-checkpoint storage, the image and the namespace. It is trusted configuration: its values are
-still escaped when they enter SQL or YAML, but they are not checked against the document.
+checkpoint storage, the image and how it starts the SQL runner, and the namespace. It is
+trusted configuration: its values are still escaped when they enter SQL or YAML, but they are
+not checked against the document.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 # A Kubernetes object name (DNS-1123 subdomain), used for secrets, namespaces, config maps.
 _K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 PROFILE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_RUNNER_JAR = re.compile(r"^local:///(?:[A-Za-z0-9_.-]+/)+flink-python[A-Za-z0-9_.-]*\.jar$")
+_RUNNER_PYTHON = re.compile(r"^/(?:[A-Za-z0-9_.-]+/)+python3?(?:\.[0-9]+)?$")
 
 
 def _check_k8s_name(value: str) -> str:
@@ -83,14 +86,39 @@ class ResourceProfile(_Model):
     events_per_subtask: int = Field(default=5000, ge=1)
 
 
+class RunnerProfile(_Model):
+    """How the FlinkDeployment starts the project's SQL runner inside the image
+    (compose/runner.Dockerfile): Flink's PythonDriver, from the image's flink-python jar, runs
+    `python -m services.runner` with the image's Python (docs/generated-job.md, "The SQL runner")."""
+
+    # The jar holding org.apache.flink.client.python.PythonDriver, inside the image (`local://`).
+    jar_uri: str = "local:///opt/flink/opt/flink-python-2.3.0.jar"
+    # The image's Python with PyFlink and the runner (PythonDriver's -pyclientexec).
+    python: str = "/opt/venv/bin/python"
+
+    @field_validator("jar_uri")
+    @classmethod
+    def _jar(cls, value: str) -> str:
+        if not _RUNNER_JAR.match(value) or "/../" in value or "/./" in value:
+            raise ValueError(
+                f"runner.jar_uri {value!r} must be local:///<path>/flink-python-<version>.jar (PythonDriver's jar)"
+            )
+        return value
+
+    @field_validator("python")
+    @classmethod
+    def _python(cls, value: str) -> str:
+        if not _RUNNER_PYTHON.match(value) or "/../" in value or "/./" in value:
+            raise ValueError(f"runner.python {value!r} must be the absolute path of a python executable")
+        return value
+
+
 class Profile(_Model):
     name: str
     namespace: str
     image: str
     service_account: str = "flink"
-    # Path of the SQL runner jar inside the image and its entry class.
-    sql_runner_jar: str = "local:///opt/flink/usrlib/sql-runner.jar"
-    sql_runner_class: str = "org.apache.flink.examples.SqlRunner"
+    runner: RunnerProfile = RunnerProfile()
     kafka: KafkaProfile
     jdbc: JdbcProfile = JdbcProfile()
     storage: StorageProfile

@@ -12,6 +12,7 @@ from gen_support import EXAMPLES, HERE, REQUESTS
 from typer.testing import CliRunner
 
 from services.flinksql.spec import RequestSpec
+from services.flinksql.statements import script_digest
 from services.generator.adapters.artifacts_fs import UnsafePathError, safe_target, write_job
 from services.generator.adapters.profiles_fs import load_profile
 from services.generator.domain import Profile, compile_job, yamltext
@@ -74,7 +75,17 @@ def test_flinkdeployment_satisfies_operator_schema(
     assert conf.get("table.exec.state.ttl") == job.ir.state_ttl
     sql_name = f"{specs[name].job.domain}_wide_table_v3.sql"
     assert config_map["data"][sql_name] == job.sql
-    assert spec["job"]["args"] == [f"/opt/flink/sql/{sql_name}"]
+    digest = script_digest(job.sql)
+    assert spec["job"]["jarURI"] == "local:///opt/flink/opt/flink-python-2.3.0.jar"
+    assert spec["job"]["entryClass"] == "org.apache.flink.client.python.PythonDriver"
+    secret_args = [arg for name in job.ir.secrets for arg in ("--secret", name)]
+    assert spec["job"]["args"] == [
+        *("-pyclientexec", "/opt/venv/bin/python", "-pym", "services.runner"),
+        *("--sql", f"/opt/flink/sql/{sql_name}", "--digest", digest),
+        *secret_args,
+    ]
+    for doc in docs:
+        assert doc["metadata"]["annotations"] == {"streamwright.io/sql-digest": digest}
     env = spec["podTemplate"]["spec"]["containers"][0]["env"]
     assert {e["valueFrom"]["secretKeyRef"]["name"] for e in env} == set(job.ir.secrets)
 
@@ -197,3 +208,28 @@ def test_cli_generate(tmp_path: Path) -> None:
     assert usage.exit_code == 2
     usage = runner.invoke(app, ["generate", str(doc), "--out", str(tmp_path), "--target", "9.9"])
     assert usage.exit_code == 2
+
+
+def test_the_runner_entry_of_a_profile_is_strict(specs: dict[str, RequestSpec], profile: Profile) -> None:
+    """It starts the runner as the profile's `runner` section says, and refuses anything else there
+    (the old `sql_runner_jar`/`sql_runner_class` keys included)."""
+    from pydantic import ValidationError
+
+    base = profile.model_dump()
+    for old in ({"sql_runner_jar": "local:///opt/flink/usrlib/sql-runner.jar"}, {"sql_runner_class": "x.Y"}):
+        with pytest.raises(ValidationError):
+            Profile.model_validate({**base, **old})
+    for bad in (
+        {"jar_uri": "file:///opt/flink/opt/flink-python-2.3.0.jar"},
+        {"jar_uri": "local:///opt/flink/usrlib/sql-runner.jar"},
+        {"jar_uri": "local:///opt/flink/../flink-python-2.3.0.jar"},
+        {"python": "python3"},
+        {"python": "/bin/sh"},
+        {"module": "services.other"},
+    ):
+        with pytest.raises(ValidationError):
+            Profile.model_validate({**base, "runner": bad})
+    custom = Profile.model_validate({**base, "runner": {"python": "/usr/local/bin/python3.11"}})
+    job = compile_job(specs["orders"], profile=custom, revision=1, generator_version="0.1.0")
+    deployment = list(yaml.safe_load_all(job.files[job.paths.deployment]))[1]
+    assert deployment["spec"]["job"]["args"][:2] == ["-pyclientexec", "/usr/local/bin/python3.11"]
