@@ -9,10 +9,11 @@ The answer must be a JSON object `{"sql": "..."}` (a single fenced ```sql block 
 as a fallback) and the SQL must keep the job's shape: the same CREATE TEMPORARY TABLE names
 with the same connection options (only tuning options such as `lookup.*` may change), exactly
 one INSERT INTO the same result table, nothing but SET / CREATE TEMPORARY TABLE / INSERT,
-only allow-listed SET keys, and no credential other than a `${secret:<name>}` reference. It
-holds no control character but `\\n` and `\\t`: a `\\r` ends a `--` comment for Flink but not for
-every reader, so `-- note\\rDROP TABLE t` would hide a statement from a reviewer; U+2028/U+2029
-and the bidirectional overrides can hide text the same way.
+only allow-listed SET keys, no `/*+ OPTIONS(...) */` hint (it would override the pinned options),
+and no credential other than a `${secret:<name>}` reference. It holds no control character but
+`\\n` and `\\t`: a `\\r` ends a `--` comment for Flink but not for every reader, so
+`-- note\\rDROP TABLE t` would hide a statement from a reviewer; U+2028/U+2029 and the
+bidirectional overrides can hide text the same way.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ _INLINE_CREDENTIAL = re.compile(
 # Control characters (Unicode Cc) but \n and \t; line/paragraph separators; bidirectional
 # embeddings, overrides and isolates.
 _REFUSED_CHARACTER = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_OPTIONS_HINT = re.compile(r"(?:/\*\+|,)\s*OPTIONS\s*\(", re.I)
 _FENCED_JSON = re.compile(r"```json[ \t]*\n(.*?)```", re.S | re.I)
 _FENCED_SQL = re.compile(r"```sql[ \t]*\n(.*?)```", re.S | re.I)
 
@@ -212,6 +214,7 @@ def check_repaired_sql(
     if current_sql is not None and _token_values(statements) == _token_values(split_statements(current_sql)):
         raise RepairRejected("the answer repeats the current SQL (comments and layout aside)")
     _check_credentials(statements)
+    _check_option_hints(statements)
     got = _shape(statements, check=True)
     want = job_shape(reference_sql)
     if got.inserts != 1:
@@ -382,6 +385,17 @@ def _check_credentials(statements: Sequence[Statement]) -> None:
                 raise RepairRejected(
                     f"statement {number}: {key.value!r} holds a literal credential; "
                     "only '${secret:<name>}' references are allowed"
+                )
+
+
+def _check_option_hints(statements: Sequence[Statement]) -> None:
+    """No `/*+ OPTIONS(...) */` hint: it would change a table's options outside its pinned WITH."""
+    for number, stmt in enumerate(statements, start=1):
+        for token in stmt.tokens:
+            if token.kind is TokenKind.HINT and _OPTIONS_HINT.search(token.text):
+                raise RepairRejected(
+                    f"statement {number}: the hint {token.text[:120]} overrides table options at line "
+                    f"{token.line}; options change only in the CREATE TABLE, and only tuning options"
                 )
 
 

@@ -73,3 +73,17 @@ def test_line_feeds_and_tabs_stay_allowed() -> None:
     sql = FIXED.replace("    ON ", "\tON ")
     assert "\t" in sql
     assert accept_answer(_answer(sql), reference_sql=REFERENCE, current_sql=REFERENCE) == sql.strip() + "\n"
+
+
+def test_an_options_hint_redirecting_the_sink_is_refused() -> None:
+    """Found while closing door 4: the pinned options were compared in the WITH clauses only, so an
+    `OPTIONS` hint on the INSERT could point the sink elsewhere and the repair was accepted."""
+    hint = "/*+ OPTIONS('project'='attacker_dw') */"
+    sql = FIXED.replace("INSERT INTO `dwd_order_wide`", f"INSERT INTO `dwd_order_wide` {hint}")
+    assert sql != FIXED
+    with pytest.raises(
+        RepairRejected, match=r"the hint /\*\+ OPTIONS\('project'='attacker_dw'\) \*/ overrides"
+    ):
+        accept_answer(_answer(sql), reference_sql=REFERENCE, current_sql=REFERENCE)
+    lookup = FIXED.replace("LEFT JOIN", "LEFT JOIN /*+ LOOKUP('table'='dim_shop', 'async'='true') */", 1)
+    assert accept_answer(_answer(lookup), reference_sql=REFERENCE, current_sql=REFERENCE)
