@@ -5,12 +5,17 @@ PyFlink 2.3 distribution's `bin/start-cluster.sh` with its own conf, log and pid
 and free ports. The generated orders job is compiled with a sandbox profile: its Kafka source
 reads the embedded broker (Tansu), its JDBC lookups read a private PostgreSQL holding the
 case's dimension rows, and its result table (ODPS in the request) becomes a JDBC upsert sink
-into the same PostgreSQL. The router's FlinkSessionDeployer submits it (connector jars shipped
-as `pipeline.jars`, JDBC passwords as `${secret:...}` resolved from `SW_SECRET_*`); Flink's
-REST API must show it RUNNING; BusinessEvent records published to the topic must reach the
-result table; stop-with-savepoint through the deployer must end it with a savepoint on disk.
-The streaming (unbounded) job is what is deployed anyway; it also avoids Tansu's wrong high
-watermark, which ends bounded Kafka reads early.
+into the same PostgreSQL. The router's FlinkSessionDeployer submits it through the project's
+SQL runner (`python -m services.runner --remote ...`: the validated statement digest checked,
+connector jars shipped as `pipeline.jars`, the JDBC passwords' `${secret:...}` references,
+declared in the job config, resolved from `SW_SECRET_*`); Flink's REST API must show it
+RUNNING; BusinessEvent records published to the topic must reach the result table;
+stop-with-savepoint through the deployer must end it with a savepoint on disk. The streaming
+(unbounded) job is what is deployed anyway; it also avoids Tansu's wrong high watermark, which
+ends bounded Kafka reads early.
+
+The runner's other mode, inside Flink through PythonDriver (what the FlinkDeployment starts),
+runs against the same cluster through Flink's own CLI: `flink run -pym services.runner`.
 """
 
 from __future__ import annotations
@@ -24,11 +29,12 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +43,14 @@ import yaml
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from services.generator.domain import Profile, compile_job
+from services.flinksql.statements import script_digest
+from services.generator.domain import CompiledJob, Profile, compile_job
 from services.ingest.domain.checks import check_document
 from services.mesh.embedded_broker import EmbeddedBroker
 from services.router.adapters.flink_rest import FlinkRest
 from services.router.adapters.flink_session import FlinkSessionDeployer
-from services.router.adapters.flink_submit import secret_variable
-from services.router.ports import StartRequest
+from services.router.ports import DeployError, StartRequest
+from services.runner.domain import secret_variable
 from services.validator.adapters.connector_jars import (
     ConnectorJarError,
     default_jar_dir,
@@ -269,7 +276,7 @@ def _with_options(sql: str, table: str, options: dict[str, str]) -> str:
     return sql[:with_at] + "WITH (\n" + body + sql[end:]
 
 
-def _sandbox_sql(broker: EmbeddedBroker, pg: PrivatePostgres, topic: str) -> str:
+def _sandbox_job(broker: EmbeddedBroker, pg: PrivatePostgres, topic: str) -> tuple[CompiledJob, str]:
     text = (REQUESTS / "orders-request-v3.md").read_text(encoding="utf-8")
     result = check_document(text)
     assert result.spec is not None, [e.render() for e in result.errors]
@@ -291,11 +298,21 @@ def _sandbox_sql(broker: EmbeddedBroker, pg: PrivatePostgres, topic: str) -> str
     )
     job = compile_job(result.spec, target="2.3", profile=profile, revision=1, generator_version="0.1.0")
     # The request's ODPS result table has no connector here: the same upsert table in PostgreSQL.
-    return _with_options(
+    sql = _with_options(
         job.sql,
         "dwd_order_wide",
         {"connector": "jdbc", "url": pg.jdbc_url(), "table-name": "dwd_order_wide"},
     )
+    return job, sql
+
+
+def _write_artifacts(job: CompiledJob, sql: str, root: Path) -> str:
+    """The job's artifacts as the generator stores them (`artifact_ref`), the sandboxed SQL in place."""
+    for relative, text in {**job.files, job.paths.sql: sql}.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return str(root)
 
 
 def _create_topic(broker: EmbeddedBroker, topic: str) -> None:
@@ -344,8 +361,9 @@ def test_deploys_generated_orders_job_to_a_session_cluster(
     _load_postgres(postgres, case)
     topic = f"sw-it-business-events-{uuid.uuid4().hex[:8]}"
     _create_topic(kafka_broker, topic)
-    sql = _sandbox_sql(kafka_broker, postgres, topic)
-    for name in set(re.findall(r"\$\{secret:([a-z0-9][a-z0-9-]*)\}", sql)):
+    job, sql = _sandbox_job(kafka_broker, postgres, topic)
+    assert set(re.findall(r"\$\{secret:([a-z0-9][a-z0-9-]*)\}", sql)) == set(job.ir.secrets)
+    for name in job.ir.secrets:
         monkeypatch.setenv(secret_variable(name), "sandbox-unused")  # trust auth: any password
     savepoints = tmp_path / "savepoints"
     deployer = FlinkSessionDeployer(
@@ -362,14 +380,24 @@ def test_deploys_generated_orders_job_to_a_session_cluster(
         revision=1,
         attempt=1,
         sql=sql,
-        artifact_ref=None,
+        artifact_ref=_write_artifacts(job, sql, tmp_path / "artifacts"),
+        sql_digest=script_digest(sql),
     )
+    # SQL that is not the validated statement list never reaches the cluster.
+    with pytest.raises(DeployError) as refused:
+        asyncio.run(deployer.start(replace(request, sql_digest=script_digest(job.sql))))
+    assert script_digest(job.sql) in str(refused.value) and script_digest(sql) in str(refused.value)
 
     submitted = time.monotonic()
     started = asyncio.run(deployer.start(request))
     submit_seconds = time.monotonic() - submitted
     assert started.target == "flink-session"
     assert started.job_id
+    assert started.detail == {
+        "submitter": "services.runner",
+        "sql_digest": script_digest(sql),
+        "secrets": list(job.ir.secrets),
+    }
     job_id = started.job_id
     try:
         assert _job_state(flink_cluster, job_id) == "RUNNING"
@@ -406,3 +434,67 @@ def test_deploys_generated_orders_job_to_a_session_cluster(
         f"cluster start {flink_cluster.start_seconds:.1f}s, submit+stable {submit_seconds:.1f}s, "
         f"rows {first_rows_seconds:.1f}s, stop with savepoint {stop_seconds:.1f}s"
     )
+
+
+IN_FLINK_SQL = """-- the runner inside Flink: a generator-shaped script with a declared secret
+SET 'pipeline.name' = 'streamwright-runner-in-flink';
+CREATE TEMPORARY TABLE `src` (`id` BIGINT, `note` STRING)
+WITH ('connector' = 'datagen', 'rows-per-second' = '5', 'fields.note.length' = '${secret:note-length}');
+CREATE TEMPORARY TABLE `sink` (`id` BIGINT, `note` STRING) WITH ('connector' = 'blackhole');
+INSERT INTO `sink` SELECT `id`, `note` FROM `src`;
+"""
+
+
+def _json_lines(output: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{") and line.endswith("}")]
+
+
+def test_the_runner_runs_inside_flink_through_python_driver(
+    flink_cluster: SessionCluster, tmp_path: Path
+) -> None:
+    """Flink's own CLI starts the runner through PythonDriver (`flink run -pym services.runner`),
+    as the FlinkDeployment does in application mode: no --remote, the TableEnvironment is the one
+    Flink gives it. A script with another digest is refused before anything is submitted; the
+    validated one runs with its declared secret resolved (a datagen length: unresolved, it fails)."""
+    sql_file = tmp_path / "job.sql"
+    sql_file.write_text(IN_FLINK_SQL, encoding="utf-8")
+    env = {**flink_cluster.env, secret_variable("note-length"): "7"}
+
+    def flink_run(digest: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                "bash", str(flink_cluster.home / "bin" / "flink"), "run", "-d",
+                "-m", f"127.0.0.1:{flink_cluster.rest_port}",
+                "-pyclientexec", sys.executable, "-pym", "services.runner",
+                "--sql", str(sql_file), "--digest", digest, "--secret", "note-length",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )  # fmt: skip
+
+    refused = flink_run("sha256:" + "0" * 64)
+    assert refused.returncode != 0
+    [answer] = _json_lines(refused.stdout)
+    assert answer["kind"] == "refused" and "statement digest mismatch" in answer["error"]
+
+    started = time.monotonic()
+    ran = flink_run(script_digest(IN_FLINK_SQL))
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    [answer] = _json_lines(ran.stdout)
+    assert answer["digest"] == script_digest(IN_FLINK_SQL)
+    job_id = answer["job_id"]
+    try:
+        while _job_state(flink_cluster, job_id) != "RUNNING" and time.monotonic() - started < 90:
+            time.sleep(0.5)
+        assert _job_state(flink_cluster, job_id) == "RUNNING", flink_cluster.log_tail()
+        assert _get_json(f"{flink_cluster.rest_url}/jobs/{job_id}")["name"] == "streamwright-runner-in-flink"
+    finally:
+        request = urllib.request.Request(
+            f"{flink_cluster.rest_url}/jobs/{job_id}?mode=cancel", method="PATCH"
+        )
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(request, timeout=10).close()
+    print(f"flink run -pym services.runner: submitted in {time.monotonic() - started:.1f}s")  # shown with -s
