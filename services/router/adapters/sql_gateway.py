@@ -16,8 +16,8 @@ is then watched until it has stayed RUNNING (and checkpointed, when asked).
 What is sent is the kernel's statement list of the run's SQL (each statement with the comments
 before it), never a split of its own, and only after the SQL runner's checks pass
 (`services.runner.domain`, shared with the runner and the flink-session deployer): the
-statement digest must be the validated one (`require_digest`, set by the router's bootstrap:
-a start without a validated digest is refused), only the kinds the generator emits, no hints,
+statement digest must be the validated one (a start without a validated digest is refused),
+only the kinds the generator emits, no hints,
 and `${secret:NAME}` only as a declared, exact WITH option value, resolved here from
 `SW_SECRET_<NAME>` in the router's environment as the runner resolves it.
 """
@@ -59,7 +59,6 @@ class SqlGatewayDeployer:
         savepoint_dir: str | None = None,
         poll_interval: float = 0.2,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        require_digest: bool = False,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self._base = f"{gateway_url.rstrip('/')}/{api_version}"
@@ -71,7 +70,6 @@ class SqlGatewayDeployer:
         self._savepoint_dir = savepoint_dir
         self._poll = poll_interval
         self._sleep = sleep
-        self._require_digest = require_digest
         self._environ = environ
 
     async def _call(self, method: str, path: str, body: Any = None) -> Any:
@@ -121,7 +119,7 @@ class SqlGatewayDeployer:
         SQL runner's checks, secrets resolved; DeployError naming the refusal."""
         if not request.sql:
             raise DeployError("no SQL recorded for this run's attempt: nothing to submit")
-        if self._require_digest and not request.sql_digest:
+        if not request.sql_digest:
             raise DeployError(
                 "the run has no validated statement digest: only SQL the validator verified is submitted"
             )

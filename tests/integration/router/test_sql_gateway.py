@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from services.flinksql.statements import script_digest
 from services.router.adapters.flink_rest import FlinkRest
 from services.router.adapters.sql_gateway import SqlGatewayDeployer
 from services.router.ports import DeployError, StartRequest
@@ -139,7 +140,15 @@ def deployer(url: str) -> SqlGatewayDeployer:
     )
 
 
-REQUEST = StartRequest(run_id="r1", domain="orders", revision=1, attempt=1, sql=SQL, artifact_ref=None)
+REQUEST = StartRequest(
+    run_id="r1",
+    domain="orders",
+    revision=1,
+    attempt=1,
+    sql=SQL,
+    artifact_ref=None,
+    sql_digest=script_digest(SQL),
+)
 
 
 async def test_statements_run_in_one_session_and_the_job_id_is_recorded(stand_in: str) -> None:
@@ -178,6 +187,7 @@ async def test_unreachable_gateway_and_empty_sql() -> None:
                 attempt=1,
                 sql="CREATE TABLE t (a INT);",
                 artifact_ref=None,
+                sql_digest=script_digest("CREATE TABLE t (a INT);"),
             )
         )
     with pytest.raises(DeployError, match="cannot open a session"):

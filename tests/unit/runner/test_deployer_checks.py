@@ -157,7 +157,7 @@ def _gateway(**kwargs: Any) -> SqlGatewayDeployer:
 def test_the_gateway_sends_the_kernel_statements_checked_and_resolved(tmp_path: Path) -> None:
     """It sends the kernel's statements (comments kept) with declared secrets resolved as the runner does."""
     request = _request(_artifacts(tmp_path, ["dim-reader"]), digest=script_digest(JOB))
-    steps = _gateway(require_digest=True)._checked_statements(request)
+    steps = _gateway()._checked_statements(request)
     assert len(steps) == 4 and steps[0].text.startswith("-- Values")
     assert "'password' = 's3cr3t'" in steps[2].text and "${secret:" not in steps[2].text
 
@@ -180,16 +180,17 @@ async def test_the_gateway_refuses_before_opening_a_session(
         sql=sql,
     )
     with pytest.raises(DeployError) as caught:
-        await _gateway(require_digest=True).start(request)
+        await _gateway().start(request)
     assert fragment in str(caught.value) and "session" not in str(caught.value)
 
 
-def test_the_gateway_without_require_digest_still_checks_everything_else(tmp_path: Path) -> None:
-    """It checks kinds, hints and secrets even when it was built without require_digest."""
+def test_the_gateway_refuses_a_run_without_a_validated_digest() -> None:
+    """It sends nothing the validator did not verify: no digest, no start."""
     request = _request(None, sql=JOB.replace("'${secret:dim-reader}'", "'plain'"))
-    assert len(_gateway()._checked_statements(request)) == 4
-    with pytest.raises(DeployError, match="does not declare"):
-        _gateway()._checked_statements(_request(None))
+    with pytest.raises(DeployError, match="no validated statement digest"):
+        _gateway()._checked_statements(request)
+    with_digest = _request(None, digest=script_digest(request.sql or ""), sql=request.sql or "")
+    assert len(_gateway()._checked_statements(with_digest)) == 4
 
 
 def test_no_module_submits_with_the_old_submitter() -> None:
