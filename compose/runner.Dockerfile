@@ -72,7 +72,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/opt/streamwright \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
-RUN python -c "import pyflink, services.runner.domain, services.runner.job" \
+RUN python -c "import pyflink, services.flinksql.job_policy, services.runner.job" \
  && python -m services.runner --help > /dev/null \
  && test -f /opt/flink/opt/flink-python-2.3.0.jar
 USER flink

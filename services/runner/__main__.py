@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from services.runner.domain import (
+from services.flinksql.job_policy import (
     EXIT_SUBMITTED,
     RunnerError,
     RunPlan,

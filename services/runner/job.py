@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.flinksql.job_policy import RunnerError, RunPlan
 from services.flinksql.statements import StatementKind
-from services.runner.domain import RunnerError, RunPlan
 
 
 @dataclass(frozen=True, slots=True)

@@ -172,3 +172,14 @@ def test_no_module_is_over_900_lines() -> None:
         if (n := len(p.read_text(encoding="utf-8").splitlines())) > 900
     ]
     assert long == []
+
+
+def test_the_runner_uses_only_the_kernel() -> None:
+    """It keeps the SQL runner (what the image ships) on the kernel alone: no service, no runtime."""
+    offenders = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in _python_files(ROOT / "services" / "runner")
+        for name in sorted(_project(_imports(path)))
+        if not name.startswith(("services.flinksql", "services.runner")) and name != "services"
+    ]
+    assert offenders == []

@@ -509,7 +509,10 @@ def test_runner_image_holds_the_runner_and_the_kernel_only() -> None:
         "services/runner",
     ]
     checks = " ".join(line for line in final if line.startswith("RUN "))
-    assert "python -m services.runner --help" in checks and "import pyflink, services.runner.domain" in checks
+    assert (
+        "python -m services.runner --help" in checks
+        and "import pyflink, services.flinksql.job_policy" in checks
+    )
     runner = RunnerProfile()
     assert f"test -f {runner.jar_uri.removeprefix('local://')}" in checks
     assert runner.python == "/opt/venv/bin/python"
@@ -560,7 +563,9 @@ def test_the_runner_needs_nothing_the_image_lacks() -> None:
                     outside.add(name)
             elif top not in sys.stdlib_module_names and top not in ("pyflink", "pydantic", "__future__"):
                 outside.add(name)
-    assert "services.runner.declared" not in seen  # the deployers' YAML reader stays out of the image's path
+    assert (
+        "services.router.adapters.job_config" not in seen
+    )  # the deployers' YAML reader stays out of the image's path
     assert outside == set()
 
 

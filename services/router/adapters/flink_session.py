@@ -7,7 +7,7 @@ stayed RUNNING (and checkpointed, when asked). An upgrade stops the domain's pre
 a savepoint and starts the new one from it.
 
 Only SQL with a validated statement digest starts: the deployer checks the run's SQL with the
-runner's own checks (`services.runner.domain`: digest, statement kinds, hints, secret
+runner's own checks (`services.flinksql.job_policy`: digest, statement kinds, hints, secret
 placement) before it stops anything, writes it to a private temp file (0600) and hands the
 runner the file, the digest and the job's declared secrets (from its job config under
 `artifact_ref`); the runner checks all of it again and resolves each `${secret:NAME}` from
@@ -30,12 +30,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
+from services.flinksql.job_policy import EXIT_REFUSED, EXIT_USAGE, RunnerError, check_script
 from services.mesh.events import Target
 from services.router.adapters.flink_rest import FlinkRest
 from services.router.adapters.http_json import HttpError
+from services.router.adapters.job_config import JobConfigError, read_declared_secrets
 from services.router.ports import DeployError, StartRequest, StartResult
-from services.runner.declared import JobConfigError, read_declared_secrets
-from services.runner.domain import EXIT_REFUSED, EXIT_USAGE, RunnerError, check_script
 
 RUNNER_MODULE = "services.runner"
 

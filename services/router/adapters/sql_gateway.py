@@ -15,7 +15,7 @@ is then watched until it has stayed RUNNING (and checkpointed, when asked).
 
 What is sent is the kernel's statement list of the run's SQL (each statement with the comments
 before it), never a split of its own, and only after the SQL runner's checks pass
-(`services.runner.domain`, shared with the runner and the flink-session deployer): the
+(`services.flinksql.job_policy`, shared with the runner and the flink-session deployer): the
 statement digest must be the validated one (a start without a validated digest is refused),
 only the kinds the generator emits, no hints,
 and `${secret:NAME}` only as a declared, exact WITH option value, resolved here from
@@ -31,13 +31,13 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from services.flinksql.job_policy import RunnerError, Step, check_statements, read_script, resolve
 from services.flinksql.statements import StatementKind
 from services.mesh.events import Target
 from services.router.adapters.flink_rest import FlinkRest
 from services.router.adapters.http_json import HttpError, request_json
+from services.router.adapters.job_config import JobConfigError, read_declared_secrets
 from services.router.ports import DeployError, StartRequest, StartResult
-from services.runner.declared import JobConfigError, read_declared_secrets
-from services.runner.domain import RunnerError, Step, check_statements, read_script, resolve
 
 _DONE = {"FINISHED"}
 _BROKEN = {"ERROR", "CANCELED", "CLOSED", "TIMEOUT"}

@@ -43,6 +43,7 @@ import yaml
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from services.flinksql.job_policy import secret_variable
 from services.flinksql.statements import script_digest
 from services.generator.domain import CompiledJob, Profile, compile_job
 from services.ingest.domain.checks import check_document
@@ -50,7 +51,6 @@ from services.mesh.embedded_broker import EmbeddedBroker
 from services.router.adapters.flink_rest import FlinkRest
 from services.router.adapters.flink_session import FlinkSessionDeployer
 from services.router.ports import DeployError, StartRequest
-from services.runner.domain import secret_variable
 from services.validator.adapters.connector_jars import (
     ConnectorJarError,
     default_jar_dir,

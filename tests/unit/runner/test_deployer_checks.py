@@ -16,9 +16,9 @@ from services.flinksql.artifacts import ArtifactLayout
 from services.flinksql.statements import script_digest
 from services.router.adapters.flink_rest import FlinkRest
 from services.router.adapters.flink_session import FlinkSessionDeployer
+from services.router.adapters.job_config import JobConfigError, read_declared_secrets, secrets_from_job_config
 from services.router.adapters.sql_gateway import SqlGatewayDeployer
 from services.router.ports import DeployError, StartRequest
-from services.runner.declared import JobConfigError, read_declared_secrets, secrets_from_job_config
 
 JOB_ID = "b" * 32
 

@@ -1,16 +1,12 @@
-"""The runner's pure checks: digest, statement kinds, hints, secrets (services.runner.domain)."""
+"""The runner's pure checks: digest, statement kinds, hints, secrets (services.flinksql.job_policy)."""
 
 from __future__ import annotations
 
-import ast
-import sys
 from pathlib import Path
 
 import pytest
 
-from services.flinksql.statements import StatementKind, parse_set, script_digest, split_statements
-from services.generator.domain.manifests import secret_env_var
-from services.runner.domain import (
+from services.flinksql.job_policy import (
     ALLOWED_KINDS,
     EXIT_REFUSED,
     EXIT_USAGE,
@@ -23,6 +19,8 @@ from services.runner.domain import (
     prepare,
     secret_variable,
 )
+from services.flinksql.statements import StatementKind, parse_set, script_digest, split_statements
+from services.generator.domain.manifests import secret_env_var
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -310,21 +308,6 @@ def test_remote_endpoints_and_engine_errors() -> None:
             parse_remote(bad)
     error = RuntimeError("An error occurred\nat x\nCaused by: a.B: first\nCaused by: c.D: deepest")
     assert error_text(error) == "RuntimeError: An error occurred (caused by c.D: deepest)"
-
-
-def test_the_domain_imports_only_the_standard_library_and_the_kernel() -> None:
-    """It keeps services/runner/domain.py pure, so deployers and the image share it safely."""
-    tree = ast.parse((ROOT / "services" / "runner" / "domain.py").read_text(encoding="utf-8"))
-    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-    offenders = {
-        n
-        for n in names
-        if n != "__future__"
-        and not n.startswith("services.flinksql")
-        and n.split(".")[0] not in sys.stdlib_module_names
-    }
-    assert offenders == set()
 
 
 def test_check_script_without_a_digest_still_checks_everything_else() -> None:

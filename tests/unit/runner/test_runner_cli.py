@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from test_runner_checks import ENV, JOB
 
+from services.flinksql.job_policy import RunPlan, UsageError
 from services.flinksql.statements import script_digest
 from services.runner.__main__ import jar_urls, main
-from services.runner.domain import RunPlan, UsageError
 from services.runner.job import Submission
 
 

@@ -3,7 +3,7 @@
 The generator lists every secret a job references in `job/<domain>/config/<domain>-job.yml`
 (`ArtifactLayout(domain).job_config`; `services.generator.domain.manifests.job_config`):
 `secrets: [{name, env, key}, ...]`. A deployer passes these names to the runner (`--secret`) or
-to `services.runner.domain.check_statements`, so only a declared secret is ever resolved.
+to `services.flinksql.job_policy.check_statements`, so only a declared secret is ever resolved.
 Not used inside the image (it needs PyYAML, which the runner itself does not).
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from services.flinksql.artifacts import ArtifactLayout, BadDomain, MissingArtifact
-from services.runner.domain import RunnerError, declared_secret_names
+from services.flinksql.job_policy import RunnerError, declared_secret_names
 
 
 class JobConfigError(ValueError):

@@ -1,7 +1,6 @@
-"""The runner's pure half: what a job's SQL must be before any of it reaches Flink.
-
-Imports only the standard library and the kernel (`services.flinksql`); the router's deployers
-share these checks, so the session path, the SQL Gateway path and the image refuse alike.
+"""What a job's SQL must be before any of it reaches Flink: the checks the project's SQL runner
+(`services.runner`, in the image and on a session cluster) and the router's deployers share, so
+every path refuses alike. Pure, like the rest of the kernel.
 
 1. The script is split by the kernel, strictly (`split_statements`): SQL that does not lex is
    refused, never guessed at.
