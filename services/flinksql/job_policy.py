@@ -237,6 +237,18 @@ def _short(text: str, limit: int = 60) -> str:
     return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
+# SET keys a job may carry: planner and runtime tuning and the job's name; never class paths,
+# jars, Python files, plugins or cluster settings (those load code or reach outside the job).
+SAFE_SET_PREFIXES = ("table.", "execution.", "state.", "restart-strategy.")
+SAFE_SET_KEYS = frozenset({"pipeline.name", "parallelism.default"})
+
+
+def safe_set_key(key: str) -> bool:
+    """Whether a SET of `key` only tunes the job (the generator, the repair check, the validator
+    and the runner share this list)."""
+    return key in SAFE_SET_KEYS or key.startswith(SAFE_SET_PREFIXES)
+
+
 def _setting(where: str, statement: Statement) -> tuple[str, str]:
     try:
         setting = parse_set(statement.text)
@@ -244,6 +256,11 @@ def _setting(where: str, statement: Statement) -> tuple[str, str]:
         setting = None
     if setting is None or not setting[0]:
         raise Refused(f"{where}: only SET 'key' = 'value' is run (a SET without a key and value is refused)")
+    if not safe_set_key(setting[0]):
+        raise Refused(
+            f"{where}: SET {setting[0]!r} is refused: only {', '.join(SAFE_SET_PREFIXES)}* keys, "
+            f"{' and '.join(sorted(SAFE_SET_KEYS))} tune a job"
+        )
     return setting
 
 

@@ -252,14 +252,17 @@ def error_position(message: str) -> tuple[int, int] | None:
 def statement_set_members(statement: Statement) -> list[Statement]:
     """The statements inside `EXECUTE STATEMENT SET BEGIN ...; ...; END` (else the statement).
 
-    Offsets, lines and columns of the members are relative to the statement's text.
+    Offsets, lines and columns of the members are relative to the statement's text (line 1 is
+    the statement's first line).
     """
     if statement.kind is not StatementKind.STATEMENT_SET or len(statement.tokens) < 5:
         return [statement]
     begin = statement.tokens[3].end - statement.start
     last = statement.tokens[-1]
     end = last.start - statement.start if last.is_word("END") else len(statement.text)
-    inner = " " * begin + statement.text[begin:end]  # keep the members' offsets
+    # Blank out the header but keep its line breaks, so members keep their offsets and lines.
+    header = "".join(ch if ch in "\r\n" else " " for ch in statement.text[:begin])
+    inner = header + statement.text[begin:end]
     return split_statements(inner, strict=False)
 
 

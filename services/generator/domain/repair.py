@@ -9,7 +9,8 @@ The answer must be a JSON object `{"sql": "..."}` (a single fenced ```sql block 
 as a fallback) and the SQL must keep the job's shape: the same CREATE TEMPORARY TABLE names
 with the same connection options (only tuning options such as `lookup.*` may change), exactly
 one INSERT INTO the same result table, nothing but SET / CREATE TEMPORARY TABLE / INSERT,
-only allow-listed SET keys, no `/*+ OPTIONS(...) */` hint (it would override the pinned options),
+only allow-listed SET keys, no `/*+ ... */` hint (the runner runs none; an OPTIONS hint would
+override the pinned options),
 and no credential other than a `${secret:<name>}` reference. It holds no control character but
 `\\n` and `\\t`: a `\\r` ends a `--` comment for Flink but not for every reader, so
 `-- note\\rDROP TABLE t` would hide a statement from a reviewer; U+2028/U+2029 and the
@@ -25,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from services.flinksql.job_policy import safe_set_key
 from services.flinksql.lexer import LexError, Positions, Token, TokenKind
 from services.flinksql.spec import RequestSpec
 from services.flinksql.statements import Statement, split_statements
@@ -41,9 +43,6 @@ MAX_SPEC_CHARS = 64 * 1024
 DATA_OPEN = '<untrusted-data name="{name}">'
 DATA_CLOSE = "</untrusted-data>"
 
-# SET keys a repair may write: planner/runtime tuning, never class paths, jars or plugins.
-_SET_PREFIXES = ("table.", "execution.", "state.", "restart-strategy.")
-_SET_KEYS = frozenset({"pipeline.name", "parallelism.default"})
 # Table options a repair may change; every other option (connector, topic, URL, user, ...) is pinned.
 _TUNABLE_OPTION_PREFIXES = ("lookup.", "sink.buffer-flush.", "sink.parallelism", "sink.max-retries")
 _CREDENTIAL_KEY = re.compile(
@@ -214,7 +213,7 @@ def check_repaired_sql(
     if current_sql is not None and _token_values(statements) == _token_values(split_statements(current_sql)):
         raise RepairRejected("the answer repeats the current SQL (comments and layout aside)")
     _check_credentials(statements)
-    _check_option_hints(statements)
+    _check_hints(statements)
     got = _shape(statements, check=True)
     want = job_shape(reference_sql)
     if got.inserts != 1:
@@ -293,7 +292,7 @@ def _check_set(number: int, stmt: Statement) -> None:
     if toks[3].kind is not TokenKind.STRING:
         raise RepairRejected(f"statement {number}: SET must be SET 'key' = 'value'")
     key = toks[1].value
-    if key not in _SET_KEYS and not key.startswith(_SET_PREFIXES):
+    if not safe_set_key(key):
         raise RepairRejected(f"statement {number}: SET {key!r} is not allowed")
 
 
@@ -388,14 +387,21 @@ def _check_credentials(statements: Sequence[Statement]) -> None:
                 )
 
 
-def _check_option_hints(statements: Sequence[Statement]) -> None:
-    """No `/*+ OPTIONS(...) */` hint: it would change a table's options outside its pinned WITH."""
+def _check_hints(statements: Sequence[Statement]) -> None:
+    """No `/*+ ... */` hint: the generator writes none and the runner runs none
+    (services.flinksql.job_policy), so a repaired job with one would pass the gate and then be
+    refused at start; an OPTIONS hint would also change a table's options outside its WITH."""
     for number, stmt in enumerate(statements, start=1):
         for token in stmt.tokens:
-            if token.kind is TokenKind.HINT and _OPTIONS_HINT.search(token.text):
+            if token.kind is TokenKind.HINT:
+                why = (
+                    "overrides table options"
+                    if _OPTIONS_HINT.search(token.text)
+                    else "is not something the generator writes or the runner runs"
+                )
                 raise RepairRejected(
-                    f"statement {number}: the hint {token.text[:120]} overrides table options at line "
-                    f"{token.line}; options change only in the CREATE TABLE, and only tuning options"
+                    f"statement {number}: the hint {token.text[:120]} {why} (line {token.line}); "
+                    "options change only in the CREATE TABLE, and only tuning options"
                 )
 
 

@@ -24,7 +24,7 @@ from typing import Any, cast
 
 from services.validator.domain.model import DimensionName, SeverityName
 
-CATALOGUE_VERSION = "sw-rules-1.0"
+CATALOGUE_VERSION = "sw-rules-1.1"  # 1.1: artifact_missing, statement_kind_refused, query_hint
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ the allow-list:
 
 - `CREATE [TEMPORARY] TABLE` with a column list (not `... AS SELECT`: that runs a job),
 - `CREATE [TEMPORARY] VIEW`,
-- `SET`,
+- `SET` of a key that only tunes the job (`services.flinksql.job_policy.safe_set_key`: no
+  `pipeline.jars`, `python.*` or other key that would load code into the validator's engine),
 - `INSERT` (`INSERT INTO|OVERWRITE`, `EXECUTE INSERT`),
 - `EXECUTE STATEMENT SET BEGIN ... END` whose members are all INSERTs.
 
@@ -24,10 +25,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from services.flinksql.job_policy import safe_set_key
 from services.flinksql.lexer import TokenKind
 from services.flinksql.statements import (
     Statement,
     StatementKind,
+    parse_set,
     split_statements,
     statement_set_members,
 )
@@ -103,6 +106,15 @@ def hints(sql: str | Sequence[Statement]) -> list[Hint]:
 def _refused_kind(st: Statement) -> str | None:
     if st.kind not in ALLOWED_KINDS:
         return st.kind.value
+    if st.kind is StatementKind.SET:
+        try:
+            setting = parse_set(st.text)
+        except ValueError:
+            return None  # the engine names a malformed SET
+        if setting is not None and not safe_set_key(setting[0]):
+            # Planning a SET applies it to the validator's engine: `pipeline.jars`, `python.*` and
+            # the like would load code there.
+            return f"SET {setting[0]}"
     if st.kind is StatementKind.CREATE_TABLE and _creates_as_query(st):
         return "CREATE_TABLE AS"
     if st.kind is StatementKind.STATEMENT_SET:

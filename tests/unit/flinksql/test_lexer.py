@@ -153,6 +153,10 @@ def test_statement_set_members_are_the_inner_inserts() -> None:
     [explained] = split_statements("EXPLAIN CHANGELOG_MODE STATEMENT SET BEGIN INSERT INTO a SELECT 1; END")
     assert explained.kind is StatementKind.EXPLAIN and explained.text.endswith("END")
     members = statement_set_members(st_set)
+    [multi_line] = split_statements(
+        "EXECUTE STATEMENT SET\nBEGIN\nINSERT INTO a SELECT 1;\n  INSERT INTO b SELECT 2; END"
+    )
+    assert [(m.line, m.column) for m in statement_set_members(multi_line)] == [(3, 1), (4, 3)]
     assert [m.kind for m in members] == [StatementKind.INSERT, StatementKind.INSERT]
     assert members[0].text == "INSERT INTO a SELECT ';'"
     assert st_set.text[members[1].start : members[1].end] == "INSERT INTO b SELECT 2"

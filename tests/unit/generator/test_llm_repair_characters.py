@@ -85,5 +85,8 @@ def test_an_options_hint_redirecting_the_sink_is_refused() -> None:
         RepairRejected, match=r"the hint /\*\+ OPTIONS\('project'='attacker_dw'\) \*/ overrides"
     ):
         accept_answer(_answer(sql), reference_sql=REFERENCE, current_sql=REFERENCE)
+    # Any other hint too: the runner refuses every hint, so a repaired job with one would pass the
+    # gate and then fail to start.
     lookup = FIXED.replace("LEFT JOIN", "LEFT JOIN /*+ LOOKUP('table'='dim_shop', 'async'='true') */", 1)
-    assert accept_answer(_answer(lookup), reference_sql=REFERENCE, current_sql=REFERENCE)
+    with pytest.raises(RepairRejected, match="is not something the generator writes or the runner runs"):
+        accept_answer(_answer(lookup), reference_sql=REFERENCE, current_sql=REFERENCE)

@@ -116,8 +116,16 @@ def test_sql_that_does_not_lex_is_refused() -> None:
 
 def test_nothing_to_insert_is_refused() -> None:
     """It refuses a script without an INSERT INTO: nothing would run."""
-    assert "no INSERT" in _refusal("SET 'a' = 'b';\n" + SOURCE)
+    assert "no INSERT" in _refusal("SET 'table.a' = 'b';\n" + SOURCE)
     assert "no statement" in _refusal("-- only a comment\n")
+
+
+@pytest.mark.parametrize(
+    "key", ["pipeline.jars", "pipeline.classpaths", "python.files", "a", "env.java.opts"]
+)
+def test_a_set_that_would_load_code_or_reach_outside_the_job_is_refused(key: str) -> None:
+    """It runs only SETs that tune the job (shared list: services.flinksql.job_policy.safe_set_key)."""
+    assert f"SET {key!r} is refused" in _refusal(f"SET '{key}' = 'x';\n" + SOURCE)
 
 
 # --- statement kinds and hints ---------------------------------------------------------------

@@ -105,6 +105,10 @@ ESCAPES = [
     ),
     ("sql client statement set", "BEGIN STATEMENT SET;", "BEGIN_STATEMENT_SET"),
     ("hidden after a carriage return", "-- note\rDROP TABLE `dim_city`;", "DROP"),
+    # Planning a SET applies it to the validator's engine: these would load code into it.
+    ("set pipeline.jars", "SET 'pipeline.jars' = 'file:///tmp/evil.jar';", "SET pipeline.jars"),
+    ("set python files", "SET 'python.files' = '/tmp/evil.py';", "SET python.files"),
+    ("set classpaths", "SET pipeline.classpaths = 'file:///tmp/';", "SET pipeline.classpaths"),
 ]
 
 
