@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from services.flinksql.artifacts import ArtifactLayout
+from services.flinksql.job_policy import RunnerError, check_script
+from services.flinksql.lexer import LexError
 from services.flinksql.spec import RequestSpec
 from services.generator.domain import docs, manifests, testdata, yamltext
 from services.generator.domain.emit_sql import emit_script
 from services.generator.domain.ir import JobIR
-from services.generator.domain.lower import check_domain, lower_spec
+from services.generator.domain.lower import CompileError, check_domain, lower_spec
 from services.generator.domain.profiles import Profile
 from services.generator.domain.target import DEFAULT_TARGET, resolve_target
 
@@ -36,6 +38,13 @@ def compile_job(
     tgt = resolve_target(target)
     ir = lower_spec(spec, target=tgt, profile=profile, revision=revision, generator_version=generator_version)
     sql = emit_script(ir)
+    try:
+        # The generator writes only what the runner will run: the kinds it emits, no hint, and a
+        # `${secret:NAME}` only as a declared WITH option value. A spec that did not pass `check`
+        # (gRPC Compile takes spec JSON) cannot smuggle a reference or a statement through.
+        check_script(sql, expected_digest=None, declared_secrets=ir.secrets)
+    except (RunnerError, LexError) as refused:
+        raise CompileError(f"the compiled job would be refused by the SQL runner: {refused}") from None
     paths = ArtifactLayout(check_domain(ir.header.domain))
     names = paths.generated()
     banner = (
