@@ -127,6 +127,22 @@ def _artifacts(files: dict[str, str], domain: str) -> tuple[dict[str, Any] | Non
     return test_data, config
 
 
+def _refuse_statements(script: str, path: Path) -> None:
+    """Exit 1, running nothing, when the hand-written script holds a statement the validator
+    never runs (the same policy as `validate --sql` and gRPC ValidateSql)."""
+    from services.validator.domain.statement_policy import refused_statements
+
+    refused = refused_statements(script)
+    for refusal in refused:
+        typer.echo(
+            f"{path}: statement {refusal.number} ({refusal.kind}, line {refusal.line}) is refused: "
+            f"{refusal.text}",
+            err=True,
+        )
+    if refused:
+        raise typer.Exit(1)
+
+
 def _console() -> Console:
     from rich.console import Console
 
@@ -166,6 +182,7 @@ def run_tests(
     spec = _checked_spec(file, cases)
     if sql is not None:
         script = _read_text(sql, "SQL file")
+        _refuse_statements(script, sql)
     else:
         compiled = _compile(spec)
         if compiled is None:
