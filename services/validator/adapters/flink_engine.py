@@ -10,7 +10,7 @@ connector jars on `pipeline.jars`; every job gets a fresh `TableEnvironment`.
 - `run_case(script, case, postgres=...)` runs the job on one data-accuracy case
   (request-format.md §5, §8). *exact*: streaming, the job's own INSERT unchanged, BusinessEvent
   read from JSON lines on disk, dimensions looked up through JDBC in a private PostgreSQL, the
-  result upserted through JDBC into PostgreSQL and read back. *rewritten* (when PostgreSQL or
+  result upserted through JDBC into PostgreSQL and read back typed (psycopg). *rewritten* (when PostgreSQL or
   the jars are missing, or the tables cannot live in PostgreSQL): batch mode, lookups as
   regular joins over JSON files, the result written to JSON files. Each result says which ran.
 - `run_cases(script, cases, postgres=...)` runs many cases; their exact runs share ONE Flink
@@ -75,7 +75,7 @@ from services.validator.domain.engine_report import (
     trim,
 )
 from services.validator.domain.pg_schema import check_postgres_fit, pg_setup_sql
-from services.validator.domain.values import from_pg_text, json_result_rows, json_rows_text
+from services.validator.domain.values import from_pg_value, json_result_rows, json_rows_text
 
 if TYPE_CHECKING:
     from pyflink.table import TableEnvironment, TableResult  # type: ignore[import-untyped]
@@ -557,11 +557,11 @@ class _CaseRun:
         """The result table of this case's schema, typed from the result DDL."""
         assert self.pg is not None
         shape = self.shape
-        names = [n.lower() for n, _ in shape.result_columns]
+        names = ", ".join(n.lower() for n, _ in shape.result_columns)
         table = f"{self.schema}.{shape.result.lower()}"
-        raw = self.pg.query_text(f"SELECT * FROM {table}", names)  # noqa: S608 (names checked by the DDL reader)
+        raw = self.pg.query(f"SELECT {names} FROM {table}")  # noqa: S608 (names checked by the DDL reader)
         return [
-            {name: from_pg_text(v, t) for (name, t), v in zip(shape.result_columns, row, strict=True)}
+            {name: from_pg_value(v, t) for (name, t), v in zip(shape.result_columns, row, strict=True)}
             for row in raw
         ]
 

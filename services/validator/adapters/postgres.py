@@ -3,8 +3,11 @@
 `PrivatePostgres` runs `initdb` into a fresh temp directory and starts `postgres` on a free
 port, listening on 127.0.0.1 only, with its unix socket inside the temp directory and trust
 authentication (nothing else can reach it). The server is unlogged-fast (fsync off): its data
-lives for one process. SQL goes through the `psql` CLI. `stop()` (also run by `__exit__`, by
-a finalizer and at interpreter exit) shuts the server down and deletes the directory.
+lives for one process. SQL goes through psycopg 3, one autocommit connection per database
+(over the unix socket, session time zone UTC), shared by every call and guarded by a lock;
+`query` returns typed values (bool, int, Decimal, float, str, date, time, datetime, bytes), so
+nothing is parsed back from text. `stop()` (also run by `__exit__`, by a finalizer and at
+interpreter exit) closes the connections, shuts the server down and deletes the directory.
 
 PostgreSQL refuses to run as root; when we are root, initdb and postgres run as an
 unprivileged user (`postgres` when it exists, else `nobody`) that owns the temp directory.
@@ -14,7 +17,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import json
 import os
 import pwd
 import shutil
@@ -22,16 +24,20 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # string-literal quoting is pure (the domain builds case schemas with it); exported here too,
 # for callers that send their own SQL through this server
 from services.validator.domain.pg_schema import literal
+
+if TYPE_CHECKING:
+    import psycopg
 
 DATABASE = "streamwright"
 SUPERUSER = "streamwright"
@@ -43,11 +49,12 @@ class PostgresUnavailable(RuntimeError):
 
 
 class PostgresError(RuntimeError):
-    """A statement sent through psql failed."""
+    """A statement sent to the server failed."""
 
 
 def find_binaries() -> dict[str, Path]:
-    """initdb, postgres and psql: from PATH, else the newest /usr/lib/postgresql/<v>/bin."""
+    """initdb and postgres (and psql when there): from PATH, else the newest
+    /usr/lib/postgresql/<v>/bin."""
     found: dict[str, Path] = {}
     lib_dirs = sorted(
         Path("/usr/lib/postgresql").glob("*/bin"),
@@ -60,11 +67,11 @@ def find_binaries() -> dict[str, Path]:
             hit = next((str(d / name) for d in lib_dirs if (d / name).is_file()), None)
         if hit is not None:
             found[name] = Path(hit)
-    missing = [n for n in (*_BINARIES, "psql") if n not in found]
+    missing = [n for n in _BINARIES if n not in found]
     if missing:
         raise PostgresUnavailable(
-            f"PostgreSQL binaries not found: {', '.join(missing)} (install PostgreSQL 14+ server "
-            "and client, e.g. apt-get install postgresql, or put its bin directory on PATH)"
+            f"PostgreSQL binaries not found: {', '.join(missing)} (install PostgreSQL 14+ server, "
+            "e.g. apt-get install postgresql, or put its bin directory on PATH)"
         )
     return found
 
@@ -109,6 +116,8 @@ class PrivatePostgres:
         self.port = 0
         self.start_seconds = 0.0
         self._bins: dict[str, Path] = {}
+        self._connections: dict[str, psycopg.Connection[Any]] = {}
+        self._sql_lock = threading.RLock()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -137,6 +146,7 @@ class PrivatePostgres:
     def start(self) -> PrivatePostgres:
         if self.running:
             return self
+        _driver()  # fail before initdb when psycopg is missing
         started = time.perf_counter()
         self._bins = find_binaries()
         user = _run_as_user()
@@ -228,18 +238,18 @@ class PrivatePostgres:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 return False
-            probe = subprocess.run(
-                [*self._psql_cmd("postgres"), "-c", "SELECT 1"],
-                capture_output=True,
-                check=False,
-            )
-            if probe.returncode == 0:
-                return True
-            time.sleep(0.05)
+            try:
+                self._connection("postgres").execute("SELECT 1")
+            except Exception:  # not accepting connections yet
+                self._close_connections()
+                time.sleep(0.05)
+                continue
+            return True
         return False
 
     def stop(self) -> None:
         """Shut down and delete the data directory (idempotent)."""
+        self._close_connections()
         if self._finalizer is not None:
             atexit.unregister(self._finalizer)
             self._finalizer()
@@ -253,46 +263,68 @@ class PrivatePostgres:
     def jdbc_url(self, database: str = DATABASE) -> str:
         return f"jdbc:postgresql://127.0.0.1:{self.port}/{database}?user={SUPERUSER}"
 
-    def _psql_cmd(self, database: str) -> list[str]:
-        return [
-            str(self._bins["psql"]),
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            str(self.socket_dir),
-            "-p",
-            str(self.port),
-            "-U",
-            SUPERUSER,
-            "-d",
-            database,
-        ]
+    def _connection(self, database: str) -> psycopg.Connection[Any]:
+        """The shared autocommit connection to `database` (made on first use)."""
+        conn = self._connections.get(database)
+        if conn is None or conn.closed:
+            conn = _driver().connect(
+                host=str(self.socket_dir),
+                port=self.port,
+                user=SUPERUSER,
+                dbname=database,
+                autocommit=True,
+                connect_timeout=5,
+                options="-c TimeZone=UTC",
+            )
+            self._connections[database] = conn
+        return conn
 
-    def execute(self, sql: str, *, database: str = DATABASE) -> str:
-        """Run a SQL script through psql (stops at the first error); return its output."""
+    def _close_connections(self) -> None:
+        with self._sql_lock:
+            for conn in self._connections.values():
+                with contextlib.suppress(Exception):
+                    conn.close()
+            self._connections.clear()
+
+    def execute(self, sql: str, *, database: str = DATABASE) -> None:
+        """Run a SQL script (one or more statements; stops at the first error)."""
+        self._run(sql, database=database)
+
+    def query(self, sql: str, *, database: str = DATABASE) -> list[tuple[Any, ...]]:
+        """Rows of a SELECT with typed values (psycopg's: NULL is None, bytea is bytes)."""
+        return self._run(sql, database=database, fetch=True)
+
+    def _run(self, sql: str, *, database: str, fetch: bool = False) -> list[tuple[Any, ...]]:
         if not self.running:
             raise PostgresError("the private PostgreSQL server is not running")
-        proc = subprocess.run(
-            [*self._psql_cmd(database), "-At"],
-            input=sql,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if proc.returncode != 0:
-            raise PostgresError(proc.stderr.strip() or f"psql exited with {proc.returncode}")
-        return proc.stdout
+        psycopg = _driver()
+        with self._sql_lock:
+            try:
+                conn = self._connection(database)
+                with conn.cursor() as cur:
+                    cur.execute(sql.encode())  # bytes: no placeholders, many statements allowed
+                    if not fetch:
+                        return []
+                    return [tuple(row) for row in cur.fetchall()]
+            except psycopg.OperationalError as exc:
+                self._connections.pop(database, None)  # a broken connection is made anew
+                raise PostgresError(str(exc).strip()) from exc
+            except psycopg.Error as exc:
+                raise PostgresError(str(exc).strip()) from exc
 
     def query_text(self, sql: str, columns: Sequence[str]) -> list[list[str | None]]:
-        """Rows of a SELECT, every listed column as PostgreSQL text (None for NULL).
-
-        Values travel as JSON arrays of text, so NULL, '' and any character stay distinct.
-        """
+        """Rows of a SELECT, every listed column as PostgreSQL text (None for NULL)."""
         cols = ", ".join(f"({_ident(c)})::text" for c in columns)
-        out = self.execute(f"SELECT json_build_array({cols}) FROM ({sql}) AS q")  # noqa: S608 (our own SQL)
-        return [json.loads(line) for line in out.splitlines() if line.strip()]
+        return [list(row) for row in self.query(f"SELECT {cols} FROM ({sql}) AS q")]  # noqa: S608 (our own SQL)
+
+
+def _driver() -> Any:
+    """The psycopg module (the validator extra), or PostgresUnavailable naming it."""
+    try:
+        import psycopg
+    except ImportError as exc:
+        raise PostgresUnavailable("psycopg is not installed (pip install 'streamwright[validator]')") from exc
+    return psycopg
 
 
 def _ident(name: str) -> str:

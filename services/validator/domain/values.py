@@ -152,7 +152,7 @@ def from_pg_text(text: str | None, ftype: FlinkType) -> object:  # noqa: PLR0911
     if root == "DECIMAL":
         return Decimal(text)
     if root == "BOOLEAN":
-        return text == "t"
+        return _pg_bool(text)
     if root == "DATE":
         return date.fromisoformat(text)
     if root == "TIME":
@@ -162,6 +162,35 @@ def from_pg_text(text: str | None, ftype: FlinkType) -> object:  # noqa: PLR0911
     if root in ("BYTES", "VARBINARY", "BINARY"):
         return bytes.fromhex(text[2:])
     return text
+
+
+def from_pg_value(value: object, ftype: FlinkType) -> object:  # noqa: PLR0911
+    """A value as the PostgreSQL driver returns it (psycopg: bool, int, Decimal, float, str,
+    date, time, datetime, bytes), typed as the Flink column type; text goes to `from_pg_text`."""
+    if value is None:
+        return None
+    if isinstance(value, str) and ftype.root not in ("STRING", "VARCHAR", "CHAR"):
+        return from_pg_text(value, ftype)
+    root = ftype.root
+    if root in ("TINYINT", "SMALLINT", "INT", "BIGINT") and not isinstance(value, bool):
+        return int(value)  # type: ignore[call-overload]
+    if root in ("FLOAT", "DOUBLE") and not isinstance(value, bool):
+        return float(value)  # type: ignore[arg-type]
+    if root == "DECIMAL" and not isinstance(value, bool):
+        return Decimal(str(value))
+    if root in ("BYTES", "VARBINARY", "BINARY") and isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    return value
+
+
+def _pg_bool(text: str) -> bool:
+    """PostgreSQL's boolean as text: `true`/`false` (a ::text cast), `t`/`f` (psql's output)."""
+    word = text.strip().lower()
+    if word in ("t", "true", "1", "yes", "on", "y"):
+        return True
+    if word in ("f", "false", "0", "no", "off", "n"):
+        return False
+    raise ValueError(f"not a PostgreSQL boolean: {text!r}")
 
 
 def _at_scale(value: Decimal, ftype: FlinkType) -> Decimal:
@@ -236,6 +265,7 @@ __all__ = [
     "compare_rows",
     "from_json_value",
     "from_pg_text",
+    "from_pg_value",
     "json_cell",
     "json_result_rows",
     "json_rows_text",

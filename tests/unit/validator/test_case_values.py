@@ -15,6 +15,7 @@ from services.validator.domain.values import (
     compare_rows,
     from_json_value,
     from_pg_text,
+    from_pg_value,
     json_cell,
     json_result_rows,
     json_rows_text,
@@ -133,3 +134,29 @@ def test_a_keyed_json_result_keeps_the_last_row_per_key() -> None:
     lines = ['{"id": "a", "amount": 1.5, "n": 1}', "", '{"id": "a", "amount": 2, "n": 2}']
     assert json_result_rows(lines, COLUMNS, ("id",)) == [{"id": "a", "amount": Decimal("2.00"), "n": 2}]
     assert [r["n"] for r in json_result_rows(lines, COLUMNS, ())] == [1, 2]
+
+
+def test_booleans_read_back_from_postgresql_keep_true() -> None:
+    """Issue 15: PostgreSQL's `true` (a ::text cast) is TRUE, not FALSE; the driver's bool stays."""
+    boolean = parse_type("BOOLEAN")
+    for text, want in (("true", True), ("TRUE", True), ("t", True), ("false", False), ("f", False)):
+        assert from_pg_text(text, boolean) is want
+    assert from_pg_text(None, boolean) is None
+    with pytest.raises(ValueError, match="boolean"):
+        from_pg_text("maybe", boolean)
+    assert from_pg_value(True, boolean) is True and from_pg_value(False, boolean) is False
+    assert from_pg_value(None, boolean) is None
+    assert from_pg_value("true", boolean) is True  # text still goes through from_pg_text
+
+
+def test_driver_values_are_typed_as_the_flink_column() -> None:
+    """psycopg's typed values become the domain's: bytes from a buffer, Decimal kept, ints exact."""
+    assert from_pg_value(memoryview(b"\x00\xff"), parse_type("BYTES")) == b"\x00\xff"
+    assert from_pg_value(Decimal("12.50"), DEC) == Decimal("12.50")
+    assert from_pg_value(7, parse_type("TINYINT")) == 7
+    assert from_pg_value(0.5, parse_type("FLOAT")) == 0.5
+    assert from_pg_value("它's", parse_type("STRING")) == "它's"
+    stamp = datetime(2024, 1, 2, 3, 4, 5, 120000, UTC)
+    assert normalize(from_pg_value(stamp, LTZ), LTZ, ZoneInfo("Asia/Shanghai")) == datetime(
+        2024, 1, 2, 11, 4, 5, 120000
+    )
