@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from services.validator.domain import statement_policy
+from services.validator.domain.connector_swap import jdbc_password_missing, lookup_refused, lookup_tables
 from services.validator.domain.context import Context
 
 # Option keys that hold a credential; their value must be a reference, never a literal.
@@ -34,7 +35,9 @@ def run(ctx: Context) -> None:
     _engine(ctx)
     _insert_present(ctx)
     _credentials(ctx)
+    _jdbc_password(ctx)
     _connector_options(ctx)
+    _lookup_connectors(ctx)
     _select_star(ctx)
     _quoting(ctx)
     _naming(ctx)
@@ -150,6 +153,51 @@ def _credentials(ctx: Context) -> None:
                 location="SET",
                 line=st.line,
                 name=key,
+            )
+
+
+def _jdbc_password(ctx: Context) -> None:
+    """username without password: Flink refuses the table (the plan used a placeholder)."""
+    for name, (st, ddl) in ctx.view.tables.items():
+        if ddl.option_map.get("connector", "").strip().lower() != "jdbc":
+            continue
+        ctx.ran("sql.jdbc_password_missing")
+        if jdbc_password_missing(ddl):
+            ctx.add(
+                "sql.jdbc_password_missing",
+                ctx.t(
+                    f"JDBC table {name} sets 'username' but no 'password': Flink refuses it (both or "
+                    "neither), so the job is undeployable as written. Add "
+                    "'password' = '${secret:<name>}'; the validator planned it with a placeholder password.",
+                    f"JDBC 表 {name} 设置了 'username' 但没有 'password': Flink 不接受 (须同时设置或都不设置), "
+                    "该作业按原样无法部署。请补充 'password' = '${secret:<name>}'; 验证时已使用占位密码规划。",
+                ),
+                location=f"CREATE TABLE {name}",
+                line=st.line,
+                name=name,
+            )
+
+
+def _lookup_connectors(ctx: Context) -> None:
+    """A lookup join (FOR SYSTEM_TIME AS OF) on a connector with no lookup source."""
+    for st, table in lookup_tables(ctx.view.statements):
+        found = ctx.view.table(table)
+        if found is None:
+            continue
+        ctx.ran("sql.lookup_unsupported_connector")
+        connector = found[1].option_map.get("connector", "")
+        if lookup_refused(connector):
+            ctx.add(
+                "sql.lookup_unsupported_connector",
+                ctx.t(
+                    f"Table {found[1].name} is read FOR SYSTEM_TIME AS OF (a lookup join, line {st.line}) "
+                    f"but its connector '{connector}' cannot look up rows.",
+                    f"表 {found[1].name} 以 FOR SYSTEM_TIME AS OF 读取 (维表关联, 第 {st.line} 行), "
+                    f"但其连接器 '{connector}' 不支持按键查找。",
+                ),
+                location=f"CREATE TABLE {found[1].name}",
+                line=found[0].line,
+                name=found[1].name,
             )
 
 

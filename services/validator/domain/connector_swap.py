@@ -23,6 +23,8 @@ PLACEHOLDER_JDBC_URL = "jdbc:postgresql://placeholder.invalid:5432/streamwright"
 PLACEHOLDER_VALUE = "placeholder"
 _JAR_CONNECTORS = frozenset({"kafka", "upsert-kafka", "jdbc"})
 _BUILTIN_CONNECTORS = frozenset({"filesystem", "datagen", "print", "blackhole"})
+# Connectors Flink cannot look up (`FOR SYSTEM_TIME AS OF`): they have no LookupTableSource.
+NO_LOOKUP_CONNECTORS = frozenset({"filesystem", "datagen", "print", "blackhole", "kafka", "upsert-kafka"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,34 @@ def _is_reference(value: str) -> bool:
     return "${" in value and "}" in value
 
 
+def jdbc_password_missing(table: CreateTable) -> bool:
+    """A JDBC table that names a `username` but no `password` (Flink refuses it: both or none);
+    a hand-written job often leaves the password to deployment-time injection."""
+    opts = {k.lower(): v for k, v in table.option_map.items()}
+    return (
+        opts.get("connector", "").strip().lower() == "jdbc"
+        and bool(opts.get("username", "").strip())
+        and not opts.get("password", "").strip()
+    )
+
+
+def lookup_refused(connector: str) -> bool:
+    """True when a table on `connector` cannot be read `FOR SYSTEM_TIME AS OF` (a lookup join)."""
+    return connector.strip().lower() in NO_LOOKUP_CONNECTORS
+
+
+def lookup_tables(statements: Sequence[Statement]) -> list[tuple[Statement, str]]:
+    """(statement, table name) of every lookup join (`FOR SYSTEM_TIME AS OF`), in script order."""
+    found: list[tuple[Statement, str]] = []
+    for st in statements:
+        if st.kind not in ("INSERT", "STATEMENT_SET", "QUERY", "CREATE_VIEW", "EXPLAIN"):
+            continue
+        for ref in query.table_references(st.text):
+            if ref.lookup and (st, ref.name) not in found:
+                found.append((st, ref.name))
+    return found
+
+
 def swap_options(table: CreateTable, role: Role, policy: SwapPolicy) -> tuple[list[Option], list[OptionSwap]]:
     """The options a table is planned with here, and the swaps that made them."""
     opts = table.option_map
@@ -112,6 +142,18 @@ def swap_options(table: CreateTable, role: Role, policy: SwapPolicy) -> tuple[li
             if k not in opts
         )
         opts = new
+    if opts.get("connector") == "jdbc" and jdbc_password_missing(table):
+        key = next((k for k in opts if k.lower() == "password"), "password")
+        swaps.append(
+            OptionSwap(
+                name,
+                key,
+                opts.get(key),
+                policy.placeholder_value,
+                "username without password (undeployable as written): placeholder password for planning",
+            )
+        )
+        opts[key] = policy.placeholder_value
     for key, value in list(opts.items()):
         if _is_reference(value):
             opts[key] = policy.placeholder_value
@@ -170,12 +212,16 @@ def case_run_settings(job: JobScript) -> tuple[list[tuple[str, str]], list[Optio
 
 
 __all__ = [
+    "NO_LOOKUP_CONNECTORS",
     "PLACEHOLDER_JDBC_URL",
     "PLACEHOLDER_VALUE",
     "OptionSwap",
     "Role",
     "SwapPolicy",
     "case_run_settings",
+    "jdbc_password_missing",
+    "lookup_refused",
+    "lookup_tables",
     "swap_options",
     "table_roles",
 ]

@@ -126,6 +126,40 @@ CATALOGUE: tuple[Rule, ...] = (
         ),
     ),
     _r(
+        "sql.jdbc_password_missing",
+        SQL,
+        "critical",
+        30,
+        (
+            "A JDBC table with a username also has a password",
+            "声明了 username 的 JDBC 表同时声明 password",
+        ),
+        (
+            "Add 'password' = '${secret:<name>}' to the table's WITH options: Flink refuses a JDBC "
+            "table with a username and no password, so the job is undeployable as written (it was "
+            "planned here with a placeholder password).",
+            "在该表的 WITH 参数中补充 'password' = '${secret:<name>}': Flink 不接受只有 username 没有 "
+            "password 的 JDBC 表, 该作业按原样无法部署 (此处以占位密码完成规划)。",
+        ),
+    ),
+    _r(
+        "sql.lookup_unsupported_connector",
+        SQL,
+        "critical",
+        30,
+        (
+            "Lookup joins read tables whose connector can look up",
+            "维表关联 (lookup join) 只读取支持查找的连接器",
+        ),
+        (
+            "Put the dimension on a lookup-capable connector (e.g. jdbc, hbase) or join it as a "
+            "regular join: filesystem, datagen, print, blackhole, kafka and upsert-kafka cannot be "
+            "read FOR SYSTEM_TIME AS OF.",
+            "把维表换成支持查找的连接器 (如 jdbc、hbase), 或改为普通关联: filesystem、datagen、print、"
+            "blackhole、kafka 与 upsert-kafka 不能用 FOR SYSTEM_TIME AS OF 读取。",
+        ),
+    ),
+    _r(
         "sql.connector_options_incomplete",
         SQL,
         "warning",
