@@ -95,6 +95,7 @@ class Evaluator:
                 raise Unsupported(f"join {join.name!r} to an undeclared table")
             self.alias_types[join.alias] = {c.name: c.type.with_nullable(True) for c in dim.table.columns}
         self.aggregate: Callable[[ast.Call], Typed] | None = None
+        self.typing = False  # evaluating over all-NULL inputs for a type only (see _type)
 
     # ------------------------------------------------------------ entry points
 
@@ -130,7 +131,7 @@ class Evaluator:
             try:
                 return cast(value, src, expr.type, self.zone), expr.type.with_nullable(True)
             except CastFailure as err:
-                if expr.safe:
+                if expr.safe or self.typing:
                     return None, expr.type.with_nullable(True)
                 raise JobFailure(f"CAST failed: {err}") from err
         if isinstance(expr, ast.Unary):
@@ -219,7 +220,12 @@ class Evaluator:
                 return None, STRING
             return to_text(a, ta, self.zone) + to_text(b, tb, self.zone), STRING
         rtype = arithmetic_type(op, ta, tb)
-        return arithmetic(op, a, b, rtype), rtype
+        try:
+            return arithmetic(op, a, b, rtype), rtype
+        except JobFailure:
+            if self.typing:  # only the type is wanted: a branch not taken must not fail
+                return None, rtype
+            raise
 
     def in_list(self, expr: ast.InList, scope: Scope) -> Typed:
         value, vtype = self.eval(expr.operand, scope)
@@ -301,10 +307,13 @@ class Evaluator:
     def _type(self, expr: ast.Expr) -> FlinkType:
         """The type of `expr` without evaluating it on the row (its value over all-NULL inputs),
         so a branch that is not taken cannot fail the job."""
+        typing, self.typing = self.typing, True
         try:
             return self.eval(expr, Scope(payload=None))[1]
         except JobFailure as err:
-            raise Unsupported(f"an expression that fails on NULL inputs ({err})") from err
+            raise Unsupported(f"the type of an expression that fails on NULL inputs ({err})") from err
+        finally:
+            self.typing = typing
 
     def _widen(self, value: object, vtype: FlinkType, rtype: FlinkType) -> object:
         if value is None or (family(vtype) == "character" and family(rtype) == "character"):
