@@ -52,7 +52,15 @@ def test_payload_numbers_and_strings() -> None:
     assert value("payload.orderAmount", {"orderAmount": 258.0}) == Decimal("258")
     assert value("payload.orderAmount", {"orderAmount": "1234567.891"}) == Decimal("1234567.891")
     assert value("payload.orderId", {"orderId": 12}) == "12"
-    assert value("payload.orderId", {"orderId": 1e-07}) == "1.0E-7"
+    assert value("payload.orderId", {"orderId": 1e-07}) == "1E-7"  # BigDecimal text, as on Flink
+    assert value("payload.orderId", '{"orderId": 258.00}') == "258.00"
+    assert value("payload.orderId", '{"orderId": 1.0E10}') == "1.0E+10"
+    assert value("payload.orderId", '{"orderId": -0.0}') == "0.0"
+    assert value("payload.orderStatus", {"orderStatus": ".5"}) == 0
+    assert value("payload.orderStatus", {"orderStatus": "-2.9"}) == -2
+    assert value("payload.createdAt", {"createdAt": 1736179199.9}) == 1736179199
+    assert value("payload.createdAt", '{"createdAt": 1.7361791999E9}') == 1736179199  # plain text
+    assert value("payload.createdAt", '{"createdAt": 1.0E10}') is None  # "1.0E+10" is no BIGINT
     assert value("payload.orderId", {"orderId": True}) == "true"
     assert [java_double_text(x) for x in (258.0, 1e7, 0.001, 12345.5, -0.0)] == [
         "258.0",

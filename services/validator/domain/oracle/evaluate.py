@@ -28,7 +28,6 @@ from services.validator.domain.oracle.scalars import (
     arithmetic_type,
     cast,
     compare,
-    java_double_text,
     literal_number,
     parse_timestamp,
     to_text,
@@ -43,8 +42,10 @@ NULL_T = simple("NULL")
 def payload_json(text: str | None) -> dict[str, Any] | None:
     """The payload as `JSON_VALUE` sees it: an object, else None (every field then NULL).
 
-    Numbers become Jackson's text for them: integers exactly, fractions as Java's
-    `Double.toString`; text after the first JSON value is ignored, as Jackson does."""
+    Numbers become the text Flink's JSON_VALUE gives (checked on Flink 2.x): integers exactly,
+    fractions as Java's `BigDecimal.toString` of the number as written (`258.00` stays `258.00`,
+    `1e-07` is `1E-7`, `1.0E10` is `1.0E+10`, no negative zero); text after the first JSON value
+    is ignored, as Jackson does."""
     if text is None:
         return None
 
@@ -52,8 +53,8 @@ def payload_json(text: str | None) -> dict[str, Any] | None:
         raise ValueError(name)
 
     decoder = json.JSONDecoder(
-        parse_float=lambda s: java_double_text(float(s)),
-        parse_int=lambda s: s.lstrip("+") if not s.startswith("-") else s,
+        parse_float=_big_decimal_text,
+        parse_int=lambda s: str(int(s)),
         parse_constant=bad_constant,
     )
     try:
@@ -61,6 +62,13 @@ def payload_json(text: str | None) -> dict[str, Any] | None:
     except (ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def _big_decimal_text(text: str) -> str:
+    """Java's `BigDecimal.toString` (Python's `Decimal` follows the same scientific-string rule;
+    Java has no negative zero)."""
+    number = Decimal(text)
+    return str(number.copy_abs() if number.is_zero() else number)
 
 
 def json_value_text(data: Mapping[str, Any] | None, name: str) -> str | None:

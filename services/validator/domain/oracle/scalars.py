@@ -110,7 +110,7 @@ def to_float32(value: float) -> float:
 # ---------------------------------------------------------------- text
 
 
-_LONG = re.compile(r"[+-]?\d+(\.\d*)?")
+_LONG = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
 _DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _DOUBLE = re.compile(r"[+-]?(NaN|Infinity|(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?[dDfF]?)")
 _TRUE = frozenset({"t", "true", "y", "yes", "1"})
@@ -208,7 +208,8 @@ def cast(value: object, src: FlinkType, dst: FlinkType, zone: ZoneInfo) -> objec
             text = value.strip()
             if not _LONG.fullmatch(text):
                 raise CastFailure(f"{value!r} is not a {d}")
-            whole = int(text.split(".")[0])
+            head = text.split(".")[0]
+            whole = int(head.lstrip("+-") or "0") * (-1 if head.startswith("-") else 1)
             if not fits(whole, d):
                 raise CastFailure(f"{value!r} overflows {d}")
             return whole
