@@ -91,6 +91,8 @@ def test_integer_arithmetic_wraps_and_divides_toward_zero() -> None:
     with pytest.raises(JobFailure):
         value("CAST('abc' AS INT)")
     assert value("TRY_CAST('abc' AS INT)") is None
+    assert (value("-7 % 3"), value("5.5 % 2"), value("TRY_CAST('.' AS INT)")) == (-1, Decimal("1.5"), 0)
+    assert (value("TRY_CAST('yes' AS BOOLEAN)"), value("TRY_CAST(' true ' AS BOOLEAN)")) == (True, None)
     assert value("CASE WHEN 1 = 0 THEN 1 / 0 ELSE 5 END") == 5
 
 

@@ -390,6 +390,10 @@ class Evaluator:
         if name == "EXTRACT" or name in _FIELD_FUNCTIONS:
             unit = symbols[0] if symbols else _FIELD_FUNCTIONS[name]
             return self.extract(unit, args[0]), simple("BIGINT")
+        if name == "MOD":  # `a % b` parses as MOD(a, b): Java's remainder (the dividend's sign)
+            (a, ta), (b, tb) = args
+            rtype = arithmetic_type("%", ta, tb)
+            return arithmetic("%", a, b, rtype), rtype
         if name == "ABS":
             value, vtype = args[0]
             if value is None:

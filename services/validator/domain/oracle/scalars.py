@@ -110,7 +110,7 @@ def to_float32(value: float) -> float:
 # ---------------------------------------------------------------- text
 
 
-_LONG = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
+_LONG = re.compile(r"[+-]?(\d+\.?\d*|\.\d*)")
 _DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _DOUBLE = re.compile(r"[+-]?(NaN|Infinity|(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?[dDfF]?)")
 _TRUE = frozenset({"t", "true", "y", "yes", "1"})
@@ -185,7 +185,7 @@ def cast(value: object, src: FlinkType, dst: FlinkType, zone: ZoneInfo) -> objec
         if isinstance(value, int | Decimal | float):
             return value != 0
         if isinstance(value, str):
-            word = value.strip().lower()
+            word = value.lower()  # not trimmed: Flink reads ' true ' as no BOOLEAN
             if word in _TRUE:
                 return True
             if word in _FALSE:
