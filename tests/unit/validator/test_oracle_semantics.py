@@ -205,3 +205,24 @@ def test_aggregates_skip_nulls_and_sum_of_nothing_is_null() -> None:
     events = [dict(event, payload={**event["payload"], "stayMillis": n}) for n in (1, 2)]  # type: ignore[dict-item]
     (row,) = interpret(spec, events, {})
     assert (row["total_stay_ms"], row["view_count"]) == (3, 1)  # AVG of BIGINT truncates
+
+
+def test_aggregates_follow_flink_types() -> None:
+    """As checked on Flink 2.x: SUM of INT wraps, AVG of an integer truncates toward zero, AVG
+    of DECIMAL(p, s) has scale max(6, s)."""
+    spec = fixture_spec("user-activity")
+    spec = remap(spec, "total_stay_ms", "SUM(CAST(payload.stayMillis AS INT))")
+    spec = remap(spec, "view_count", "AVG(payload.stayMillis)")
+    spec = remap(
+        spec, "session_count", "CAST(AVG(CAST(payload.stayMillis AS DECIMAL(5, 1))) * 1000000 AS BIGINT)"
+    )
+    base = {"userId": "U1", "actionTime": 0, "platform": "ios"}
+    events = [
+        {"domain": "user-activity", "type": "user_action", "payload": {**base, "stayMillis": n}}
+        for n in (2147483647, 1)
+    ]
+    (row,) = interpret(spec, events, {})
+    assert (row["total_stay_ms"], row["view_count"]) == (-2147483648, 1073741824)
+    negative = [dict(e, payload={**base, "stayMillis": n}) for e, n in zip(events, (-3, -4), strict=True)]
+    (row,) = interpret(spec, negative, {})
+    assert (row["view_count"], row["session_count"]) == (-3, -3500000)
