@@ -10,6 +10,8 @@ written for a run are rendered as the reader on the other side expects (`payload
 from __future__ import annotations
 
 import json
+import math
+import struct
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -54,7 +56,17 @@ def _parse_timestamp(value: str) -> datetime:
     return datetime.fromisoformat(value.strip().replace("T", " "))
 
 
-def normalize(value: object, ftype: FlinkType, zone: ZoneInfo | None = None) -> object:  # noqa: PLR0911, C901
+def _float32(value: float) -> float:
+    """The value at FLOAT's (IEEE single) precision: PostgreSQL's `real` prints the shortest text
+    that reads back as the same single, Flink gives the single widened; both land here alike."""
+    try:
+        single = float(struct.unpack("f", struct.pack("f", value))[0])
+    except OverflowError:  # beyond FLOAT's range: compared as it is
+        return value
+    return value if math.isinf(single) != math.isinf(value) else single
+
+
+def normalize(value: object, ftype: FlinkType, zone: ZoneInfo | None = None) -> object:  # noqa: PLR0911, PLR0912, C901
     """A hashable canonical form for comparison under §8's rules (an unreadable value stays raw)."""
     if value is None:
         return None
@@ -62,7 +74,9 @@ def normalize(value: object, ftype: FlinkType, zone: ZoneInfo | None = None) -> 
     try:
         if root == "DECIMAL" and not isinstance(value, bool):
             return Decimal(str(value))
-        if root in ("FLOAT", "DOUBLE") and not isinstance(value, bool):
+        if root == "FLOAT" and not isinstance(value, bool):
+            return f"{_float32(float(value)):.12g}"  # type: ignore[arg-type]
+        if root == "DOUBLE" and not isinstance(value, bool):
             return f"{float(value):.12g}"  # type: ignore[arg-type]
         if root in ("TINYINT", "SMALLINT", "INT", "BIGINT") and not isinstance(value, bool | float):
             return int(value)  # type: ignore[call-overload]
@@ -81,6 +95,8 @@ def normalize(value: object, ftype: FlinkType, zone: ZoneInfo | None = None) -> 
             return value if isinstance(value, dtime) else dtime.fromisoformat(str(value).strip())
         if root in ("STRING", "VARCHAR", "CHAR"):
             return value if isinstance(value, str) else str(value)
+        if root in ("BYTES", "VARBINARY", "BINARY") and isinstance(value, bytes | bytearray | memoryview):
+            return bytes(value)
     except (ValueError, TypeError, InvalidOperation):
         pass
     return ("raw", repr(value))

@@ -142,8 +142,21 @@ def test_flink_types_map_to_postgresql_columns() -> None:
 
 def test_an_exact_run_needs_names_postgresql_takes_unquoted() -> None:
     """It refuses a reserved word as a lookup/result table or column name (JDBC does not quote)."""
+    plain = JobScript.read(JOB.replace("`paid_at` TIMESTAMP_LTZ(3)", "`paid_at` TIMESTAMP(3)"))
+    check_postgres_fit(CaseShape.of(plain, _case()))
     job = JobScript.read(JOB)
-    check_postgres_fit(CaseShape.of(job, _case()))
+    # Flink's JDBC connector has no TIMESTAMP_LTZ converter: such a case runs rewritten
+    with pytest.raises(ExactUnsupported, match=r"orders_wide\.paid_at is TIMESTAMP_LTZ\(3\)"):
+        check_postgres_fit(CaseShape.of(job, _case()))
+    fraction = JobScript.read(JOB.replace("`paid_at` TIMESTAMP_LTZ(3)", "`paid_at` TIME(3)"))
+    with pytest.raises(ExactUnsupported, match=r"paid_at is TIME\(3\): Flink's JDBC connector drops"):
+        check_postgres_fit(CaseShape.of(fraction, _case()))
+    for precision in (0, 9):  # Flink's PostgreSQL dialect: TIMESTAMP(1) to TIMESTAMP(6)
+        stamp = JobScript.read(JOB.replace("`paid_at` TIMESTAMP_LTZ(3)", f"`paid_at` TIMESTAMP({precision})"))
+        with pytest.raises(
+            ExactUnsupported, match=rf"paid_at is TIMESTAMP\({precision}\): Flink's PostgreSQL"
+        ):
+            check_postgres_fit(CaseShape.of(stamp, _case()))
     renamed = JobScript.read(JOB.replace("`shop_name`", "`user`"))
     expected = {**EXPECTED, "user": EXPECTED["shop_name"]}
     del expected["shop_name"]

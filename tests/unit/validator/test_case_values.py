@@ -160,3 +160,12 @@ def test_driver_values_are_typed_as_the_flink_column() -> None:
     assert normalize(from_pg_value(stamp, LTZ), LTZ, ZoneInfo("Asia/Shanghai")) == datetime(
         2024, 1, 2, 11, 4, 5, 120000
     )
+
+
+def test_float_compares_at_single_precision() -> None:
+    """FLOAT is an IEEE single: PostgreSQL's shortest `real` text and Flink's widened single agree."""
+    real = parse_type("FLOAT")
+    assert normalize(-5.781669e16, real) == normalize(-5.7816689e16, real)
+    assert normalize(0.1, real) == normalize(0.10000000149011612, real)
+    assert normalize(1e300, real) == normalize(1e300, parse_type("DOUBLE"))  # beyond a single: as is
+    assert normalize(bytearray(b"\x01"), parse_type("BYTES")) == normalize(b"\x01", parse_type("BYTES"))
