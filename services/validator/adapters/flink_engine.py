@@ -43,7 +43,7 @@ from services.flinksql import query
 from services.flinksql.ddl import DdlError, Option, read_create_table, rewrite_options
 from services.flinksql.quoting import quote_identifier, quote_string
 from services.flinksql.sqltypes import TypeSyntaxError
-from services.flinksql.statements import Statement, parse_set
+from services.flinksql.statements import Statement, parse_set, split_statements
 from services.validator.adapters.connector_jars import ConnectorJarError, jar_urls, verify_connector_jars
 from services.validator.adapters.postgres import PostgresError, PrivatePostgres
 from services.validator.domain.case_batch import SKIPPED_KINDS, JobScript, batch_blocker, created_object
@@ -180,14 +180,15 @@ class FlinkEngine:
         began = time.perf_counter()
         self.start()
         policy = swaps_policy or SwapPolicy(jars_available=self.jars_available)
-        job = JobScript.read(script)
-        roles = table_roles(job.statements)
+        # split only: a statement the kernel cannot read is planned (and fails) on its own
+        statements = split_statements(script, strict=False)
+        roles = table_roles(statements)
         swaps: list[OptionSwap] = []
         settings: list[tuple[str, str]] = []
         results: list[StatementResult] = []
         with self._lock:
             env = self.new_env(streaming=True)
-            for st in job.statements:
+            for st in statements:
                 results.append(
                     self._plan_statement(
                         env, st=st, roles=roles, policy=policy, swaps=swaps, settings=settings
@@ -224,11 +225,7 @@ class FlinkEngine:
             if st.kind in ("BEGIN_STATEMENT_SET", "END"):
                 return base
             if st.kind == "CREATE_TABLE":
-                ddl = read_create_table(st.text, strict=False)
-                options, made = swap_options(ddl, roles.get(ddl.name, "unused"), policy)
-                swaps.extend(made)
-                _ensure_namespace(env, ddl.name_parts)
-                env.execute_sql(rewrite_options(st.text, ddl, options) if made else st.text)
+                _create_table(env, st, roles=roles, policy=policy, swaps=swaps)
                 return base
             if st.kind in ("INSERT", "QUERY", "STATEMENT_SET"):
                 return self._explain_statement(env, st, base)
@@ -397,6 +394,28 @@ def _describe_failure(exc: BaseException, job: JobScript) -> str:
     if isinstance(exc, PostgresError | CaseInvalid):
         return str(exc)
     return failure_text(_java_chain(exc))
+
+
+def _create_table(
+    env: TableEnvironment,
+    st: Statement,
+    *,
+    roles: Mapping[str, Role],
+    policy: SwapPolicy,
+    swaps: list[OptionSwap],
+) -> None:
+    """Create a job's table for planning, its options swapped (`swap_options`)."""
+    try:
+        ddl = read_create_table(st.text, strict=False)
+    except (DdlError, TypeSyntaxError):
+        # the kernel cannot read it, so nothing can be swapped: the engine's own error (with
+        # its position) is the finding, not the reader's
+        env.execute_sql(st.text)
+        return
+    options, made = swap_options(ddl, roles.get(ddl.name, "unused"), policy)
+    swaps.extend(made)
+    _ensure_namespace(env, ddl.name_parts)
+    env.execute_sql(rewrite_options(st.text, ddl, options) if made else st.text)
 
 
 def _explain(env: TableEnvironment, st: Statement) -> str:

@@ -186,3 +186,18 @@ def test_lookup_join_on_kafka_is_a_finding_naming_the_table(engine: FlinkEngine,
     hits = [f for f in report.findings if f.code == "sql.lookup_unsupported_connector"]
     assert [(f.name, f.severity) for f in hits] == [("dim_city", "critical")]
     assert "'kafka'" in hits[0].message
+
+
+def test_an_unreadable_create_table_gets_the_engines_own_error(engine: FlinkEngine) -> None:
+    """A CREATE TABLE the kernel's lenient reader cannot read goes to Flink as written: the
+    finding carries Flink's parser error and position, and the other statements still plan."""
+    script = (
+        "CREATE TABLE `t_bad` (`a` INT,, `b` INT) WITH ('connector' = 'datagen');\n"
+        "CREATE TABLE `t_src` (`a` INT) WITH ('connector' = 'datagen');\n"
+        "CREATE TABLE `t_out` (`a` INT) WITH ('connector' = 'blackhole');\n"
+        "INSERT INTO `t_out` SELECT `a` FROM `t_src`;\n"
+    )
+    plan = engine.plan(script)
+    assert [s.ok for s in plan.statements] == [False, True, True, True]
+    [error] = plan.errors
+    assert error.exception == "SqlParserException" and error.line == 1 and error.column is not None
