@@ -24,7 +24,7 @@ from typing import Any, cast
 
 from services.validator.domain.model import DimensionName, SeverityName
 
-CATALOGUE_VERSION = "sw-rules-1.1"  # 1.1: artifact_missing, statement_kind_refused, query_hint
+CATALOGUE_VERSION = "sw-rules-1.2"  # 1.1: artifact_missing, statement_kind_refused, query_hint; 1.2: jdbc_password_missing, lookup_unsupported_connector
 
 
 @dataclass(frozen=True, slots=True)
