@@ -146,8 +146,9 @@ _OPS = frozenset({"<>", "!=", "<=", ">=", "||", "(", ")", ",", ".", "+", "-", "*
 _ASCII_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def tokenize(text: str) -> list[Tok]:  # noqa: C901, PLR0912 - one rule per kernel token kind
-    """The kernel lexer's tokens of `text`, minus what is never valid in a scalar expression.
+def expression_tokens(text: str) -> list[Tok]:  # noqa: C901, PLR0912 - one rule per kernel token kind
+    """The kernel lexer's tokens of `text` (no lexing here), refusing what is never valid in a
+    scalar expression.
 
     Checked in the order the text holds them, so the first fault is the one reported.
     """
@@ -232,7 +233,7 @@ _INFIX: dict[str, tuple[int, BinaryOp]] = {
 class Parser:
     def __init__(self, text: str) -> None:
         self.text = text
-        self.tokens = tokenize(text)
+        self.tokens = expression_tokens(text)
         self.i = 0
         self.depth = 0
 

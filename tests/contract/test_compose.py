@@ -541,10 +541,10 @@ def test_the_runner_needs_nothing_the_image_lacks() -> None:
     import sys
 
     seen: set[str] = set()
-    todo = ["services.runner.__main__"]
+    pending = ["services.runner.__main__"]
     outside: set[str] = set()
-    while todo:
-        module = todo.pop()
+    while pending:
+        module = pending.pop()
         if module in seen:
             continue
         seen.add(module)
@@ -558,7 +558,7 @@ def test_the_runner_needs_nothing_the_image_lacks() -> None:
                         or (ROOT / target.replace(".", "/") / "__init__.py").is_file()
                     ):
                         target = target.rpartition(".")[0]
-                    todo.append(target)
+                    pending.append(target)
                 elif name != "services":
                     outside.add(name)
             elif top not in sys.stdlib_module_names and top not in ("pyflink", "pydantic", "__future__"):

@@ -6,7 +6,7 @@ import re
 
 from services.flinksql.artifacts import ArtifactLayout, BadDomain
 from services.flinksql.spec import RequestSpec
-from services.flinksql.statements import split_statements, statements_digest
+from services.flinksql.statements import statements_digest
 from services.validator.domain import checks_accuracy, checks_compliance, checks_performance, checks_sql
 from services.validator.domain.checks_accuracy import describe_case_failure
 from services.validator.domain.context import Context, Inputs
@@ -106,7 +106,7 @@ def assess(
         created_at=created_at,
         language=lang,
         rule_set_version=config.version(),
-        sql_digest=statements_digest(split_statements(inputs.sql, strict=False)),
+        sql_digest=statements_digest(ctx.view.statements),  # the statements every check read
         score=result.total,
         grade=result.grade,
         gate_passed=result.gate_passed,
