@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.flinksql.spec import Case, RequestSpec
+from services.validator.domain.oracle.datagen import DerivedData, derive_data
 from services.validator.domain.oracle.pipeline import Interpreter, Row
 from services.validator.domain.oracle.scalars import JobFailure, Unsupported
 from services.validator.domain.values import RowDiff, compare_rows
@@ -41,4 +42,13 @@ def judge_case(spec: RequestSpec, case: Case, rows: Sequence[Mapping[str, Any]] 
     return compare_rows(case.expected, actual, columns, zone=ZoneInfo(spec.job.time_zone))
 
 
-__all__ = ["JobFailure", "Row", "Unsupported", "interpret", "interpret_case", "judge_case"]
+__all__ = [
+    "DerivedData",
+    "JobFailure",
+    "Row",
+    "Unsupported",
+    "derive_data",
+    "interpret",
+    "interpret_case",
+    "judge_case",
+]
