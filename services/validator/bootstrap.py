@@ -88,6 +88,7 @@ def build_validation(
         language=None if settings.validator_language == "auto" else settings.validator_language,
         run_cases=settings.validator_run_cases,
         run_edge_cases=settings.validator_run_edge_cases,
+        run_oracle=settings.validator_run_oracle,
     )
     return Validation(use_case=use_case, engine=engine, knowledge=client, rule_config=rule_config)
 
@@ -98,17 +99,19 @@ def build(ctx: ServiceContext, validator_settings: ValidatorSettings | None = No
     validation = build_validation(settings, mesh=ctx.settings, knowledge="wait")
     engine, use_case = validation.engine, validation.use_case
     reports = StoreReportRepository(ctx.store, ctx.settings.service_dir("validator") / "reports")
+    peers = Peers(ctx.settings)
     handlers = ValidatorHandlers(
         reports=reports,
         publisher=ctx.publisher,
         use_case=use_case,
         artifacts=FsArtifacts(),
         spec_wait_s=settings.validator_spec_wait_s,
+        compiler=peers,
     )
     ctx.subscribe(RequestAccepted, handlers.on_request_accepted)
     ctx.subscribe(SqlGenerated, handlers.on_sql_generated)
     ctx.subscribe(RunCompleted, handlers.on_run_completed)
-    api = ValidatorApi(reports, use_case, Peers(ctx.settings))
+    api = ValidatorApi(reports, use_case, peers)
     warming: list[asyncio.Task[dict[str, float]]] = []
     if settings.validator_warm_on_start:
         warming.append(asyncio.get_running_loop().create_task(asyncio.to_thread(engine.warm)))

@@ -13,7 +13,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from services.flinksql.lexer import LexError
 from services.flinksql.spec import RequestSpec
+from services.flinksql.statements import script_digest
 from services.mesh.events import (
     DimensionScore,
     Envelope,
@@ -27,14 +29,25 @@ from services.mesh.events import (
 from services.mesh.logging import get_logger
 from services.validator.domain.assess import assess
 from services.validator.domain.context import Inputs
-from services.validator.domain.model import CaseFacts, JobConfig, KnowledgeFacts, Language, PlanFacts, Report
+from services.validator.domain.model import (
+    CaseFacts,
+    JobConfig,
+    KnowledgeFacts,
+    Language,
+    OracleSummary,
+    PlanFacts,
+    Report,
+)
+from services.validator.domain.oracle.verdict import OraclePlan, judge_oracle, prepare_oracle
 from services.validator.domain.report import render_markdown
 from services.validator.domain.rules import RuleConfig
 from services.validator.domain.statement_policy import refused_statements
 from services.validator.ports import (
     Artifacts,
+    Compiler,
     Engine,
     Knowledge,
+    PeerError,
     Publisher,
     ReportRepository,
     RunSpec,
@@ -64,6 +77,7 @@ class ValidationUseCase:
         language: Language | None = None,
         run_cases: bool = True,
         run_edge_cases: bool = True,
+        run_oracle: bool = True,
     ) -> None:
         self._engine = engine
         self._knowledge = knowledge
@@ -71,6 +85,7 @@ class ValidationUseCase:
         self._language = language
         self.run_cases = run_cases
         self.run_edge_cases = run_edge_cases
+        self.run_oracle = run_oracle
 
     async def validate(
         self,
@@ -85,7 +100,14 @@ class ValidationUseCase:
         run_cases: bool | None = None,
         spec_json: str | None = None,
         language: Language | None = None,
+        reference_sql: str | None = None,
     ) -> Report:
+        """Plan, ask knowledge, run the cases and the oracle, and assess.
+
+        `reference_sql` is the compiler's own job for `spec` when `sql` may be another one (a
+        hand-written job, an edit, an LLM's answer): run on the same spec-derived data, it is the
+        second oracle. Leave it None when `sql` is the compiler's job.
+        """
         began = time.perf_counter()
         cases_on = self.run_cases if run_cases is None else run_cases
         timings: dict[str, float] = {}
@@ -119,12 +141,24 @@ class ValidationUseCase:
             timings["knowledge_s"] = round(time.perf_counter() - t0, 3)
             return facts
 
+        # the oracle's data and expected rows (pure Python, ~0.2-0.5 s) while Flink plans
+        oracle_ready = (
+            asyncio.ensure_future(asyncio.to_thread(self._prepare_oracle, spec, timings))
+            if cases_on and self.run_oracle and not refused and self._engine is not None
+            else None
+        )
         plan_facts, knowledge = await asyncio.gather(plan(), conflicts())
+        plan_oracle = await oracle_ready if oracle_ready is not None else None
         cases: list[CaseFacts] = []
         ran = False
+        oracle: OracleSummary | None = None
         if cases_on and not refused and self._engine is not None and plan_facts.ran and plan_facts.statements:
-            cases = await self._run_cases(spec, sql, test_data, timings)
+            cases, oracle_facts = await self._run_cases(spec, sql, test_data, timings, plan_oracle)
             ran = True
+            if plan_oracle is not None and oracle_facts is not None:
+                oracle = await self._judge_oracle(
+                    spec, sql, plan_oracle, oracle_facts, reference_sql=reference_sql, timings=timings
+                )
         timings["total_s"] = round(time.perf_counter() - began, 3)
         return assess(
             Inputs(
@@ -137,6 +171,7 @@ class ValidationUseCase:
                 knowledge=knowledge,
                 job_config=job_config,
                 missing_artifacts=tuple(missing_artifacts),
+                oracle=oracle,
             ),
             rule_config=self.rule_config,
             run_id=run_id,
@@ -152,15 +187,19 @@ class ValidationUseCase:
         sql: str,
         test_data: Mapping[str, Any] | None,
         timings: dict[str, float],
-    ) -> list[CaseFacts]:
-        """The request's cases and the generated edge cases, in one engine call (one Flink job).
+        oracle: OraclePlan | None,
+    ) -> tuple[list[CaseFacts], CaseFacts | None]:
+        """The request's cases, the generated edge case and the oracle's data, in one engine call
+        (one Flink job); the oracle's facts come last.
 
-        `cases_s` is that whole run, edge cases included; `edge_cases_s` is the edge case's
-        share of it (its `seconds`), not time on top.
+        `cases_s` is that whole run; `edge_cases_s` and `oracle_s` are those cases' shares of it
+        (their `seconds`), not time on top.
         """
         engine = self._engine
         assert engine is not None
         mappings = [c.model_dump(mode="json") for c in spec.cases]
+        if oracle is not None:
+            mappings.append(oracle.case_mapping())
         edge_data = test_data if self.run_edge_cases and test_data else None
         t0 = time.perf_counter()
         cases = await asyncio.to_thread(
@@ -171,9 +210,92 @@ class ValidationUseCase:
             is_aggregate=spec.aggregation.is_aggregate,
         )
         timings["cases_s"] = round(time.perf_counter() - t0, 3)
-        if edge_data is not None:
-            timings["edge_cases_s"] = round(cases[-1].seconds, 3)
-        return cases
+        edge = cases.pop() if edge_data is not None else None
+        oracle_facts = cases.pop() if oracle is not None else None
+        if edge is not None:
+            timings["edge_cases_s"] = round(edge.seconds, 3)
+            cases.append(edge)
+        if oracle_facts is not None:
+            timings["oracle_s"] = round(oracle_facts.seconds, 3)
+        return cases, oracle_facts
+
+    @staticmethod
+    def _prepare_oracle(spec: RequestSpec, timings: dict[str, float]) -> OraclePlan | None:
+        t0 = time.perf_counter()
+        try:
+            plan = prepare_oracle(spec)
+        except Exception:  # a defect of ours must not cost the user the rest of the validation
+            log.exception("the oracle's data could not be derived")
+            return None
+        timings["oracle_prepare_s"] = round(time.perf_counter() - t0, 3)
+        return plan
+
+    async def _judge_oracle(
+        self,
+        spec: RequestSpec,
+        sql: str,
+        plan: OraclePlan,
+        facts: CaseFacts,
+        *,
+        reference_sql: str | None,
+        timings: dict[str, float],
+    ) -> OracleSummary:
+        """The job's rows on the oracle's data against the interpreter's and (for SQL that is not
+        the compiler's own) the compiler's job's rows on the same data."""
+        reference: list[dict[str, Any]] | None = None
+        reference_note: str | None = None
+        if reference_sql is not None and not _same_job(reference_sql, sql):
+            engine = self._engine
+            assert engine is not None
+            t0 = time.perf_counter()
+            ran = await asyncio.to_thread(
+                engine.run_all_cases,
+                reference_sql,
+                [plan.case_mapping()],
+                test_data=None,
+                is_aggregate=spec.aggregation.is_aggregate,
+            )
+            timings["oracle_reference_s"] = round(time.perf_counter() - t0, 3)
+            if ran and ran[0].error is None:
+                reference = [dict(r) for r in ran[0].rows]
+            else:
+                reference_note = (
+                    f"the compiler's job did not run on the data: {ran[0].error if ran else 'no result'}"
+                )
+        error = facts.error
+        t0 = time.perf_counter()
+        summary = await asyncio.to_thread(
+            judge_oracle,
+            spec,
+            plan,
+            actual=None if error else [dict(r) for r in facts.rows],
+            actual_error=error,
+            fidelity=facts.fidelity,
+            reference=reference,
+            reference_note=reference_note,
+            seconds=facts.seconds + timings.get("oracle_reference_s", 0.0),
+        )
+        timings["oracle_judge_s"] = round(time.perf_counter() - t0, 3)
+        return summary
+
+
+async def reference_job(compiler: Compiler | None, spec_json: str) -> str | None:
+    """The compiler's own job for the spec, or None (logged) when the generator cannot be asked:
+    the interpreter alone is then the oracle."""
+    if compiler is None:
+        return None
+    try:
+        return await compiler.compile(spec_json)
+    except PeerError as exc:
+        log.warning("no reference job: the interpreter alone judges", error=str(exc)[:300])
+        return None
+
+
+def _same_job(a: str, b: str) -> bool:
+    try:
+        return script_digest(a) == script_digest(b)
+    except LexError:
+        return False
 
 
 def scored_event(cause: SqlGenerated, stored: StoredReport) -> ValidationScored:
@@ -219,7 +341,9 @@ class ValidatorHandlers:
         use_case: ValidationUseCase,
         artifacts: Artifacts,
         spec_wait_s: float = 15.0,
+        compiler: Compiler | None = None,
     ) -> None:
+        self._compiler = compiler
         self._reports = reports
         self._publisher = publisher
         self.use_case = use_case
@@ -266,6 +390,8 @@ class ValidatorHandlers:
         run = await self._wait_spec(run_id)
         spec = RequestSpec.model_validate_json(run.spec_json)
         artifacts = await self._artifacts.read(event.artifact_ref, spec.job.domain)
+        # An LLM's answer is not the compiler's job: the compiler's own is the second oracle.
+        reference = await reference_job(self._compiler, run.spec_json) if event.llm_used else None
         report = await self.use_case.validate(
             spec,
             event.sql,
@@ -275,6 +401,7 @@ class ValidatorHandlers:
             job_config=artifacts.job_config,
             missing_artifacts=artifacts.missing,
             spec_json=run.spec_json,
+            reference_sql=reference,
         )
         stored = await self._reports.save_report(report, render_markdown(report))
         log.info(

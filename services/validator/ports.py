@@ -83,5 +83,15 @@ class Artifacts(Protocol):
         ...
 
 
+class PeerError(Exception):
+    """A peer service could not answer, or refused the input (the message says which and why)."""
+
+
+class Compiler(Protocol):
+    async def compile(self, spec_json: str) -> str:
+        """The compiler's own job for the spec (PeerError when it cannot be had)."""
+        ...
+
+
 class Publisher(Protocol):
     async def publish(self, event: Event) -> None: ...

@@ -26,6 +26,7 @@ class ValidatorSettings(MeshSettings):
     # Data-accuracy runs (request cases and generated edge cases) on/off; off = provisional.
     validator_run_cases: bool = True
     validator_run_edge_cases: bool = True
+    validator_run_oracle: bool = True  # the job on spec-derived data against the oracles
     validator_use_postgres: bool = True
     # Start the JVM and PostgreSQL when the service starts, not on the first job.
     validator_warm_on_start: bool = True

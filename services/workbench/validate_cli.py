@@ -241,6 +241,8 @@ def _json_payload(report: Report) -> dict[str, Any]:
             for f in report.findings
         ],
         "cases": [c.model_dump(mode="json") for c in report.cases],
+        # the spec-derived data, the oracle that judged it and the differences (None: not run)
+        "oracle": report.oracle.model_dump(mode="json") if report.oracle is not None else None,
     }
 
 
@@ -257,6 +259,21 @@ def _print_human(report: Report) -> None:
     for c in report.cases:
         typer.echo(
             f"case {c.name}: {'PASS' if c.passed else 'FAIL'} ({c.fidelity}){' ' + c.detail if c.detail else ''}"
+        )
+    o = report.oracle
+    if o is not None:
+        events = sum(1 for i in o.inputs if i.table == "events")
+        verdict = (
+            "the job failed on it"
+            if o.job_error
+            else "not judged"
+            if o.oracle == "none" or o.actual_rows is None
+            else f"{len(o.differences)} difference(s)"
+        )
+        typer.echo(
+            f"oracle ({o.oracle}): {events} events + {len(o.inputs) - events} dimension rows "
+            f"derived from the spec, {o.expected_rows if o.expected_rows is not None else '-'} expected rows: {verdict}"
+            + (f" ({o.note})" if o.note else "")
         )
     if report.provisional:
         typer.echo("provisional: " + "; ".join(report.provisional_reasons))
@@ -314,7 +331,12 @@ def validate(  # noqa: PLR0917 - typer options
         with console.status("Starting the Flink JVM…"):
             runner.warm() if use_case.run_cases else runner.engine()
         with console.status("Planning and running the cases…" if use_case.run_cases else "Planning…"):
-            report = asyncio.run(use_case.validate(spec, script, test_data=test_data, job_config=job_config))
+            reference = compiled[0] if compiled is not None and sql is not None else None
+            report = asyncio.run(
+                use_case.validate(
+                    spec, script, test_data=test_data, job_config=job_config, reference_sql=reference
+                )
+            )
     finally:
         runner.close()
     if out is not None:

@@ -11,13 +11,14 @@ from services.mesh.grpc_client import open_channel
 from services.mesh.rpc.streamwright.v1 import generator_pb2, generator_pb2_grpc, ingest_pb2, ingest_pb2_grpc
 from services.mesh.service import peer_target
 from services.mesh.settings import MeshSettings
+from services.validator.ports import PeerError
 
 
-class PeerUnavailable(Exception):
+class PeerUnavailable(PeerError):
     """A peer service could not be asked."""
 
 
-class PeerRejected(ValueError):
+class PeerRejected(PeerError, ValueError):
     """The peer answered, and refused the input (the message says why)."""
 
 

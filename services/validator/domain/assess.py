@@ -120,6 +120,7 @@ def assess(
         swaps=swaps,
         engine_notes=tuple(plan.notes) if plan is not None else (),
         timings=dict(timings or {}),
+        oracle=inputs.oracle,
     )
     return report.model_copy(update={"deployment_advice": _advice(ctx, report)})
 

@@ -12,12 +12,13 @@ from services.flinksql.spec import Table
 from services.flinksql.sqltypes import FlinkType, parse_type
 from services.validator.domain import sqlview as sv
 from services.validator.domain.context import Context
-from services.validator.domain.model import CaseFacts
+from services.validator.domain.model import CaseFacts, OracleDifference
 
 
 def run(ctx: Context) -> None:
     _artifacts(ctx)
     _cases(ctx)
+    _oracle(ctx)
     _columns_produced(ctx)
     _result_schema(ctx)
     _dimension_schemas(ctx)
@@ -91,6 +92,87 @@ def _cases(ctx: Context) -> None:
                 location=f"case {case.name}",
                 name=case.name,
             )
+
+
+def _difference_text(ctx: Context, d: OracleDifference) -> str:
+    """One finding's message: what differs, how often, the first input, the values, the cause."""
+    share = f"{d.rows} of {d.of_rows} expected row(s)"
+    if d.kind == "column":
+        head = ctx.t(
+            f"Column {d.column}: {share} differ from the oracle's",
+            f"字段 {d.column}: {share} 与预言机不同",
+        )
+    elif d.kind == "missing_rows":
+        head = ctx.t(
+            f"{d.rows} row(s) missing (the request keeps them)", f"缺少 {d.rows} 行 (需求保留这些行)"
+        )
+    else:
+        head = ctx.t(
+            f"{d.rows} extra row(s) (the request drops them)", f"多出 {d.rows} 行 (需求会过滤这些行)"
+        )
+    parts = [head]
+    if d.expected is not None:
+        parts.append(ctx.t(f"expected {d.expected}", f"预期 {d.expected}"))
+    if d.actual is not None:
+        parts.append(ctx.t(f"actual {d.actual}", f"实际 {d.actual}"))
+    if d.first_input:
+        parts.append(ctx.t(f"first input: {d.first_input}", f"首个相关输入: {d.first_input}"))
+    if d.cause:
+        parts.append(ctx.t(f"likely cause: {d.cause}", f"可能原因: {d.cause}"))
+    return "; ".join(parts)
+
+
+def _oracle(ctx: Context) -> None:
+    """The job's rows on spec-derived data against the oracles (docs/validator-oracle.md)."""
+    summary = ctx.inputs.oracle
+    if summary is None:
+        return
+    ctx.ran("accuracy.oracle_unavailable")
+    ctx.ran("accuracy.oracles_disagree")
+    if summary.oracle == "none":
+        ctx.add(
+            "accuracy.oracle_unavailable",
+            ctx.t(
+                f"No oracle judged the job's rows on spec-derived data: {summary.note or 'none available'}",
+                f"没有预言机校验作业在规格生成数据上的结果: {summary.note or '不可用'}",
+            ),
+            location="oracle",
+        )
+    for d in summary.disagreement:
+        ctx.add(
+            "accuracy.oracles_disagree",
+            ctx.t("Interpreter vs compiler's job: ", "解释器与编译器作业不一致: ") + _difference_text(ctx, d),
+            location="oracle",
+            name=d.column,
+        )
+    ctx.ran("accuracy.oracle_job_failed")
+    if summary.job_error is not None:
+        ctx.add(
+            "accuracy.oracle_job_failed",
+            ctx.t(
+                f"The job failed on the spec-derived data ({len(summary.inputs)} input rows): {summary.job_error}",
+                f"作业在规格生成数据 ({len(summary.inputs)} 行输入) 上失败: {summary.job_error}",
+            ),
+            location="oracle",
+            # unscreened data (no interpreter) may hold rows Flink rightly fails on
+            severity=None if summary.data_screened else "warning",
+        )
+        return
+    if summary.oracle == "none" or summary.actual_rows is None:
+        return
+    columns = [d for d in summary.differences if d.kind == "column"]
+    ctx.ran("accuracy.oracle_column", len(ctx.spec.result.columns))
+    for d in columns:
+        ctx.add(
+            "accuracy.oracle_column",
+            _difference_text(ctx, d),
+            location=f"result column {d.column}",
+            name=d.column,
+        )
+    ctx.ran("accuracy.oracle_rows")
+    for d in summary.differences:
+        if d.kind != "column":
+            ctx.add("accuracy.oracle_rows", _difference_text(ctx, d), location="oracle")
 
 
 def _edge(ctx: Context, case: CaseFacts) -> None:

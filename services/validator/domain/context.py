@@ -17,6 +17,7 @@ from services.validator.domain.model import (
     JobConfig,
     KnowledgeFacts,
     Language,
+    OracleSummary,
     PlanFacts,
     SeverityName,
 )
@@ -37,6 +38,7 @@ class Inputs:
     knowledge: KnowledgeFacts | None = None
     job_config: JobConfig | None = None
     missing_artifacts: tuple[str, ...] = ()  # artifact paths the run should have and has not
+    oracle: OracleSummary | None = None  # the job on spec-derived data against the oracles
 
 
 @dataclass

@@ -162,6 +162,49 @@ class CoverageItem(_Model):
     tested_by: tuple[str, ...] = ()
 
 
+class OracleInput(_Model):
+    """One spec-derived input row, as the report shows it: the table, why it is there, the row."""
+
+    table: str  # "events" or a dimension table
+    purpose: str
+    row: dict[str, Any]
+
+
+class OracleDifference(_Model):
+    """How the job's rows differ from the oracle's on the spec-derived data.
+
+    `kind` "column": `column`'s values differ in `rows` rows paired by key; "missing_rows" /
+    "extra_rows": rows the oracle has and the job has not (or the other way round).
+    """
+
+    kind: Literal["column", "missing_rows", "extra_rows"]
+    column: str | None = None
+    rows: int
+    of_rows: int  # rows the oracle expects (the denominator of `rows`)
+    first_input: str | None = None  # the input that shows it: "event #3 (why it is there): {...}"
+    expected: str | None = None  # the first differing value / row, as text
+    actual: str | None = None
+    cause: str | None = None  # the likely cause, when it can be told
+
+
+class OracleSummary(_Model):
+    """The oracle's verdict on one job: which oracle gave the expected rows, the data, the differences."""
+
+    oracle: Literal["interpreter", "compiler job", "interpreter and compiler job", "none"]
+    note: str | None = None  # why an oracle did not judge, or how the two disagreed
+    seed: int = 0
+    inputs: tuple[OracleInput, ...] = ()
+    dropped: tuple[str, ...] = ()  # inputs left out (Flink would fail the job on them) and why
+    expected_rows: int | None = None
+    actual_rows: int | None = None
+    fidelity: str | None = None
+    job_error: str | None = None  # the job failed on the data
+    data_screened: bool = False  # the interpreter checked that no input makes Flink fail the job
+    differences: tuple[OracleDifference, ...] = ()
+    disagreement: tuple[OracleDifference, ...] = ()  # the interpreter vs the compiler's job
+    seconds: float = 0.0
+
+
 class CaseSummary(_Model):
     name: str
     source: str
@@ -202,6 +245,7 @@ class Report(_Model):
     engine_notes: tuple[str, ...] = ()
     deployment_advice: tuple[str, ...] = ()
     timings: dict[str, float] = Field(default_factory=dict)
+    oracle: OracleSummary | None = None  # the spec-derived data run (None: it did not run)
 
     def count(self, severity: SeverityName) -> int:
         return sum(1 for f in self.findings if f.severity == severity)

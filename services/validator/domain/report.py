@@ -9,8 +9,11 @@ results with their fidelity, the validator's option swaps, and deployment advice
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+
 from services.flinksql.artifacts import ArtifactLayout
-from services.validator.domain.model import Report, SeverityName
+from services.validator.domain.model import OracleDifference, Report, SeverityName
 
 _ICON = {"EXCELLENT": "✅", "GOOD": "✅", "FAIR": "⚠️", "POOR": "❌"}
 
@@ -29,6 +32,79 @@ def _cell(text: object) -> str:
 
 def render_json(report: Report) -> str:
     return report.model_dump_json(indent=2)
+
+
+def _oracle_section(report: Report, t: Callable[[str, str], str]) -> list[str]:
+    """The spec-derived data, the oracle that judged it, and the differences found."""
+    o = report.oracle
+    out = ["", t("## 🔮 Oracle: spec-derived data", "## 🔮 预言机: 规格生成数据")]
+    if o is None:
+        out.append(t("The oracle did not run.", "预言机未执行。"))
+        return out
+    differing = len(o.differences)
+    verdict = (
+        t("the job failed on the data", "作业在数据上失败")
+        if o.job_error
+        else t("not judged", "未校验")
+        if o.oracle == "none" or o.actual_rows is None
+        else t("✅ the job's rows equal the oracle's", "✅ 作业结果与预言机一致")
+        if not differing
+        else t(f"❌ {differing} difference(s)", f"❌ {differing} 处差异")
+    )
+    out.append(t("| Item | Value |", "| 项目 | 值 |"))
+    out.append("|------|-----|")
+    events = sum(1 for i in o.inputs if i.table == "events")
+    rows = [
+        (t("Oracle", "预言机"), o.oracle),
+        (
+            t("Inputs (seed)", "输入 (种子)"),
+            f"{events} events + {len(o.inputs) - events} dimension rows ({o.seed})",
+        ),
+        (
+            t("Expected / actual rows", "预期 / 实际行数"),
+            f"{o.expected_rows if o.expected_rows is not None else '-'} / {o.actual_rows if o.actual_rows is not None else '-'}",
+        ),
+        (t("Fidelity", "保真度"), o.fidelity or "-"),
+        (t("Verdict", "结论"), verdict),
+    ]
+    if o.note:
+        rows.append((t("Note", "说明"), o.note))
+    out += [f"| {_cell(k)} | {_cell(v)} |" for k, v in rows]
+    if o.job_error:
+        out += ["", f"```text\n{o.job_error}\n```"]
+    sections: tuple[tuple[str, tuple[OracleDifference, ...]], ...] = (
+        (t("Differences", "差异"), o.differences),
+        (t("Interpreter vs compiler's job", "解释器与编译器作业差异"), o.disagreement),
+    )
+    for title, items in sections:
+        if not items:
+            continue
+        out += [
+            "",
+            f"### {title}",
+            t(
+                "| What | Rows | Expected | Actual | First input | Likely cause |",
+                "| 内容 | 行数 | 预期 | 实际 | 首个输入 | 可能原因 |",
+            ),
+            "|------|------|------|------|------|------|",
+        ]
+        for d in items:
+            what = d.column if d.kind == "column" else d.kind.replace("_", " ")
+            out.append(
+                f"| {_cell(what)} | {d.rows}/{d.of_rows} | {_cell(d.expected or '-')} | {_cell(d.actual or '-')} | "
+                f"{_cell(d.first_input or '-')} | {_cell(d.cause or '-')} |"
+            )
+    out += ["", "<details><summary>" + t("The generated inputs", "生成的输入") + "</summary>", ""]
+    out.append(t("| # | Table | Why it is there | Row |", "| # | 表 | 用途 | 行 |"))
+    out.append("|---|------|------|------|")
+    for n, i in enumerate(o.inputs, 1):
+        out.append(
+            f"| {n} | {_cell(i.table)} | {_cell(i.purpose)} | `{_cell(json.dumps(i.row, ensure_ascii=False, default=str))}` |"
+        )
+    for reason in o.dropped:
+        out.append(f"| - | - | {_cell(t('left out: ', '已剔除: ') + reason)} | - |")
+    out += ["", "</details>"]
+    return out
 
 
 def render_markdown(report: Report) -> str:  # noqa: C901, PLR0912, PLR0915 - one document, top to bottom
@@ -158,6 +234,7 @@ def render_markdown(report: Report) -> str:  # noqa: C901, PLR0912, PLR0915 - on
             )
     else:
         out.append(t("No cases were run.", "未执行用例。"))
+    out += _oracle_section(report, t)
     if report.swaps:
         out.append("")
         out.append(t("## 🔁 Option swaps (validation only)", "## 🔁 连接器参数替换 (仅验证时)"))

@@ -24,7 +24,7 @@ from typing import Any, cast
 
 from services.validator.domain.model import DimensionName, SeverityName
 
-CATALOGUE_VERSION = "sw-rules-1.2"  # 1.1: artifact_missing, statement_kind_refused, query_hint; 1.2: jdbc_password_missing, lookup_unsupported_connector
+CATALOGUE_VERSION = "sw-rules-1.3"  # 1.1: artifact_missing, statement_kind_refused, query_hint; 1.2: jdbc_password_missing, lookup_unsupported_connector; 1.3: the oracle rules
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +262,67 @@ CATALOGUE: tuple[Rule, ...] = (
             "检查非空字段、主键唯一性与过滤条件。",
         ),
         cap=30,
+    ),
+    _r(
+        "accuracy.oracle_column",
+        ACC,
+        "critical",
+        25,
+        (
+            "Every result column equals the oracle's on spec-derived data",
+            "规格生成数据上每个结果字段与预言机一致",
+        ),
+        (
+            "Map the column as the request's field mapping says (the finding names the input and the likely cause).",
+            "按需求的字段映射产出该字段 (发现项给出了输入与可能原因)。",
+        ),
+    ),
+    _r(
+        "accuracy.oracle_rows",
+        ACC,
+        "critical",
+        25,
+        (
+            "The job keeps exactly the rows the request keeps on spec-derived data",
+            "规格生成数据上作业保留的行与需求一致",
+        ),
+        (
+            "Apply the request's filters, business rules and join types exactly (the finding names the constraint).",
+            "严格按需求实现过滤条件、业务规则与关联类型 (发现项给出了相关约束)。",
+        ),
+    ),
+    _r(
+        "accuracy.oracle_job_failed",
+        ACC,
+        "critical",
+        25,
+        ("The job runs on spec-derived data", "作业可在规格生成数据上运行"),
+        (
+            "Make the job total over its inputs (NULLs, boundaries, text that does not parse): TRY_CAST, COALESCE.",
+            "让作业能处理所有输入 (NULL、边界值、无法解析的文本): 使用 TRY_CAST、COALESCE。",
+        ),
+    ),
+    _r(
+        "accuracy.oracles_disagree",
+        ACC,
+        "info",
+        0,
+        ("The interpreter and the compiler agree", "解释器与编译器结果一致"),
+        (
+            "A defect of Streamwright (its compiler or its interpreter): report it with this request.",
+            "Streamwright 自身缺陷 (编译器或解释器): 请附上本需求反馈。",
+        ),
+    ),
+    _r(
+        "accuracy.oracle_unavailable",
+        ACC,
+        "info",
+        0,
+        ("An oracle judged the job's rows", "预言机校验了作业结果"),
+        (
+            "Add data-accuracy cases: no oracle covers this request's constructs.",
+            "请补充数据准确性用例: 预言机不支持本需求中的写法。",
+        ),
     ),
     _r(
         "accuracy.column_not_produced",

@@ -12,7 +12,7 @@ from services.mesh.rpc.streamwright.v1 import common_pb2, validator_pb2, validat
 from services.validator.adapters.peers_client import PeerRejected, Peers, PeerUnavailable
 from services.validator.domain.model import Report
 from services.validator.domain.report import render_json, render_markdown
-from services.validator.handlers import ValidationUseCase
+from services.validator.handlers import ValidationUseCase, reference_job
 from services.validator.ports import ReportRepository
 
 SERVICE_NAME = validator_pb2.DESCRIPTOR.services_by_name["ValidatorService"].full_name
@@ -119,5 +119,9 @@ class ValidatorApi(validator_pb2_grpc.ValidatorServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc).splitlines()[0][:2000])
             raise
         run_cases = request.run_cases if request.HasField("run_cases") else None
-        report = await self._use_case.validate(spec, sql, spec_json=spec_json, run_cases=run_cases)
+        # hand-written SQL: the compiler's own job is the second oracle (None when unavailable)
+        reference = await reference_job(self._peers, spec_json) if request.HasField("sql") else None
+        report = await self._use_case.validate(
+            spec, sql, spec_json=spec_json, run_cases=run_cases, reference_sql=reference
+        )
         return to_proto(report, render_markdown(report))

@@ -32,8 +32,12 @@ def _spec() -> RequestSpec:
 
 
 class BatchingEngine:
-    def __init__(self) -> None:
+    """Answers every case with `rows` (default: none), the edge case with a pass."""
+
+    def __init__(self, rows: Mapping[str, list[dict[str, Any]]] | None = None) -> None:
         self.calls: list[str] = []
+        self.sent: list[tuple[str, list[str]]] = []  # (sql, case names) per call
+        self.rows = rows or {}
 
     def plan(self, sql: str) -> PlanFacts:
         return PLAN
@@ -47,7 +51,12 @@ class BatchingEngine:
         is_aggregate: bool,
     ) -> list[CaseFacts]:
         self.calls.append("run_all_cases")
-        out = [CaseFacts(name=str(c["name"]), passed=True, seconds=0.5) for c in cases]
+        cases = list(cases)
+        self.sent.append((sql, [str(c["name"]) for c in cases]))
+        out = [
+            CaseFacts(name=str(c["name"]), passed=True, seconds=0.5, rows=tuple(self.rows.get(sql, [])))
+            for c in cases
+        ]
         if test_data is not None:
             out.append(
                 CaseFacts(
@@ -66,7 +75,8 @@ async def test_a_batching_engine_gets_every_case_in_one_call() -> None:
     case's share of it; a note on how a case ran reaches the report."""
     spec = _spec()
     engine = BatchingEngine()
-    report = await ValidationUseCase(engine=engine, knowledge=None).validate(spec, SQL, test_data=TEST_DATA)
+    use_case = ValidationUseCase(engine=engine, knowledge=None, run_oracle=False)
+    report = await use_case.validate(spec, SQL, test_data=TEST_DATA)
     assert engine.calls == ["run_all_cases"]
     names = [c.name for c in report.cases]
     assert names == [*(c.name for c in spec.cases), "generated_edge_cases"]
@@ -79,8 +89,40 @@ async def test_a_batching_engine_gets_every_case_in_one_call() -> None:
 
 async def test_edge_cases_off_sends_no_test_data() -> None:
     engine = BatchingEngine()
-    use_case = ValidationUseCase(engine=engine, knowledge=None, run_edge_cases=False)
+    use_case = ValidationUseCase(engine=engine, knowledge=None, run_edge_cases=False, run_oracle=False)
     report = await use_case.validate(_spec(), SQL, test_data=TEST_DATA)
     assert engine.calls == ["run_all_cases"]
     assert all(c.source == "request" for c in report.cases)
     assert "edge_cases_s" not in report.timings
+
+
+async def test_the_oracle_case_rides_in_the_same_call_and_is_judged_apart() -> None:
+    """The spec-derived data is one more case in the one call (after the request's, before the
+    edge case); it is not a request case in the report, its verdict is the report's `oracle`."""
+    spec = _spec()
+    engine = BatchingEngine()
+    report = await ValidationUseCase(engine=engine, knowledge=None).validate(spec, SQL, test_data=TEST_DATA)
+    assert [names for _, names in engine.sent] == [[*(c.name for c in spec.cases), "oracle"]]
+    assert [c.name for c in report.cases] == [*(c.name for c in spec.cases), "generated_edge_cases"]
+    assert report.oracle is not None and report.oracle.oracle == "interpreter"
+    # the fake job wrote no rows: every expected row is missing, a Critical finding
+    assert report.oracle.actual_rows == 0
+    assert [d.kind for d in report.oracle.differences] == ["missing_rows"]
+    assert "accuracy.oracle_rows" in {f.code for f in report.findings if f.severity == "critical"}
+    assert {"oracle_s", "oracle_prepare_s", "oracle_judge_s"} <= set(report.timings)
+
+
+async def test_other_sql_runs_the_compilers_job_as_the_second_oracle() -> None:
+    """With a reference job the engine gets a second call: the reference on the oracle's data
+    alone. The same job as the reference is not run twice."""
+    spec = _spec()
+    reference = SQL + " WHERE TRUE"
+    engine = BatchingEngine()
+    use_case = ValidationUseCase(engine=engine, knowledge=None)
+    report = await use_case.validate(spec, SQL, reference_sql=reference)
+    assert engine.sent[1] == (reference, ["oracle"])
+    assert report.oracle is not None and report.oracle.oracle == "interpreter and compiler job"
+    assert "oracle_reference_s" in report.timings
+    again = BatchingEngine()
+    await ValidationUseCase(engine=again, knowledge=None).validate(spec, SQL, reference_sql=f"  {SQL} ;")
+    assert len(again.sent) == 1
