@@ -349,7 +349,7 @@ def _with_names(toks: Sequence[Tok]) -> set[str]:
     return names
 
 
-def read_insert(  # noqa: C901 - one pass over the statement, step by step
+def read_insert(
     st: Statement, *, payload_types: dict[str, FlinkType], aliases: Sequence[tuple[str, str]]
 ) -> InsertView:
     text = st.text
@@ -389,26 +389,13 @@ def read_insert(  # noqa: C901 - one pass over the statement, step by step
         seen[table] += 1
         if n < len(options):
             rename[alias or table] = options[n]
-    rewritten: list[Tok] = []
-    for k, original in enumerate(toks):
-        tok = original
-        if tok.kind == "col" and not tok.text.startswith("PAYLOAD."):
-            qual, _, name = tok.text.rpartition(".")
-            if qual in source_aliases and name in extracted:
-                tok = Tok(extracted[name], "col", tok.start, tok.end)
-            elif qual in rename:
-                tok = Tok(f"{rename[qual]}.{name}", "col", tok.start, tok.end)
-        elif (
-            _is_name(tok)
-            and tok.text in extracted
-            and (k == 0 or toks[k - 1].text != "AS")
-            and (k + 1 >= len(toks) or toks[k + 1].text != "(")
-        ):
-            tok = Tok(extracted[tok.text], "col", tok.start, tok.end)
-        rewritten.append(tok)
-    toks = rewritten
+    # the INSERT head (target, PARTITION spec, column list) names sink columns, never a
+    # subquery's: read it before the names are resolved, and resolve only the query after it
+    head = _insert_head(toks)
+    toks = [*toks[: head.body], *_resolve_names(toks[head.body :], source_aliases, extracted, rename)]
     target = query.insert_target(text)
-    columns, items, star = _select_list(toks, text)
+    items, star = _select_list(toks, text, head)
+    columns = head.columns
     joins = _joins(toks, refs, rename, st)
     where = _where(toks)
     group_by = any(
@@ -430,6 +417,31 @@ def read_insert(  # noqa: C901 - one pass over the statement, step by step
     )
 
 
+def _resolve_names(
+    toks: Sequence[Tok], source_aliases: set[str], extracted: dict[str, str], rename: dict[str, str]
+) -> list[Tok]:
+    """Extraction aliases (`src.name`, or a bare `name`) as their payload column, dimension
+    aliases renamed to the request's; an alias being defined (`AS name`) and functions stay."""
+    out: list[Tok] = []
+    for k, original in enumerate(toks):
+        tok = original
+        if tok.kind == "col" and not tok.text.startswith("PAYLOAD."):
+            qual, _, name = tok.text.rpartition(".")
+            if qual in source_aliases and name in extracted:
+                tok = Tok(extracted[name], "col", tok.start, tok.end)
+            elif qual in rename:
+                tok = Tok(f"{rename[qual]}.{name}", "col", tok.start, tok.end)
+        elif (
+            _is_name(tok)
+            and tok.text in extracted
+            and (k == 0 or toks[k - 1].text != "AS")
+            and (k + 1 >= len(toks) or toks[k + 1].text != "(")
+        ):
+            tok = Tok(extracted[tok.text], "col", tok.start, tok.end)
+        out.append(tok)
+    return out
+
+
 def _depths(toks: Sequence[Tok]) -> list[int]:
     out: list[int] = []
     depth = 0
@@ -445,33 +457,40 @@ def _depths(toks: Sequence[Tok]) -> list[int]:
     return out
 
 
-def _select_list(  # noqa: C901, PLR0912
-    toks: Sequence[Tok], text: str
-) -> tuple[list[str] | None, list[SelectItem], bool]:
+@dataclass(frozen=True, slots=True)
+class _InsertHead:
+    columns: list[str] | None  # the INSERT column list (upper-cased, unquoted), None when absent
+    body: int  # index of the first token of the query after the head (0 when there is no INTO)
+
+
+def _insert_head(toks: Sequence[Tok]) -> _InsertHead:
+    """`INSERT {INTO | OVERWRITE} [TABLE] target [PARTITION (spec)] [(columns)]`, read from the tokens."""
+    for k, tok in enumerate(toks):
+        if tok.text in ("INTO", "OVERWRITE") and tok.kind == "word":
+            j = k + 1
+            if j < len(toks) and toks[j].text == "TABLE" and toks[j].kind == "word":
+                j += 1
+            j += 1  # the table name (dotted names are one token)
+            if j + 1 < len(toks) and toks[j].text == "PARTITION" and toks[j + 1].text == "(":
+                j = _close(toks, j + 1) + 1
+            if j < len(toks) and toks[j].text == "(" and toks[j].kind == "punct":
+                close = _close(toks, j)
+                names = [t.text.rsplit(".", 1)[-1] for t in toks[j + 1 : close] if t.text != ","]
+                return _InsertHead(names, close + 1)
+            return _InsertHead(None, min(j, len(toks)))
+    return _InsertHead(None, 0)
+
+
+def _select_list(toks: Sequence[Tok], text: str, head: _InsertHead) -> tuple[list[SelectItem], bool]:
     depth = _depths(toks)
     star = any(
         t.text == "*" and k > 0 and toks[k - 1].text in ("SELECT", ",", "DISTINCT") and not _in_count(toks, k)
         for k, t in enumerate(toks)
     )
-    # INSERT INTO target ( cols ) SELECT
-    columns: list[str] | None = None
-    start = 0
-    for k, tok in enumerate(toks):
-        if tok.text in ("INTO", "OVERWRITE") and tok.kind == "word":
-            j = k + 1
-            if j < len(toks) and toks[j].text == "TABLE":
-                j += 1
-            j += 1  # the table name (dotted names are one token)
-            if j < len(toks) and toks[j].text == "(":
-                close = _close(toks, j)
-                columns = [t.text.rsplit(".", 1)[-1] for t in toks[j + 1 : close] if t.text != ","]
-                start = close + 1
-            else:
-                start = j
-            break
+    columns, start = head.columns, head.body
     sel = next((k for k in range(start, len(toks)) if toks[k].text == "SELECT" and depth[k] == 0), None)
     if sel is None:
-        return columns, [], star
+        return [], star
     end = next((k for k in range(sel + 1, len(toks)) if toks[k].text == "FROM" and depth[k] == 0), len(toks))
     body = list(toks[sel + 1 : end])
     if body and body[0].text in ("DISTINCT", "ALL"):
@@ -499,7 +518,7 @@ def _select_list(  # noqa: C901, PLR0912
             column = alias
         raw = text[expr[0].start : expr[-1].end] if expr else ""
         items.append(SelectItem(column, list(expr), raw))
-    return columns, items, star
+    return items, star
 
 
 def _in_count(toks: Sequence[Tok], k: int) -> bool:
