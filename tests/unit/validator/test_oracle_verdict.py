@@ -6,7 +6,7 @@ kind of mistake a person or a model makes), or by editing the expected rows dire
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from oracle_support import fixture_spec, remap
@@ -112,7 +112,7 @@ def test_a_lost_decimal_scale_is_a_cast_cause() -> None:
     actual = [dict(r) for r in plan.expected]
     for r in actual:
         if r["pay_amount"] is not None:
-            r["pay_amount"] = r["pay_amount"].quantize(Decimal("1"))
+            r["pay_amount"] = r["pay_amount"].quantize(Decimal("1"), rounding=ROUND_HALF_UP)  # as Flink casts
     _, summary = _judged(spec, actual)
     (d,) = [d for d in summary.differences if d.column == "pay_amount"]
     assert d.cause is not None and "0 decimal place" in d.cause and "scale" in d.cause
@@ -226,3 +226,43 @@ def test_no_oracle_is_an_info_finding_that_says_why() -> None:
     summary = judge_oracle(spec, prepare_oracle(spec), actual=[])
     (f,) = [f for f in _report(spec, summary).findings if f.code == "accuracy.oracle_unavailable"]
     assert f.severity == "info" and "UUID" in f.message
+
+
+def test_count_distinct_of_another_field_is_caught() -> None:
+    """The data repeats the distinct field alone in a group (other fields fresh), so counting
+    distinct values of another field gives other counts."""
+    spec = fixture_spec("user-activity")
+    plan = prepare_oracle(spec)
+    wrong = remap(spec, "session_count", "COUNT(DISTINCT payload.pageId)")
+    _, summary = _judged(spec, _rows_of(wrong, plan))
+    assert [d.column for d in summary.differences] == ["session_count"]
+
+
+def test_a_sum_without_its_default_is_caught_by_an_all_null_group() -> None:
+    spec = fixture_spec("user-activity")
+    plan = prepare_oracle(spec)
+    assert any("all NULL" in p and "total_stay_ms" in p for p in plan.data.purposes)
+    wrong = remap(spec, "total_stay_ms", "SUM(payload.stayMillis)")
+    _, summary = _judged(spec, _rows_of(wrong, plan))
+    assert summary.differences
+    assert all(d.column in (None, "total_stay_ms") for d in summary.differences)
+
+
+def _keyed(spec: RequestSpec, *key: str) -> RequestSpec:
+    return spec.model_copy(update={"result": spec.result.model_copy(update={"primary_key": key})})
+
+
+def test_a_coarser_key_merges_rows_and_names_the_missing_key_column() -> None:
+    spec = fixture_spec("user-activity")
+    plan = prepare_oracle(spec)
+    _, summary = _judged(spec, _rows_of(_keyed(spec, "user_id"), plan))
+    (d,) = [d for d in summary.differences if d.kind == "missing_rows"]
+    assert d.cause is not None and "lacks `stat_date`" in d.cause and "one row per (user_id)" in d.cause
+
+
+def test_another_key_overwrites_rows_and_is_named() -> None:
+    spec = fixture_spec("payments")
+    plan = prepare_oracle(spec)
+    _, summary = _judged(spec, _rows_of(_keyed(spec, "order_id"), plan))
+    (d,) = [d for d in summary.differences if d.kind == "missing_rows"]
+    assert d.cause is not None and "one row per `order_id`" in d.cause and "(payment_id)" in d.cause

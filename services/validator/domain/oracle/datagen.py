@@ -173,13 +173,17 @@ class _Plan:
     typical: bool = False  # vary the free fields (typical events differ from each other)
     same_as: int | None = None  # take the primary key / group of that event
     patch: dict[str, object] = field(default_factory=dict)  # event-level: domain, type, payload
+    group: int | None = None  # aggregates: this group number (beyond GROUPS: a group of its own)
+    # other free fields get values no other event has, so only `changes` repeat (a COUNT of
+    # another field would count the same as COUNT(DISTINCT) if its values repeated alike)
+    fresh_others: bool = False
 
     def key(self) -> object:
         """What makes two plans the same event (None: never merged)."""
         if self.typical:
             return None
         changes = tuple((loc, type(v).__name__, v) for loc, v in self.changes.items())
-        return changes, self.same_as, tuple(self.patch.items())
+        return changes, self.same_as, tuple(self.patch.items()), self.group
 
 
 class _Generator:
@@ -360,6 +364,16 @@ class _Generator:
             if self.b.ev is not None and self.score(A) < self.best:
                 A[loc] = old
 
+    def _fresh_others(self, A: dict[Loc, object], keep: Mapping[Loc, object]) -> None:
+        """Values no other event has in the free fields not in `keep` (unless one breaks a predicate)."""
+        for loc in self.varying:
+            old, fresh = A[loc], self._fresh(loc)
+            if loc in keep or fresh is None:
+                continue
+            A[loc] = fresh
+            if self.b.ev is not None and self.score(A) < self.best:
+                A[loc] = old
+
     def build(
         self, plan: _Plan, index: int
     ) -> tuple[dict[str, object], list[tuple[str, dict[str, object]]]] | None:
@@ -367,10 +381,14 @@ class _Generator:
         A = dict(self.A0)
         number = index if plan.same_as is None else plan.same_as
         group = number % GROUPS if self.aggregate else number
+        if self.aggregate and plan.group is not None:
+            group = plan.group
         for loc in self.identity:
             A[loc] = self._identity(loc, group, index)
         if plan.typical:
             self._vary(A, index)
+        if plan.fresh_others:
+            self._fresh_others(A, plan.changes)
         changes: dict[Loc, object] = {}
         for loc, wanted in plan.changes.items():
             value = wanted
@@ -565,12 +583,20 @@ class _Generator:
             purpose = f"repeated key: the first event's primary key ({keys}) with other values; the upsert keeps this row"
             return [_Plan(purpose, typical=True, same_as=0)]
         out = [_Plan("aggregate: another event in the first event's group", typical=True, same_as=0)]
+        own_group = GROUPS
         for m in spec.mappings:
             for call in ast.aggregate_calls(m.expression.ast):
                 locs = [loc for loc in self.b.locs(call) if loc[0] == "payload"]
                 if call.distinct and locs:
                     purpose = f"mapping {m.column}: `{render(call)}` sees the first event's value again in its group"
-                    out.append(_Plan(purpose, dict.fromkeys(locs, _Copy(0)), same_as=0))
+                    out.append(_Plan(purpose, dict.fromkeys(locs, _Copy(0)), same_as=0, fresh_others=True))
+                if locs and not call.star:  # SUM/MAX/... of only NULLs is NULL, COUNT of them 0
+                    purpose = f"mapping {m.column}: `{render(call)}` over a group whose values are all NULL"
+                    for n in range(2):
+                        out.append(
+                            _Plan(f"{purpose} ({n + 1}/2)", dict.fromkeys(locs), group=own_group, same_as=n)
+                        )
+                    own_group += 1
         return out
 
 

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -270,7 +270,7 @@ class _Explainer:
         out: list[OracleDifference] = []
         out += self._column_differences(pairs, len(expected))
         if missing:
-            out.append(self._missing(missing, len(expected), actual))
+            out.append(self._missing(missing, expected, actual))
         if extra:
             out.append(self._extra(extra, len(expected), actual))
         mutation = self.reproducing_mutation(actual)
@@ -352,17 +352,64 @@ class _Explainer:
         return out
 
     def _missing(
-        self, rows: list[Mapping[str, Any]], total: int, actual: Sequence[Mapping[str, Any]]
+        self,
+        rows: list[Mapping[str, Any]],
+        expected: Sequence[Mapping[str, Any]],
+        actual: Sequence[Mapping[str, Any]],
     ) -> OracleDifference:
         source = self.source_event(rows[0])
+        cause = self._merged_cause(expected, actual)
+        if cause is None and source is not None:
+            cause = self._missing_cause(source)
         return OracleDifference(
             kind="missing_rows",
             rows=len(rows),
-            of_rows=total,
+            of_rows=len(expected),
             first_input=self.describe_event(source),
             expected=_row_text(rows[0]),
-            cause=self._missing_cause(source) if source is not None else None,
+            cause=cause,
         )
+
+    def _merged_cause(
+        self, expected: Sequence[Mapping[str, Any]], actual: Sequence[Mapping[str, Any]]
+    ) -> str | None:
+        """Fewer rows, one per value of a coarser (or another) key: rows overwrite each other."""
+        if not actual or len(actual) >= len(expected):
+            return None
+        types = dict(self.columns)
+        key = self.key_columns
+        shown = ", ".join(key)
+        candidates: list[tuple[list[str], str]] = []
+        for column in key:
+            rest = [k for k in key if k != column]
+            if rest:
+                candidates.append(
+                    (
+                        rest,
+                        f"rows that differ only in `{column}` are merged: the job keeps one row per "
+                        f"({', '.join(rest)}), so its GROUP BY or its sink's PRIMARY KEY lacks `{column}` "
+                        f"(the request's key is ({shown}))",
+                    )
+                )
+        for column, _ in self.columns:
+            if column not in key:
+                candidates.append(
+                    (
+                        [column],
+                        f"the job keeps one row per `{column}`: rows with the same `{column}` overwrite "
+                        f"each other (its sink's PRIMARY KEY is not the request's ({shown}))",
+                    )
+                )
+        for columns, text in candidates:
+
+            def project(row: Mapping[str, Any], columns: list[str] = columns) -> tuple[object, ...]:
+                return tuple(normalize(row.get(c), types[c], self.zone) for c in columns)
+
+            got = [project(r) for r in actual]
+            want = {p for p in (project(r) for r in expected) if None not in p}  # a NULL key: no row
+            if len(set(got)) == len(got) == len(want) < len(expected) and set(got) == want:
+                return text
+        return None
 
     def _extra(
         self, rows: list[Mapping[str, Any]], total: int, actual: Sequence[Mapping[str, Any]]
@@ -450,13 +497,15 @@ class _Explainer:
                         f"{self.spec.job.time_zone}; a time converted twice or in another zone)"
                     )
         if all(isinstance(ev, Decimal) and isinstance(av, Decimal) for ev, av in values):
-            scales = {-av.as_tuple().exponent for _, av in values if isinstance(av, Decimal)}  # type: ignore[operator]
-            if all(
-                ev.quantize(av) == av
-                for ev, av in values
-                if isinstance(ev, Decimal) and isinstance(av, Decimal)
-            ):
-                return f"rounded to {min(scales)} decimal place(s): a CAST or DECIMAL type with the wrong scale ({ftype.sql()} expected)"
+            decimals = [(ev, av) for ev, av in values if isinstance(ev, Decimal) and isinstance(av, Decimal)]
+            # the scale the actual values really carry (774.10 in a DECIMAL(14, 2) column: 1)
+            scale = max(_significant_scale(av) for _, av in decimals)
+            expected_scale = max(_significant_scale(ev) for ev, _ in decimals)
+            if scale < expected_scale and all(_rounded(ev, scale) == av for ev, av in decimals):
+                return (
+                    f"rounded to {scale} decimal place(s): a CAST or DECIMAL type with the wrong scale "
+                    f"({ftype.sql()} expected)"
+                )
         mapping = self.mappings.get(name)
         text = mapping.expression.text.upper() if mapping else ""
         if "DISTINCT" in text and all(
@@ -548,6 +597,17 @@ def spec_mutations(spec: RequestSpec) -> list[tuple[str, RequestSpec]]:
                 )
             )
     return out
+
+
+def _significant_scale(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def _rounded(value: Decimal, scale: int) -> Decimal:
+    """Rounded half up, as Flink's CAST to DECIMAL rounds."""
+    step = Decimal(1).scaleb(-scale)
+    return value.quantize(step, rounding=ROUND_HALF_UP)
 
 
 def _mentions_alias(upper_text: str, join: Join) -> bool:
