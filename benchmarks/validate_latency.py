@@ -27,10 +27,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from services.flinksql.artifacts import ArtifactLayout  # noqa: E402
 from services.generator.adapters.profiles_fs import load_profile  # noqa: E402
 from services.generator.domain import compile_job  # noqa: E402
 from services.ingest.domain.checks import check_document  # noqa: E402
-from services.validator.adapters.artifacts_fs import job_config_from, job_config_path, test_data_path  # noqa: E402
+from services.validator.adapters.artifacts_fs import job_config_from  # noqa: E402
 from services.validator.adapters.connector_jars import default_jar_dir, ensure_connector_jars  # noqa: E402
 from services.validator.adapters.engine_runner import EngineRunner  # noqa: E402
 from services.validator.domain.report import render_markdown  # noqa: E402
@@ -96,8 +97,8 @@ def main() -> None:
         assert spec is not None
         job = compile_job(spec, profile=load_profile("dev"), revision=1, generator_version="bench")
         domain = spec.job.domain
-        test_data = yaml.safe_load(job.files[test_data_path(domain)])["test_data"]
-        config = job_config_from(yaml.safe_load(job.files[job_config_path(domain)]), "bench")
+        test_data = yaml.safe_load(job.files[ArtifactLayout(domain).test_data])["test_data"]
+        config = job_config_from(yaml.safe_load(job.files[ArtifactLayout(domain).job_config]), "bench")
         asyncio.run(use_case.validate(spec, job.sql, run_cases=False, job_config=config))  # warm the planner
         plan_only: list[float] = []
         for _ in range(args.runs):

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from services.flinksql.spec import RequestSpec
 from services.ingest.domain.checks import check_document
 from services.validator.domain.model import CaseFacts, EngineStatement, PlanFacts
@@ -126,3 +128,40 @@ async def test_other_sql_runs_the_compilers_job_as_the_second_oracle() -> None:
     again = BatchingEngine()
     await ValidationUseCase(engine=again, knowledge=None).validate(spec, SQL, reference_sql=f"  {SQL} ;")
     assert len(again.sent) == 1
+
+
+async def test_a_job_equal_to_the_interpreter_costs_no_second_job() -> None:
+    """The compiler's job runs only when the interpreter cannot decide alone: a job whose rows
+    equal the interpreter's is not run against the reference."""
+    from services.validator.domain.oracle.verdict import prepare_oracle
+
+    spec = _spec()
+    expected = prepare_oracle(spec).expected
+    assert expected is not None
+    engine = BatchingEngine(rows={SQL: [dict(r) for r in expected]})
+    report = await ValidationUseCase(engine=engine, knowledge=None).validate(
+        spec, SQL, reference_sql=SQL + " WHERE TRUE"
+    )
+    assert len(engine.sent) == 1
+    assert report.oracle is not None and report.oracle.oracle == "interpreter"
+    assert report.oracle.differences == () and "oracle_reference_s" not in report.timings
+
+
+async def test_a_defect_in_the_oracle_costs_nothing_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The oracle failing to derive its data is said in the report (Info), and the request's
+    cases still run and count."""
+    import services.validator.handlers as handlers
+
+    def broken(spec: RequestSpec, *, seed: int = 0) -> None:
+        raise KeyError("boom")
+
+    monkeypatch.setattr(handlers, "prepare_oracle", broken)
+    spec = _spec()
+    engine = BatchingEngine()
+    report = await ValidationUseCase(engine=engine, knowledge=None).validate(spec, SQL)
+    assert [names for _, names in engine.sent] == [[c.name for c in spec.cases]]
+    assert report.oracle is not None and report.oracle.oracle == "none"
+    assert report.oracle.note is not None and "KeyError" in report.oracle.note
+    (f,) = [f for f in report.findings if f.code == "accuracy.oracle_unavailable"]
+    assert f.severity == "info" and "defect" in f.message
+    assert [c.name for c in report.cases] == [c.name for c in spec.cases]
