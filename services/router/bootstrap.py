@@ -79,8 +79,24 @@ def make_classifier(settings: RouterSettings) -> Classifier | None:
     return LiteLlmClassifier(settings.llm_model, timeout=settings.llm_timeout_seconds)
 
 
-def make_handlers(settings: RouterSettings, ctx: ServiceContext) -> RouterHandlers:
-    notifier: Notifier = WebhookNotifier(settings.webhook_url) if settings.webhook_url else NoNotifier()
+def make_notifier(settings: RouterSettings, ctx: ServiceContext) -> WebhookNotifier | NoNotifier:
+    if not settings.webhook_url:
+        return NoNotifier()
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    return WebhookNotifier(
+        settings.webhook_url,
+        deadline=settings.webhook_timeout_seconds,
+        secret=secret or None,
+        registry=ctx.metrics.registry,
+        service=ctx.service,
+    )
+
+
+def make_handlers(
+    settings: RouterSettings, ctx: ServiceContext, notifier: Notifier | None = None
+) -> RouterHandlers:
+    if notifier is None:
+        notifier = make_notifier(settings, ctx)
     return RouterHandlers(
         runs=StoreRunRepository(ctx.store),
         publisher=ctx.publisher,
@@ -103,7 +119,8 @@ def _router_settings(settings: MeshSettings) -> RouterSettings:
 
 def build(ctx: ServiceContext) -> ServiceParts:
     settings = _router_settings(ctx.settings)
-    handlers = make_handlers(settings, ctx)
+    notifier = make_notifier(settings, ctx)
+    handlers = make_handlers(settings, ctx, notifier)
     # ServiceContext gives each subscription its own consumer group (router.<topic>).
     for event_cls in EVENTS.values():
         ctx.subscribe(event_cls, handlers.on_event)
@@ -113,6 +130,7 @@ def build(ctx: ServiceContext) -> ServiceParts:
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
+        await notifier.aclose()
 
     return ServiceParts(
         registrations=[(router_pb2_grpc.add_RouterServiceServicer_to_server, RouterApi(handlers))],

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.mesh.settings import MeshSettings
@@ -55,7 +55,14 @@ class RouterSettings(MeshSettings):
         default=15.0, gt=0, le=3600, validation_alias=_env("sweep_interval_seconds")
     )
     # A webhook (e.g. a chat channel's incoming webhook) told when a run needs review or fails.
-    webhook_url: str | None = Field(default=None, validation_alias=_env("webhook_url"))
+    # Not in repr: most chat webhooks keep their token in the URL.
+    webhook_url: str | None = Field(default=None, repr=False, validation_alias=_env("webhook_url"))
+    # With a secret, each POST carries X-Streamwright-Signature: sha256=<HMAC-SHA256 of the body>.
+    webhook_secret: SecretStr | None = Field(default=None, validation_alias=_env("webhook_secret"))
+    # One total deadline per notification: connect, send and read, over every attempt.
+    webhook_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=120, validation_alias=_env("webhook_timeout_seconds")
+    )
     # Review audit trail (JSON lines); default <home>/router/review-audit.jsonl.
     audit_log: Path | None = Field(default=None, validation_alias=_env("audit_log"))
     # With auth on, identities (subjects or roles) allowed to approve; empty = any authenticated caller.

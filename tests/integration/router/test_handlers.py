@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -63,21 +64,35 @@ def webhook() -> Iterator[str]:
 
 
 @pytest.fixture
-def setup(tmp_path: Path, webhook: str) -> Iterator[tuple[RouterHandlers, RecordingPublisher, Path]]:
+async def setup(
+    tmp_path: Path, webhook: str
+) -> AsyncIterator[tuple[RouterHandlers, RecordingPublisher, Path]]:
     store = SQLiteDocumentStore(tmp_path / "router.sqlite3")
     publisher = RecordingPublisher()
     out = tmp_path / "out"
+    notifier = WebhookNotifier(webhook)
     handlers = RouterHandlers(
         runs=StoreRunRepository(store),
         publisher=publisher,
         config=RouterConfig(timeouts=Timeouts(workflow_minutes=15, review_minutes=60)),
         deployer=ManifestDeployer(out),
         audit=JsonlAuditLog(tmp_path / "audit.jsonl"),
-        notifier=WebhookNotifier(webhook),
+        notifier=notifier,
         reports=FsReportWriter(out),
         approvers=frozenset({"alice", "approver"}),
     )
     yield handlers, publisher, tmp_path
+    await notifier.aclose(grace=5)
+
+
+async def delivered(kind: str) -> list[str]:
+    """The kinds the webhook stand-in got, once one of `kind` arrived (delivery is in the background)."""
+    for _ in range(500):
+        kinds = [str(body["kind"]) for body in WebhookStandIn.received]
+        if kind in kinds:
+            return kinds
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no {kind!r} notification delivered in 5 s")
 
 
 async def scored_run(
@@ -139,7 +154,7 @@ async def test_low_score_goes_to_review_then_approved_by_reviewer(setup) -> None
     run = await scored_run(handlers, tmp, 70)
     view = await handlers.get(run.run_id)
     assert view.state is RunState.IN_REVIEW and "deterministic" in view.reason
-    assert WebhookStandIn.received and WebhookStandIn.received[0]["kind"] == "review"
+    assert (await delivered("review"))[0] == "review"
     with pytest.raises(NotAllowed):
         await handlers.review(run.run_id, approve=True, reviewer="mallory")
     view = await handlers.review(run.run_id, approve=True, reviewer="alice", comment="looks right")
@@ -191,7 +206,7 @@ async def test_start_failure_fails_the_run(setup) -> None:  # type: ignore[no-un
     (done,) = publisher.of(RunCompleted)
     assert "no deployment manifests" in failed.reason
     assert done.final_state is FinalState.FAILED and "no deployment manifests" in done.reason
-    assert WebhookStandIn.received[-1]["kind"] == "failed"
+    assert (await delivered("failed"))[-1] == "failed"
 
 
 async def test_newer_revision_supersedes_older_runs(setup) -> None:  # type: ignore[no-untyped-def]
