@@ -32,6 +32,13 @@ from services.ingest.domain.errors import Issue, Issues
 from services.ingest.domain.mermaid import parse_er_diagram
 from services.ingest.domain.parse import RawDocument, parse_document
 from services.ingest.domain.payload_class import parse_payload_class
+from services.ingest.domain.redact import (
+    redact_dimension,
+    redact_document,
+    redact_table,
+    redact_text,
+    warn_findings,
+)
 from services.ingest.domain.scaffold import check_placeholders
 
 
@@ -86,6 +93,10 @@ class _Parts:
 def _check(text: str, cases_text: str | None, issues: Issues) -> CheckResult:
     if not check_input(text, issues):
         return CheckResult(spec=None, errors=issues.errors, warnings=issues.warnings)
+    # Credentials never at rest: the spec (and its hash) come from the redacted text only.
+    redaction = redact_document(text)
+    text, cases_text = redaction.text, redact_text(cases_text)
+    warn_findings(redaction.findings, issues)
     check_placeholders(split_lines(text), issues)
     raw = parse_document(text, issues)
     check_secret_references(text, raw, issues)
@@ -114,8 +125,8 @@ def _check(text: str, cases_text: str | None, issues: Issues) -> CheckResult:
         content_hash=content_hash(text),
         job=job,
         payload=parts.payload,
-        dimensions=tuple(parts.dimensions),
-        result=parts.result,
+        dimensions=tuple(redact_dimension(d) for d in parts.dimensions),
+        result=redact_table(parts.result),
         mappings=tuple(mappings),
         joins=tuple(parts.joins),
         filters=tuple(conditions.filters),

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from services.ingest.domain.redact import redact_text
 
 RequestState = Literal["PENDING", "ACCEPTED", "REJECTED"]
 # A document that cannot be parsed far enough to name its domain is keyed here; the leading
@@ -35,6 +37,13 @@ class RequestRecord(BaseModel):
     spec_json: str | None = None
     errors: tuple[dict[str, Any], ...] = ()
     warnings: tuple[dict[str, Any], ...] = ()
+
+    @field_validator("document", "cases_yaml")
+    @classmethod
+    def _without_credentials(cls, text: str | None) -> str | None:
+        """A record (stored, and the RequestSubmitted built from it) never holds a literal
+        credential: its texts are kept redacted (services/ingest/domain/redact.py)."""
+        return redact_text(text)
 
 
 class DomainHead(BaseModel):
