@@ -15,6 +15,10 @@ _SECRET_KEY = re.compile(
 )
 _JAAS_PASSWORD = re.compile(r"password\s*=\s*\"?(?!\$\{)[^\s\";]+", re.IGNORECASE)
 _REFERENCE = re.compile(r"^\$\{[^}]+\}$")
+# A credential parameter of a URL (`?password=`, `;pwd=`, `&sslpassword=`, `&token=`).
+_URL_PARAM = re.compile(r"(password|passwd|pwd|secret|token|access[-_.]?key|credential)$", re.IGNORECASE)
+_ORACLE = re.compile(r"jdbc:oracle:[A-Za-z0-9]+:", re.IGNORECASE)
+_URL_STOPS = frozenset(" \t\r\n\f\v/?#")
 
 # Options each connector needs (alternatives separated by |).
 REQUIRED_OPTIONS: dict[str, tuple[str, ...]] = {
@@ -130,10 +134,78 @@ def _credential_literal(key: str, value: str) -> bool:
     return bool(_SECRET_KEY.search(key))
 
 
+def url_credentials(value: str) -> list[str]:
+    """What a URL in `value` holds as a literal credential: `password` (of `user:password@` or
+    Oracle's `user/password@`) and the names of credential parameters (`password=`, `pwd=`, ...).
+    A `${...}` reference is no literal. Linear: `str.find` and character loops only."""
+    found: list[str] = []
+    index = value.find("://")
+    while index >= 0:
+        end = _url_end(value, index + 3, _URL_STOPS)
+        at = value.rfind("@", index + 3, end)
+        colon = value.find(":", index + 3, at) if at > 0 else -1
+        if colon >= 0 and _literal(value[colon + 1 : at]):
+            found.append("password")
+        index = value.find("://", end if end > index + 3 else index + 3)
+    for match in _ORACLE.finditer(value):
+        end = _url_end(value, match.end(), _URL_STOPS - {"/"})
+        at = value.find("@", match.end(), end)
+        slash = value.find("/", match.end(), at) if at > 0 else -1
+        if slash >= 0 and _literal(value[slash + 1 : at]):
+            found.append("password")
+    if "://" in value or value.lower().startswith("jdbc:"):
+        found += _url_params(value)
+    return found
+
+
+def _url_params(value: str) -> list[str]:
+    found: list[str] = []
+    index = 0
+    while (eq := value.find("=", index)) >= 0:
+        start = eq
+        while start > index and (value[start - 1].isalnum() or value[start - 1] in "_.-"):
+            start -= 1
+        if start > 0 and value[start - 1] in "?&;" and _URL_PARAM.search(value[start:eq]):
+            end = _url_end(value, eq + 1, frozenset("&;# \t\r\n\f\v"))
+            if _literal(value[eq + 1 : end]):
+                found.append(value[start:eq])
+        index = eq + 1
+    return found
+
+
+def _url_end(value: str, start: int, stops: frozenset[str]) -> int:
+    end = start
+    while end < len(value) and value[end] not in stops:
+        end += 1
+    return end
+
+
+def _literal(text: str) -> bool:
+    return bool(text) and not text.startswith("${")
+
+
+def _url_credentials(ctx: Context, name: str, line: int, key: str, value: str) -> None:
+    if _SECRET_KEY.search(key) or key.lower().endswith("sasl.jaas.config"):
+        return  # the whole value is a credential: sql.credentials_in_ddl
+    for held in dict.fromkeys(url_credentials(value)):
+        ctx.add(
+            "sql.credentials_in_url",
+            ctx.t(
+                f"Table {name} writes a literal credential ({held}) in the URL of option '{key}'.",
+                f"表 {name} 的参数 '{key}' 的 URL 中写有明文凭据 ({held})。",
+            ),
+            location=f"CREATE TABLE {name}",
+            line=line,
+            name=key,
+        )
+
+
 def _credentials(ctx: Context) -> None:
     for name, (st, ddl) in ctx.view.tables.items():
         ctx.ran("sql.credentials_in_ddl")
+        ctx.ran("sql.credentials_in_url")
         for opt in ddl.options:
+            _url_credentials(ctx, name, st.line, opt.key, opt.value)
             if _credential_literal(opt.key, opt.value):
                 ctx.add(
                     "sql.credentials_in_ddl",

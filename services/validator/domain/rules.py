@@ -24,7 +24,7 @@ from typing import Any, cast
 
 from services.validator.domain.model import DimensionName, SeverityName
 
-CATALOGUE_VERSION = "sw-rules-1.3"  # 1.1: artifact_missing, statement_kind_refused, query_hint; 1.2: jdbc_password_missing, lookup_unsupported_connector; 1.3: the oracle rules
+CATALOGUE_VERSION = "sw-rules-1.4"  # 1.1: artifact_missing, statement_kind_refused, query_hint; 1.2: jdbc_password_missing, lookup_unsupported_connector; 1.3: the oracle rules; 1.4: credentials_in_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +123,19 @@ CATALOGUE: tuple[Rule, ...] = (
         (
             "Replace the literal with a secret reference such as '${secret:<name>}'.",
             "改用密钥引用, 例如 '${secret:<name>}', 不要写明文。",
+        ),
+    ),
+    _r(
+        "sql.credentials_in_url",
+        SQL,
+        "critical",
+        30,
+        ("No credentials written in a URL", "URL 中不含明文凭据"),
+        (
+            "Take the password out of the URL (user:password@, password=...) and give it as "
+            "'password' = '${secret:<name>}' (with 'username' for the user).",
+            "把密码从 URL 中移除 (user:password@、password=...), 改为 'password' = '${secret:<name>}' "
+            "(用户名写在 'username' 中)。",
         ),
     ),
     _r(
