@@ -7,19 +7,53 @@ is recognised: fenced code blocks (``` and ~~~, CommonMark rules) and `#` headin
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from services.ingest.domain.errors import Issues
 
 MAX_DOCUMENT_BYTES = 1_048_576
+# Longest line the checker reads (docs/security-input-limits.md): far above any real request line,
+# far below what a hostile line needs to cost time. Applies to every line, fenced or not.
+MAX_LINE_CHARS = 10_000
 
 _FENCE_OPEN = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$")
 _HEADING = re.compile(r"^ {0,3}(#{1,6})(?=[^#]|$)(.*)$")
-_CLOSING_HASHES = re.compile(r"(?:^|\s+)#+\s*$")
 _DIMENSION_HEADING = re.compile(r"^(?:维表|dimension(?:\s+table)?)\s*(\d+)\s*:\s*(.*)$")
 _RESULT_HEADING = re.compile(r"^(?:结果表配置|结果表|result\s+tables?)(?:\s*:\s*(.*))?(?:\s|$)")
 _TABLE_NAME_HEADING = re.compile(r"^(?:表名|table(?:\s+name)?)\s*:\s*(.*)$")
+
+
+class CheckBudgetExceeded(BaseException):
+    """The wall-clock budget of one check ran out.
+
+    A BaseException on purpose: `check_document` turns every `Exception` into `internal.error`,
+    and this must reach the caller that set the budget (see `check_budget`).
+    """
+
+
+_deadline: ContextVar[float | None] = ContextVar("check_deadline", default=None)
+
+
+@contextmanager
+def check_budget(seconds: float) -> Iterator[None]:
+    """Within the block, `checkpoint()` raises CheckBudgetExceeded once `seconds` have passed."""
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def checkpoint() -> None:
+    """Cooperative budget check: cheap, called per line by the lexers and per part by the parser."""
+    deadline = _deadline.get()
+    if deadline is not None and time.monotonic() > deadline:
+        raise CheckBudgetExceeded
 
 
 @dataclass(frozen=True)
@@ -135,9 +169,14 @@ def scan(text: str, issues: Issues) -> ScannedDocument:
     index = 0
     while index < len(lines):
         raw = lines[index]
+        checkpoint()
+        if len(raw) > MAX_LINE_CHARS:
+            line_too_long(index + 1, len(raw), "document", issues)
+            index += 1
+            continue
         opening = _FENCE_OPEN.match(raw)
         if opening and not (opening.group(2)[0] == "`" and "`" in opening.group(3)):
-            block, index = _read_fence(lines, index, opening, tuple(stack))
+            block, index = _read_fence(lines, index, opening, tuple(stack), issues)
             doc.blocks.append(block)
             if not block.closed:
                 issues.error(
@@ -168,8 +207,22 @@ def _flush_notes(doc: ScannedDocument, stack: list[Heading], note_lines: list[st
         note_lines.clear()
 
 
+def line_too_long(line: int, length: int, block: str, issues: Issues) -> None:
+    issues.error(
+        "input.line_too_long",
+        f"line is {length} characters long; the limit is {MAX_LINE_CHARS}",
+        block=block,
+        line=line,
+        hint=f"break the line up: no line of a request may be longer than {MAX_LINE_CHARS} characters",
+    )
+
+
 def _read_fence(
-    lines: list[str], start: int, opening: re.Match[str], headings: tuple[Heading, ...]
+    lines: list[str],
+    start: int,
+    opening: re.Match[str],
+    headings: tuple[Heading, ...],
+    issues: Issues,
 ) -> tuple[FencedBlock, int]:
     indent = len(opening.group(1))
     marker = opening.group(2)
@@ -179,6 +232,12 @@ def _read_fence(
     body: list[str] = []
     index = start + 1
     while index < len(lines):
+        checkpoint()
+        if len(lines[index]) > MAX_LINE_CHARS:
+            line_too_long(index + 1, len(lines[index]), language or "markdown", issues)
+            body.append("")  # keeps the block's line numbers; the document is rejected anyway
+            index += 1
+            continue
         if closing.match(lines[index]):
             block = FencedBlock(language, "\n".join(body), start + 1, True, headings)
             return block, index + 1
@@ -196,8 +255,25 @@ def _parse_heading(raw: str, line: int) -> Heading | None:
     match = _HEADING.match(raw)
     if match is None:
         return None
-    text = _CLOSING_HASHES.sub("", match.group(2)).strip()
+    text = _without_closing_hashes(match.group(2)).strip()
     return Heading(len(match.group(1)), text, normalize_heading(text), line)
+
+
+def _without_closing_hashes(text: str) -> str:
+    """Drop an optional closing `#` sequence (CommonMark: alone, or after a space) in linear time.
+
+    Same result as `re.sub(r"(?:^|\\s+)#+\\s*$", "", text)`, which is quadratic on long runs of
+    spaces: the regex retries every start of a whitespace run.
+    """
+    trimmed = text.rstrip()
+    body = trimmed.rstrip("#")
+    if body == trimmed:
+        return text
+    if not body:
+        return ""
+    if body[-1].isspace():
+        return body.rstrip()
+    return text
 
 
 @dataclass(frozen=True)

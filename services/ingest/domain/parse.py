@@ -12,6 +12,7 @@ from services.ingest.domain.document import (
     FencedBlock,
     Heading,
     ScannedDocument,
+    checkpoint,
     dimension_heading,
     is_result_heading,
     result_table_name,
@@ -63,6 +64,7 @@ def parse_document(text: str, issues: Issues) -> RawDocument:
     raw.dimension_headings = [d for h in raw.scanned.headings if (d := dimension_heading(h))]
     raw.result_names = _result_names(raw.scanned.headings)
     for block in raw.scanned.blocks:
+        checkpoint()
         if block.closed:
             _route(block, raw, issues)
     _require_parts(raw, issues)
