@@ -6,7 +6,6 @@ from typing import Any
 
 import grpc
 
-from services.ingest.domain.checks import check_document
 from services.ingest.domain.intake import RequestRecord, RequestState
 from services.ingest.handlers import IngestHandlers
 from services.ingest.ports import RequestRepository
@@ -132,8 +131,9 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
     async def CheckDocument(
         self, request: ingest_pb2.CheckDocumentRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.CheckDocumentResponse:
-        # Size, emptiness and everything else are the checker's to report, as errors.
-        result = check_document(
+        # Size, emptiness and everything else are the checker's to report, as errors. The check
+        # runs on a checker thread within the budget: a slow document never stalls this server.
+        result = await self._handlers.check(
             request.document, cases_text=request.cases_yaml if request.HasField("cases_yaml") else None
         )
         return ingest_pb2.CheckDocumentResponse(
