@@ -440,3 +440,15 @@ def error_text(error: BaseException) -> str:
     if causes and causes[-1][len("Caused by:") :].strip() not in head:
         text += f" (caused by {causes[-1][len('Caused by:') :].strip()})"
     return text[:4000]
+
+
+# What a local (MiniCluster) run sets, in the runner and the validator alike: its REST, RPC,
+# blob and data endpoints listen on loopback, not on every interface.
+LOOPBACK_OPTIONS = {
+    "rest.address": "127.0.0.1",
+    "rest.bind-address": "127.0.0.1",
+    "jobmanager.rpc.address": "127.0.0.1",
+    "jobmanager.bind-host": "127.0.0.1",
+    "taskmanager.host": "127.0.0.1",
+    "taskmanager.bind-host": "127.0.0.1",
+}

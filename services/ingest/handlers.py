@@ -43,7 +43,7 @@ PRODUCER = "ingest"
 _DOMAIN_LINE = re.compile(r"""^[^\S\n]*domain\s*:\s*["']?([a-z][a-z0-9_-]{0,63})["']?\s*(?:#.*)?$""", re.M)
 log = get_logger(__name__)
 
-# One check's wall-clock budget (docs/security-input-limits.md). The real examples check in
+# One check's wall-clock budget (docs/security.md, Input limits). The real examples check in
 # well under 100 ms; STREAMWRIGHT_INGEST_CHECK_BUDGET_S overrides it (0.1-60 s).
 DEFAULT_CHECK_BUDGET_S = 5.0
 BUDGET_ENV = "STREAMWRIGHT_INGEST_CHECK_BUDGET_S"

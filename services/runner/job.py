@@ -16,9 +16,10 @@ statement set, so one Flink job runs them all.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
-from services.flinksql.job_policy import RunnerError, RunPlan
+from services.flinksql.job_policy import LOOPBACK_OPTIONS, RunnerError, RunPlan
 from services.flinksql.statements import StatementKind
 
 
@@ -35,7 +36,13 @@ def submit(plan: RunPlan, submission: Submission) -> str:
     from pyflink.common import Configuration  # type: ignore[import-untyped]
     from pyflink.table import EnvironmentSettings, TableEnvironment  # type: ignore[import-untyped]
 
+    # The jobs use no Python UDFs: no Beam loopback worker pool (PyFlink binds it to every
+    # interface, unauthenticated); a local run's Flink endpoints listen on loopback only.
+    os.environ["_python_worker_execution_mode"] = "process"  # noqa: SIM112 - PyFlink's own name
     conf = Configuration()
+    if submission.remote is None:
+        for key, value in LOOPBACK_OPTIONS.items():
+            conf.set_string(key, value)
     if submission.remote is not None:
         host, port = submission.remote
         conf.set_string("execution.target", "remote")

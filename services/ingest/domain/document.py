@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from services.ingest.domain.errors import Issues
 
 MAX_DOCUMENT_BYTES = 1_048_576
-# Longest line the checker reads (docs/security-input-limits.md): far above any real request line,
+# Longest line the checker reads (docs/security.md, Input limits): far above any real request line,
 # far below what a hostile line needs to cost time. Applies to every line, fenced or not.
 MAX_LINE_CHARS = 10_000
 

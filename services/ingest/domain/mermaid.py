@@ -10,7 +10,7 @@ from services.ingest.domain.document import MAX_LINE_CHARS, checkpoint
 from services.ingest.domain.errors import Issues
 
 BLOCK = "ER diagram"
-# Caps (docs/security-input-limits.md): far above any real request (the examples have < 10
+# Caps (docs/security.md, Input limits): far above any real request (the examples have < 10
 # entities), low enough that the warnings they can raise stay cheap to collect.
 MAX_ER_ENTITIES = 500
 MAX_ER_RELATIONSHIPS = 1_000

@@ -7,7 +7,7 @@ kept, `redact_document` replaces each literal credential in the text by `[redact
 check turns each redacted place into the secret reference the generator would use, with a
 Warning (`secrets.redacted`) naming the table, the option and the line.
 
-What is a literal credential (docs/security-credentials.md):
+What is a literal credential (docs/security.md, Credentials):
 
 - the value of a WITH option whose key names a credential (`password`, `passwd`, `pwd`,
   `secret`, `token`, `credential`, `access-key`, `secret-key`, `private-key`,

@@ -30,6 +30,7 @@ PostgreSQL I/O.
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 import threading
 import time
@@ -41,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from services.flinksql import query
 from services.flinksql.ddl import DdlError, Option, read_create_table, rewrite_options
+from services.flinksql.job_policy import LOOPBACK_OPTIONS
 from services.flinksql.quoting import quote_identifier, quote_string
 from services.flinksql.sqltypes import TypeSyntaxError
 from services.flinksql.statements import Statement, parse_set, split_statements
@@ -165,8 +167,13 @@ class FlinkEngine:
         settings = (
             EnvironmentSettings.in_streaming_mode() if streaming else EnvironmentSettings.in_batch_mode()
         )
+        # No Python UDFs run here: no Beam loopback worker pool, which PyFlink would start for every
+        # table environment, bound to every interface without authentication (read at create).
+        os.environ["_python_worker_execution_mode"] = "process"  # noqa: SIM112 - PyFlink's own name
         env = TableEnvironment.create(settings)
         config = env.get_config()
+        for key, value in LOOPBACK_OPTIONS.items():  # the local runtime's endpoints on loopback only
+            config.set(key, value)
         if self.jars:
             config.set("pipeline.jars", jar_urls(self.jars))
         config.set("parallelism.default", "1")
