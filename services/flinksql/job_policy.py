@@ -20,6 +20,7 @@ Exit codes of the command (`services.runner.__main__`): 0 submitted, 1 engine er
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -83,6 +84,19 @@ def secret_variable(name: str) -> str:
     non-alphanumerics as `_`), as the generator's FlinkDeployment names it
     (`services.generator.domain.manifests.secret_env_var`)."""
     return "SW_SECRET_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
+
+
+def secret_name(prefix: str, *parts: str) -> str:
+    """A Kubernetes-safe secret name from a trusted prefix and identifier parts (hash-suffixed when
+    the slug loses characters): the generator names its references with it, and ingest its
+    redactions, so both name a table's credential alike."""
+    raw = "-".join(parts)
+    slug = re.sub(r"[^a-z0-9]+", "-", raw.lower()).strip("-") or "x"
+    name = f"{prefix}-{slug}"
+    if slug != raw.replace("_", "-") or len(name) > 200:
+        digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()[:8]
+        name = f"{name[:190]}-{digest}"
+    return name
 
 
 def declared_secret_names(values: Iterable[str]) -> tuple[str, ...]:

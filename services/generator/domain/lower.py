@@ -7,12 +7,12 @@ fields are extracted, how lookups chain, where CASTs go, whether the INSERT need
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable
 
 from services.flinksql import expr as ex
 from services.flinksql.artifacts import BadDomain, checked_domain
+from services.flinksql.job_policy import secret_name
 from services.flinksql.spec import Mapping, RequestSpec, Table
 from services.flinksql.sqltypes import BIGINT, STRING, FlinkType, insert_assignable, same_type
 from services.generator.domain import sizing
@@ -73,17 +73,6 @@ def json_path(field: str) -> str:
     if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", field):
         return f"$.{field}"
     return "$['" + field.replace("\\", "\\\\").replace("'", "\\'") + "']"
-
-
-def secret_name(prefix: str, *parts: str) -> str:
-    """A Kubernetes-safe secret name from trusted prefix + identifier parts (hash-suffixed if lossy)."""
-    raw = "-".join(parts)
-    slug = re.sub(r"[^a-z0-9]+", "-", raw.lower()).strip("-") or "x"
-    name = f"{prefix}-{slug}"
-    if slug != raw.replace("_", "-") or len(name) > 200:
-        digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()[:8]
-        name = f"{name[:190]}-{digest}"
-    return name
 
 
 def _literal_only(e: ex.Expr) -> bool:

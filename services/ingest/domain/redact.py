@@ -29,11 +29,11 @@ text of unbounded length.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from services.flinksql.job_policy import secret_name
 from services.flinksql.lexer import Token, TokenKind, tokenize
 from services.flinksql.quoting import quote_string
 from services.flinksql.spec import Dimension, Table
@@ -94,18 +94,6 @@ class Redaction:
     @property
     def changed(self) -> bool:
         return bool(self.findings)
-
-
-def secret_name(prefix: str, *parts: str) -> str:
-    """The generator's secret name (services/generator/domain/lower.py `secret_name`), kept equal
-    by a unit test: services may not import each other."""
-    raw = "-".join(parts)
-    slug = re.sub(r"[^a-z0-9]+", "-", raw.lower()).strip("-") or "x"
-    name = f"{prefix}-{slug}"
-    if slug != raw.replace("_", "-") or len(name) > 200:
-        digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()[:8]
-        name = f"{name[:190]}-{digest}"
-    return name
 
 
 def secret_reference(table: str, key: str) -> str:
