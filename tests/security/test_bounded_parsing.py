@@ -30,7 +30,7 @@ pytestmark = pytest.mark.timeout(120)
 ORDERS = (Path(__file__).resolve().parents[1] / "fixtures" / "requests" / "orders-request-v3.md").read_text(
     encoding="utf-8"
 )
-BUDGET_S = 1.0
+BUDGET_S = 5.0  # the service default; coverage and a loaded CI machine slow a check 2-3x
 BOUND_S = 10 * BUDGET_S  # generous: a CI machine may be slow, an exponential parse never ends
 
 
