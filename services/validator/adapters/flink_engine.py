@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 import threading
 import time
@@ -241,10 +242,31 @@ class FlinkEngine:
         except Exception as exc:  # an engine error is a result, not a crash
             return replace(base, ok=False, error=engine_error(exc, st))
 
-    @staticmethod
-    def _explain_statement(env: TableEnvironment, st: Statement, base: StatementResult) -> StatementResult:
+    def ensure_jars_on_this_thread(self) -> None:
+        """The connector jars on the context class loader of the Java thread serving this call.
+
+        PyFlink adds `pipeline.jars` to the context class loader of one gateway thread only, and
+        py4j may serve a call from another of its connections (one opened for a finaliser
+        during a call): connector factories are then not found ("Unable to create a source").
+        py4j reuses the connection it got back last, so adding the jars right before a call
+        that looks factories up reaches the thread that serves it.
+        """
+        if self.jars:
+            from pyflink.util.java_utils import add_jars_to_context_class_loader  # type: ignore[import-untyped]
+
+            add_jars_to_context_class_loader(jar_urls(self.jars).split(";"))
+
+    def _explain_statement(
+        self, env: TableEnvironment, st: Statement, base: StatementResult
+    ) -> StatementResult:
         try:
-            explained = _explain(env, st)
+            try:
+                explained = _explain(env, st)
+            except Exception as exc:
+                if not _FACTORY_MISSING.search(str(exc)) or not self.jars:
+                    raise
+                self.ensure_jars_on_this_thread()  # a gateway thread without the jars: once more
+                explained = _explain(env, st)
         except Exception as exc:
             return replace(base, ok=False, error=engine_error(exc, st, line_offset=1))
         return replace(base, plan=explained, advice=parse_advice(explained))
@@ -378,6 +400,7 @@ class FlinkEngine:
                 statements.add_insert_sql(job.inserts[0].text)  # names bind to this database now
                 own[p.index] += time.perf_counter() - t0
             if runs:
+                self.ensure_jars_on_this_thread()
                 _execute(statements.execute(), JOB_TIMEOUT_MS + BATCH_CASE_TIMEOUT_MS * (len(runs) - 1))
             for p, run in runs:
                 t0 = time.perf_counter()
@@ -467,6 +490,11 @@ def _configure(env: TableEnvironment, job: JobScript) -> list[OptionSwap]:
     for key, value in settings:
         config.set(key, value)
     return swaps
+
+
+_FACTORY_MISSING = re.compile(
+    r"Unable to create a (source|sink) for (reading|writing) table|Could not find any factory for identifier"
+)
 
 
 def _execute(result: TableResult, timeout_ms: int) -> None:

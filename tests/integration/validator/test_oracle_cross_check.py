@@ -31,10 +31,19 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600
 
 ROOT = Path(__file__).resolve().parents[3]
 NAMES = ("orders", "payments", "user-activity")
-DOCUMENTS = {
+_PATHS = {
     **{f"examples/{n}": ROOT / "examples" / n / f"{n}-request-v3.md" for n in NAMES},
     **{f"fixtures/{n}": ROOT / "tests" / "fixtures" / "requests" / f"{n}-request-v3.md" for n in NAMES},
 }
+# Every example and fixture request, each distinct text once (the fixtures copy the examples
+# today; a fixture that drifts from its example is checked on its own).
+DOCUMENTS: dict[str, Path] = {}
+for _name, _path in _PATHS.items():
+    _same = next((k for k, p in DOCUMENTS.items() if p.read_bytes() == _path.read_bytes()), None)
+    if _same is None:
+        DOCUMENTS[_name] = _path
+    else:
+        DOCUMENTS[f"{_same}={_name}"] = DOCUMENTS.pop(_same)
 
 
 def _spec(path: Path) -> RequestSpec:
@@ -97,9 +106,9 @@ def _decimal_scale_one(original: Callable[..., Any]) -> Callable[..., Any]:
 
 # (document, the lowering rule replaced, its broken double, the finding it must cause)
 BROKEN: dict[str, tuple[str, str, Callable[[Callable[..., Any]], Callable[..., Any]], str]] = {
-    "lookup joins always INNER": ("fixtures/orders", "_lookups", _every_lookup_inner, "accuracy.oracle_rows"),
+    "lookup joins always INNER": ("orders", "_lookups", _every_lookup_inner, "accuracy.oracle_rows"),
     "DECIMAL casts at scale 1": (
-        "fixtures/payments",
+        "payments",
         "_cast_for",
         _decimal_scale_one,
         "accuracy.oracle_column",
@@ -112,7 +121,7 @@ async def test_a_broken_compiler_rule_is_caught_without_cases(
     use_case: ValidationUseCase, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
     document, rule, double, code = BROKEN[name]
-    spec = _spec(DOCUMENTS[document])
+    spec = _spec(_PATHS[f"fixtures/{document}"])
     good = _compiled(spec)
     monkeypatch.setattr(lowering, rule, double(getattr(lowering, rule)))
     broken = _compiled(spec)
