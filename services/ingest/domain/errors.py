@@ -35,6 +35,7 @@ class Issues:
 
     def __init__(self, source: Literal["document", "cases"] = "document") -> None:
         self._items: list[Issue] = []
+        self._seen: set[Issue] = set()  # the same issue twice is reported once (a set: linear)
         self._source: Literal["document", "cases"] = source
 
     def error(
@@ -68,13 +69,16 @@ class Issues:
             hint=hint,
             source=self._source,
         )
-        if issue not in self._items:
+        self._keep(issue)
+
+    def _keep(self, issue: Issue) -> None:
+        if issue not in self._seen:
+            self._seen.add(issue)
             self._items.append(issue)
 
     def extend(self, other: Issues) -> None:
         for issue in other.all():
-            if issue not in self._items:
-                self._items.append(issue)
+            self._keep(issue)
 
     def all(self) -> list[Issue]:
         return list(self._items)
