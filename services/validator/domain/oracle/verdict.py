@@ -201,9 +201,9 @@ class _Explainer:
 
     def extra_source(self, row: Mapping[str, Any]) -> tuple[int, str] | None:
         """For a row the spec does not give: the event that gives it once one filter, rule or join
-        condition of the spec is lifted, and that constraint (the likely cause)."""
+        condition of the spec is lifted, and that change (the likely cause)."""
         want_key, want = self.key(row), self.norm(row)
-        for name, relaxed in self._relaxations():
+        for name, relaxed in spec_mutations(self.spec, loosening_only=True):
             try:
                 interpreter = Interpreter(relaxed)
             except Unsupported:
@@ -218,34 +218,6 @@ class _Explainer:
                     if same and not self.solo_rows()[index]:
                         return index, name
         return None
-
-    def _relaxations(self) -> list[tuple[str, RequestSpec]]:
-        spec = self.spec
-        out: list[tuple[str, RequestSpec]] = []
-        for i, f in enumerate(spec.filters):
-            kept = spec.filters[:i] + spec.filters[i + 1 :]
-            out.append((f"the filter `{f.text}`", spec.model_copy(update={"filters": kept})))
-        for i, r in enumerate(spec.business_rules):
-            kept_rules = spec.business_rules[:i] + spec.business_rules[i + 1 :]
-            out.append(
-                (
-                    f"the business rule {r.name} (`{r.condition.text}`)",
-                    spec.model_copy(update={"business_rules": kept_rules}),
-                )
-            )
-        for j in spec.joins:
-            if j.additional_condition is not None:
-                out.append(
-                    (
-                        f"the condition `{j.additional_condition.text}` of join {j.name}",
-                        _with_join(spec, j, additional_condition=None),
-                    )
-                )
-            if j.join_type == "INNER":
-                out.append(
-                    (f"the INNER join {j.name} (to {j.target_table})", _with_join(spec, j, join_type="LEFT"))
-                )
-        return out
 
     def describe_event(self, index: int | None) -> str | None:
         if index is None:
@@ -418,9 +390,7 @@ class _Explainer:
         found = self.extra_source(rows[0])
         index = found[0] if found else None
         if cause is None and found is not None:
-            cause = (
-                f"the job keeps rows that {found[1]} drops: that constraint is missing or differs in the job"
-            )
+            cause = f"the job keeps rows the spec drops, as if {found[1]}"
         return OracleDifference(
             kind="extra_rows",
             rows=len(rows),
@@ -546,31 +516,34 @@ def _flipped(node: ast.Expr) -> list[tuple[str, ast.Expr]]:
     return []
 
 
-def spec_mutations(spec: RequestSpec) -> list[tuple[str, RequestSpec]]:
+def spec_mutations(spec: RequestSpec, *, loosening_only: bool = False) -> list[tuple[str, RequestSpec]]:
     """Single changes to the spec that a job's rows may be explained by, each described as what
-    the job does differently."""
-    out: list[tuple[str, RequestSpec]] = []
+    the job does differently; `loosening_only`: those that only keep more rows (a filter, rule or
+    join condition lifted, an INNER join made LEFT)."""
+    out: list[tuple[str, RequestSpec, bool]] = []
     for i, f in enumerate(spec.filters):
         rest = spec.filters[:i] + spec.filters[i + 1 :]
-        out.append((f"the filter `{f.text}` were missing", spec.model_copy(update={"filters": rest})))
+        out.append((f"the filter `{f.text}` were missing", spec.model_copy(update={"filters": rest}), True))
         for change, node in _flipped(f.ast):
             flipped = Expression(text=f.text, ast=node, type=f.type, line=f.line)
             out.append(
                 (
                     f"in the filter `{f.text}` {change} (its boundary differs)",
                     spec.model_copy(update={"filters": (*rest[:i], flipped, *rest[i:])}),
+                    False,
                 )
             )
     for i, r in enumerate(spec.business_rules):
         rest_rules = spec.business_rules[:i] + spec.business_rules[i + 1 :]
         label = f"the business rule {r.name} (`{r.condition.text}`)"
-        out.append((f"{label} were missing", spec.model_copy(update={"business_rules": rest_rules})))
+        out.append((f"{label} were missing", spec.model_copy(update={"business_rules": rest_rules}), True))
         for change, node in _flipped(r.condition.ast):
             rule = r.model_copy(update={"condition": r.condition.model_copy(update={"ast": node})})
             out.append(
                 (
                     f"in {label} {change} (its boundary differs)",
                     spec.model_copy(update={"business_rules": (*rest_rules[:i], rule, *rest_rules[i:])}),
+                    False,
                 )
             )
     for j in spec.joins:
@@ -579,6 +552,7 @@ def spec_mutations(spec: RequestSpec) -> list[tuple[str, RequestSpec]]:
             (
                 f"the join {j.name} (to {j.target_table}) were {other}, not {j.join_type}",
                 _with_join(spec, j, join_type=other),
+                other == "LEFT",
             )
         )
         cond = j.additional_condition
@@ -587,6 +561,7 @@ def spec_mutations(spec: RequestSpec) -> list[tuple[str, RequestSpec]]:
                 (
                     f"the join {j.name} lacked its condition `{cond.text}`",
                     _with_join(spec, j, additional_condition=None),
+                    True,
                 )
             )
             moved = _with_join(spec, j, additional_condition=None)
@@ -594,9 +569,10 @@ def spec_mutations(spec: RequestSpec) -> list[tuple[str, RequestSpec]]:
                 (
                     f"the condition `{cond.text}` of join {j.name} were in WHERE, not in the join's ON",
                     moved.model_copy(update={"filters": (*moved.filters, cond)}),
+                    False,
                 )
             )
-    return out
+    return [(text, mutated) for text, mutated, loosens in out if loosens or not loosening_only]
 
 
 def _significant_scale(value: Decimal) -> int:
