@@ -42,4 +42,10 @@ _register_all()
 
 
 def main() -> None:
-    app()
+    from services.mesh.settings import INVALID_SETTINGS_EXIT, SettingsError
+
+    try:
+        app()
+    except SettingsError as error:  # e.g. an unreadable or world-readable gRPC token file
+        typer.echo(f"streamwright: error: {error}", err=True)
+        raise SystemExit(INVALID_SETTINGS_EXIT) from None

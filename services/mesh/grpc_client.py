@@ -17,6 +17,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.mesh.auth import client_token
 from services.mesh.settings import MeshSettings
 
 DEFAULT_HEALTH_TIMEOUT = 2.0
@@ -93,7 +94,7 @@ def open_channel(
     file then serves as the trusted root (right for the mesh's self-signed or CA-bundle certs).
     Use the channel as `async with`, or `await channel.close()`.
     """
-    token = settings.grpc_token.get_secret_value() if settings.grpc_token is not None else ""
+    token = client_token(settings)
     interceptors = token_interceptors(token) if token else []
     roots = _root_certificates(settings, root_certificates)
     if roots is None:

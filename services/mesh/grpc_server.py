@@ -10,9 +10,9 @@
 
 Every server gets the standard health service (`grpc.health.v1.Health`: "" and each service name
 SERVING, all NOT_SERVING once a graceful stop begins) and server reflection (v1alpha, what grpcurl
-and most tools speak). When `grpc_token` is set, every call except health checks and reflection
-must carry `authorization: Bearer <token>`; the identity the token stands for is readable by the
-servicer through `current_identity()`. When `grpc_tls_cert` and `grpc_tls_key` are set, the port
+and most tools speak). Unless STREAMWRIGHT_GRPC_AUTH=off, every call except health checks and
+reflection must carry `authorization: Bearer <token>` (the tokens: services/mesh/auth.py); the
+identity the token stands for is readable by the servicer through `current_identity()`. When `grpc_tls_cert` and `grpc_tls_key` are set, the port
 is TLS-only.
 """
 
@@ -26,7 +26,6 @@ import signal
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,9 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.mesh.settings import MeshSettings
+from services.mesh.auth import server_tokens
+from services.mesh.identity import Identity
+from services.mesh.settings import MeshSettings, SettingsError
 
 # `add_XServicer_to_server` from a generated *_pb2_grpc module, and the servicer it registers.
 AddServicer = Callable[[Any, grpc.aio.Server], None]
@@ -55,21 +56,11 @@ class GrpcConfigError(ValueError):
     """The gRPC settings cannot work (a missing TLS file, an unknown service name, a busy port)."""
 
 
-@dataclass(frozen=True)
-class Identity:
-    """Who an authenticated call comes from (e.g. the reviewer of RouterService.Review)."""
-
-    subject: str
-    roles: frozenset[str] = field(default_factory=frozenset)
-
-
-SHARED_TOKEN_IDENTITY = Identity(subject="shared-token")
-
 _identity: ContextVar[Identity | None] = ContextVar("streamwright_grpc_identity", default=None)
 
 
 def current_identity() -> Identity | None:
-    """The identity of the call being served; None when the server has no token configured."""
+    """The identity of the call being served; None only when auth is off."""
     return _identity.get()
 
 
@@ -198,18 +189,6 @@ class _MeshHealth(health.aio.HealthServicer):  # type: ignore[misc]
 _health_of: weakref.WeakKeyDictionary[Any, _MeshHealth] = weakref.WeakKeyDictionary()
 
 
-def _tokens_from(settings: MeshSettings) -> dict[str, Identity]:
-    """The shared token (grpc_token) and the per-person tokens (grpc_tokens) of the settings."""
-    tokens = {
-        token: Identity(subject=who.subject, roles=frozenset(who.roles))
-        for token, who in settings.grpc_tokens.items()
-        if token
-    }
-    if settings.grpc_token is not None and settings.grpc_token.get_secret_value():
-        tokens.setdefault(settings.grpc_token.get_secret_value(), SHARED_TOKEN_IDENTITY)
-    return tokens
-
-
 def _address(host: str, port: int) -> str:
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"  # an IPv6 literal
@@ -229,13 +208,18 @@ def create_server(
 
     `registrations` are (add_XServicer_to_server, servicer) pairs; `service_names` their full
     names ("streamwright.v1.IngestService"), for health and reflection. `tokens` overrides the
-    token -> identity mapping taken from settings.grpc_token (an empty mapping turns auth off).
+    token -> identity mapping taken from the settings (services/mesh/auth.py; an empty mapping
+    turns auth off, as STREAMWRIGHT_GRPC_AUTH=off does).
     Port 0 picks a free port. Raises GrpcConfigError for missing TLS files, unknown service
     names and a port that cannot be bound.
     """
     credentials = server_credentials(settings)
     _check_service_names(service_names)
-    tokens = _tokens_from(settings) if tokens is None else tokens
+    if tokens is None:
+        try:
+            tokens = server_tokens(settings)
+        except SettingsError as error:
+            raise GrpcConfigError(str(error)) from None
     chain = [BearerTokenInterceptor(tokens)] if tokens else []
     # No SO_REUSEPORT: a second server on a busy port must fail, not silently share it.
     server = grpc.aio.server(interceptors=[*chain, *interceptors], options=[("grpc.so_reuseport", 0)])

@@ -193,7 +193,10 @@ class ServiceRunner:
             grpc_port=self.grpc_port,
             metrics_port=self.metrics_port,
             subscriptions=[s.topic for s in ctx.subscriptions],
+            grpc_auth=settings.grpc_auth,
         )
+        if settings.grpc_auth == "off":
+            log.warning("gRPC auth is off (STREAMWRIGHT_GRPC_AUTH=off): every call is accepted unchecked")
 
     async def _set_health(self, *, serving: bool) -> None:
         if self._grpc is not None:

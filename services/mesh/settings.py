@@ -68,8 +68,12 @@ class MeshSettings(BaseSettings):
     mongodb_url: SecretStr | None = None
     mongodb_database: str = "streamwright"
 
-    # gRPC
+    # gRPC. Auth is on unless explicitly "off" (services/mesh/auth.py): every call but health and
+    # reflection needs a token; the installation's token is created in grpc_token_file
+    # (default <home>/grpc-token, mode 0600) on first start.
     grpc_host: str = "127.0.0.1"
+    grpc_auth: Literal["on", "off"] = "on"
+    grpc_token_file: Path | None = None
     grpc_token: SecretStr | None = None
     # Per-person tokens: STREAMWRIGHT_GRPC_TOKENS='{"<token>": {"subject": "alice", "roles": ["approver"]}}'.
     # The authenticated subject is, e.g., the reviewer of RouterService.Review.
@@ -96,6 +100,11 @@ class MeshSettings(BaseSettings):
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("grpc_token_file")
+    @classmethod
+    def _expand_token_file(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
 
     def service_dir(self, service: str) -> Path:
         """The directory a service keeps its local state in (created on demand)."""

@@ -41,11 +41,12 @@ from typing import IO
 from rich.console import Console
 from rich.table import Table
 
+from services.mesh.auth import auth_enabled, installation_token, token_file
 from services.mesh.embedded_broker import EmbeddedBroker, free_port, kafka_ready
 from services.mesh.grpc_client import check_health
 from services.mesh.kafka import client_config
 from services.mesh.service import DEFAULT_PORTS, PARENT_PID_ENV
-from services.mesh.settings import MeshSettings
+from services.mesh.settings import MeshSettings, SettingsError
 
 SERVICES: tuple[str, ...] = tuple(DEFAULT_PORTS)
 STOP_GRACE_S = 15.0
@@ -150,6 +151,12 @@ class Supervisor:
 
     async def start(self) -> None:
         """Bring the broker and every service up; raises SupervisorError if one fails."""
+        if auth_enabled(self.settings):
+            # Created here, before any child starts, so every service and the CLI share it.
+            try:
+                installation_token(self.settings)
+            except SettingsError as error:
+                raise SupervisorError(str(error)) from None
         if self._external:
             if not await asyncio.to_thread(
                 kafka_ready,
@@ -372,6 +379,13 @@ async def run_supervisor(
         if not await _unless_stopped(supervisor.start(), stop):
             return 0  # Ctrl-C during start-up
         console.print(supervisor.table())
+        if auth_enabled(settings):
+            console.print(f"gRPC auth on: the CLI sends the installation token in {token_file(settings)}")
+        else:
+            console.print(
+                "[yellow]warning:[/yellow] gRPC auth is OFF (STREAMWRIGHT_GRPC_AUTH=off): "
+                "anyone on this machine can approve, cancel, stop and roll back"
+            )
         if not supervisor.children:
             console.print("No service entrypoints exist yet; running the broker alone.")
         console.print("Press Ctrl-C to stop.")

@@ -11,6 +11,7 @@ import asyncio
 from dataclasses import replace
 
 from services.mesh.events import ErUpdated, Event, FinalState, RunStarted, RunStartFailed
+from services.mesh.identity import Identity
 from services.mesh.ids import derive
 from services.mesh.logging import get_logger
 from services.router.domain.custody import CustodyError, verified_digest
@@ -23,6 +24,7 @@ from services.router.errors import (
     NoPreviousRevision,
     NotAllowed,
     NothingDeployed,
+    approver_hint,
 )
 from services.router.ports import AuditLog, Deployer, DeployError, RunRepository, StartRequest, StartResult
 from services.router.runs_model import RunsModel
@@ -101,12 +103,11 @@ class Deployments:
         self,
         domain: str,
         *,
+        by: Identity,
         reason: str = "",
-        requested_by: str | None = None,
-        roles: frozenset[str] = frozenset(),
     ) -> Deployment:
         """Stop the domain's job with a savepoint (where the deployer takes one); record it STOPPED."""
-        self._may_operate(requested_by, roles, "stop")
+        requested_by = self._may_operate(by, "stop")
         async with self._lock(domain):
             current = await self._current(domain)
             if current.stopped:
@@ -124,9 +125,8 @@ class Deployments:
         self,
         domain: str,
         *,
+        by: Identity,
         to_revision: int | None = None,
-        requested_by: str | None = None,
-        roles: frozenset[str] = frozenset(),
     ) -> Deployment:
         """Start an earlier revision again: stop the current job with a savepoint, start it from there.
 
@@ -134,7 +134,7 @@ class Deployments:
         attempt) and manifests come from the deployment record; the started deployment is recorded,
         with the replaced one in its history.
         """
-        self._may_operate(requested_by, roles, "roll back")
+        requested_by = self._may_operate(by, "roll back")
         async with self._lock(domain):
             current = await self._current(domain)
             entry = rollback_target(domain, current, to_revision)
@@ -289,14 +289,11 @@ class Deployments:
             last_error=None,
         )
 
-    def _may_operate(self, requested_by: str | None, roles: frozenset[str], what: str) -> None:
-        """With auth on (a caller identity) and approvers configured, only approvers stop and roll back."""
-        if requested_by is None or not self._approvers:
-            return
-        if not ({requested_by} | roles) & self._approvers:
-            raise NotAllowed(
-                f"{requested_by} may not {what} deployments (approvers: {', '.join(sorted(self._approvers))})"
-            )
+    def _may_operate(self, by: Identity, what: str) -> str | None:
+        """Only approvers stop and roll back (unchecked when auth is off); who to record, if anyone."""
+        if by.verified and not by.is_approver(self._approvers):
+            raise NotAllowed(f"{by.subject} may not {what} deployments: {approver_hint(self._approvers)}")
+        return by.subject or None
 
     def _lock(self, domain: str) -> asyncio.Lock:
         return self._locks.setdefault(domain, asyncio.Lock())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from services.mesh.identity import APPROVER_ROLE
+
 
 class RunNotFound(LookupError):
     pass
@@ -33,3 +35,9 @@ class NoPreviousRevision(DeploymentConflict):
 
 class DeploymentFailed(RuntimeError):
     """The engine refused or failed a stop or start; the message carries its error."""
+
+
+def approver_hint(approvers: frozenset[str]) -> str:
+    """Who may do what only approvers may: the role, and the subjects/roles configured as approvers."""
+    listed = f" or one of {', '.join(sorted(approvers))} (STREAMWRIGHT_ROUTER_APPROVERS)" if approvers else ""
+    return f"needs the {APPROVER_ROLE} role{listed}"

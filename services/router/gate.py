@@ -10,14 +10,16 @@ from services.mesh.events import (
     Event,
     GateDecided,
     GateMode,
+    RequestSubmitted,
     RunCancelRequested,
     ValidationScored,
 )
+from services.mesh.identity import Identity
 from services.router.deployments import load_deployment
 from services.router.domain.decide import Classifier, RoutingConfig, RoutingDecision, decide
 from services.router.domain.facts import FindingFact, RunFacts
 from services.router.domain.runs import RunRecord, RunState, RunView
-from services.router.errors import NotAllowed, RunConflict, RunNotFound
+from services.router.errors import NotAllowed, RunConflict, RunNotFound, approver_hint
 from services.router.ports import AuditLog
 from services.router.runs_model import RunsModel
 
@@ -74,18 +76,23 @@ class Gate:
         run_id: str,
         *,
         approve: bool,
-        reviewer: str,
+        by: Identity,
         comment: str = "",
-        roles: frozenset[str] = frozenset(),
     ) -> RunView:
-        """A human decision on a run IN_REVIEW: GateDecided(decided_by=reviewer), audited."""
+        """A human decision on a run IN_REVIEW: GateDecided(decided_by=reviewer), audited.
+
+        Approving and rejecting both need an approver (unchecked when auth is off); the reviewer
+        recorded is the caller's subject.
+        """
         record = await self._model.runs.get(run_id)
         if record is None:
             raise RunNotFound(run_id)
-        if approve and self._approvers and not ({reviewer} | roles) & self._approvers:
-            raise NotAllowed(
-                f"{reviewer} may not approve runs (approvers: {', '.join(sorted(self._approvers))})"
-            )
+        reviewer, roles = by.subject, by.roles
+        if not reviewer:
+            raise NotAllowed("a review needs a reviewer's name")
+        if by.verified and not by.is_approver(self._approvers):
+            verb = "approve" if approve else "reject"
+            raise NotAllowed(f"{reviewer} may not {verb} runs: {approver_hint(self._approvers)}")
         view = record.view()
         if view.state is not RunState.IN_REVIEW:
             raise RunConflict(f"run {run_id} is {view.state.value}, not IN_REVIEW")
@@ -138,12 +145,21 @@ class Gate:
         )
         return update.after
 
-    async def cancel(self, run_id: str, *, reason: str, requested_by: str | None) -> RunView:
+    async def cancel(self, run_id: str, *, reason: str, by: Identity) -> RunView:
+        """Cancel a run: its submitter or an approver may (anyone when auth is off)."""
         record = await self._model.runs.get(run_id)
         if record is None:
             raise RunNotFound(run_id)
         if record.view().terminal:
             raise RunConflict(f"run {run_id} already ended {record.view().state.value}")
+        submitted = record.has(RequestSubmitted.EVENT_TYPE)
+        submitter = submitted.data.get("submitted_by") if submitted is not None else None
+        if by.verified and by.subject != submitter and not by.is_approver(self._approvers):
+            raise NotAllowed(
+                f"{by.subject} may not cancel run {run_id}: only its submitter "
+                f"({submitter or 'not recorded'}) or an approver may ({approver_hint(self._approvers)})"
+            )
+        requested_by = by.subject or None
 
         def change(rec: RunRecord) -> list[Event]:
             if rec.view().terminal:

@@ -65,7 +65,8 @@ class RouterSettings(MeshSettings):
     )
     # Review audit trail (JSON lines); default <home>/router/review-audit.jsonl.
     audit_log: Path | None = Field(default=None, validation_alias=_env("audit_log"))
-    # With auth on, identities (subjects or roles) allowed to approve; empty = any authenticated caller.
+    # With auth on, approving, rejecting, stopping and rolling back need the "approver" role (the
+    # installation token has it) or a subject or role listed here.
     approvers: frozenset[str] = Field(default=frozenset(), validation_alias=_env("approvers"))
     # The LLM classifier (litellm model name); None = no classifier.
     llm_model: str | None = Field(default=None, validation_alias=_env("llm_model"))

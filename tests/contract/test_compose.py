@@ -226,6 +226,19 @@ def test_service_command_and_ports(service: str) -> None:
 
 
 @pytest.mark.parametrize("service", SERVICES)
+def test_service_shares_the_installation_token_and_publishes_grpc_on_loopback(service: str) -> None:
+    """Auth stays on in the stack: every service reads one token file from a shared volume, and
+    the host sees its gRPC port on 127.0.0.1 only."""
+    container = _containers()[service]
+    env = _environment(container)
+    assert "STREAMWRIGHT_GRPC_AUTH" not in env
+    token_dir = str(Path(env["STREAMWRIGHT_GRPC_TOKEN_FILE"]).parent)
+    assert f"grpc-auth:{token_dir}" in [str(v) for v in container.get("volumes") or []]
+    grpc_port = DEFAULT_PORTS[service][0]
+    assert [str(p) for p in container["ports"]] == [f"127.0.0.1:{grpc_port}:{grpc_port}"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
 def test_service_module_exists(service: str) -> None:
     """It names a module that exists (services not written yet are xfailed with the reason)."""
     path = ROOT / "services" / service / "entrypoints" / "main.py"

@@ -137,20 +137,37 @@ async def test_reflection_lists_services(serve: Any) -> None:
     assert {INGEST, ROUTER, "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} <= names
 
 
-async def test_unary_call_without_auth(serve: Any) -> None:
-    """It serves calls without credentials when no token is configured, with no identity."""
-    settings = make_settings()
-    target = await serve(settings)
-    reply = await get_request(target, settings)
+async def test_unary_call_without_auth_only_when_turned_off(serve: Any) -> None:
+    """It serves calls without credentials, with no identity, only with STREAMWRIGHT_GRPC_AUTH=off."""
+    off = make_settings(grpc_auth="off")
+    target = await serve(off)
+    reply = await get_request(target, off)
     assert reply.request_id == "r-1"
     assert not reply.HasField("submitted_by")
+
+
+async def test_auth_is_on_by_default_with_the_installation_token(serve: Any, tmp_path: Path) -> None:
+    """By default a server refuses a call without a token, and a client of the same home is the owner."""
+    settings = make_settings(home=tmp_path)
+    target = await serve(settings)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await get_request(target, make_settings(home=tmp_path, grpc_auth="off"))  # sends no token
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "missing credentials" in (caught.value.details() or "")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await get_request(target, make_settings(home=tmp_path / "elsewhere"))  # another installation
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    reply = await get_request(target, settings)
+    assert reply.submitted_by == "owner"
+    token_file = tmp_path / "grpc-token"
+    assert token_file.stat().st_mode & 0o777 == 0o600
 
 
 async def test_token_missing_or_wrong_is_unauthenticated(serve: Any) -> None:
     """It rejects calls with a missing, malformed or wrong token as UNAUTHENTICATED."""
     target = await serve(make_settings(grpc_token=TOKEN))
     for client, expected in (
-        (make_settings(), "missing credentials"),
+        (make_settings(grpc_auth="off"), "missing credentials"),
         (make_settings(grpc_token="wrong"), "invalid bearer token"),
     ):
         with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -197,7 +214,7 @@ async def test_streaming_call_is_guarded_too(serve: Any) -> None:
     """It guards server-streaming methods the same way as unary ones."""
     settings = make_settings(grpc_token=TOKEN)
     target = await serve(settings)
-    async with open_channel(target, make_settings()) as channel:
+    async with open_channel(target, make_settings(grpc_auth="off")) as channel:
         call = router_pb2_grpc.RouterServiceStub(channel).WatchRun(router_pb2.WatchRunRequest(run_id="x"))
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             _ = [update async for update in call]
@@ -211,7 +228,7 @@ async def test_streaming_call_is_guarded_too(serve: Any) -> None:
 async def test_health_and_reflection_need_no_token(serve: Any) -> None:
     """It answers health checks and reflection without a token even when one is configured."""
     target = await serve(make_settings(grpc_token=TOKEN))
-    anonymous = make_settings()
+    anonymous = make_settings(grpc_auth="off")
     assert await check_health(target, anonymous)
     assert await check_health(target, anonymous, INGEST)
     assert INGEST in await list_services(target, anonymous)

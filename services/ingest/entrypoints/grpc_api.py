@@ -10,6 +10,7 @@ from services.ingest.domain.intake import RequestRecord, RequestState
 from services.ingest.handlers import IngestHandlers
 from services.ingest.ports import RequestRepository
 from services.mesh.events import Source
+from services.mesh.grpc_server import current_identity
 from services.mesh.paging import offset_from_token, token_for_offset
 from services.mesh.rpc.streamwright.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc
 
@@ -82,13 +83,23 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "document is too large (limit 1 MiB)")
         if request.HasField("idempotency_key") and not 0 < len(request.idempotency_key) <= 256:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "idempotency_key must be 1-256 characters")
+        submitted_by = request.submitted_by.strip() if request.HasField("submitted_by") else None
+        caller = current_identity()
+        if caller is not None:  # with auth on, the submitter is the token's subject
+            if submitted_by and submitted_by != caller.subject:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"submitted_by {submitted_by!r} is not the caller {caller.subject!r}: with auth on, "
+                    "the submitter is the token's subject (leave submitted_by unset)",
+                )
+            submitted_by = caller.subject
         submission = await self._handlers.submit(
             document=request.document,
             source=Source.GRPC,
             file_name=request.file_name if request.HasField("file_name") else None,
             cases_yaml=request.cases_yaml if request.HasField("cases_yaml") else None,
             idempotency_key=request.idempotency_key if request.HasField("idempotency_key") else None,
-            submitted_by=request.submitted_by if request.HasField("submitted_by") else None,
+            submitted_by=submitted_by or None,
         )
         return ingest_pb2.SubmitRequestResponse(
             request_id=submission.request_id, run_id=submission.run_id, duplicate=submission.duplicate

@@ -233,6 +233,35 @@ def check_mongodb(settings: MeshSettings) -> Check:
     return Check("mongodb", "OK", f"reachable, database {settings.mongodb_database!r}")
 
 
+def check_auth(settings: MeshSettings) -> Check:
+    """gRPC auth: WARN when turned off, FAIL when the token file cannot be used."""
+    from services.mesh.auth import auth_enabled, token_file
+    from services.mesh.settings import SettingsError
+
+    if not auth_enabled(settings):
+        return Check(
+            "grpc auth",
+            "WARN",
+            "OFF (STREAMWRIGHT_GRPC_AUTH=off): any local process can approve, reject, cancel, stop and roll back",
+            "unset STREAMWRIGHT_GRPC_AUTH (auth is on by default)",
+        )
+    path = token_file(settings)
+    if not path.exists():
+        return Check("grpc auth", "OK", f"on; the installation token is created in {path} on first start")
+    from services.mesh.auth import installation_token
+
+    try:
+        installation_token(settings)
+    except SettingsError as error:
+        return Check("grpc auth", "FAIL", str(error), f"chmod 600 {path}, or delete it to get a new token")
+    extra = len(settings.grpc_tokens) + (1 if settings.grpc_token is not None else 0)
+    return Check(
+        "grpc auth",
+        "OK",
+        f"on; installation token {path} (0600){f', {extra} more token(s)' if extra else ''}",
+    )
+
+
 def check_services(settings: MeshSettings) -> Check:
     """gRPC health of each service on its default port: informative, never FAIL."""
     from services.mesh.grpc_client import check_health
@@ -288,6 +317,7 @@ def run_checks(settings: MeshSettings | None, error: str | None) -> Iterator[Che
     if settings is None:
         yield Check("settings", "FAIL", str(error), "correct the STREAMWRIGHT_* variable named above")
         return
+    yield check_auth(settings)
     yield check_connector_jars(settings)
     yield check_postgres()
     yield check_broker(settings)

@@ -227,7 +227,9 @@ def review(
     reviewer: Annotated[
         str | None,
         typer.Option(
-            "--reviewer", help="Who decides (without auth; with auth the token's identity is used)."
+            "--reviewer",
+            help="Who decides, when auth is off (default: your login name). With auth on the "
+            "token's subject is the reviewer, and a different name is refused.",
         ),
     ] = None,
 ) -> None:
@@ -235,6 +237,7 @@ def review(
     import getpass
 
     from services.mesh.rpc.streamwright.v1 import router_pb2
+    from services.mesh.settings import MeshSettings
 
     if approve == reject:
         typer.echo("error: give exactly one of --approve or --reject", err=True)
@@ -243,7 +246,7 @@ def review(
         run_id=run_id,
         decision=router_pb2.REVIEW_DECISION_APPROVE if approve else router_pb2.REVIEW_DECISION_REJECT,
         comment=comment,
-        reviewer=reviewer or getpass.getuser(),
+        reviewer=reviewer or (getpass.getuser() if MeshSettings().grpc_auth == "off" else None),
     )
     run = asyncio.run(_call("Review", request))
     typer.echo(f"{run.run_id}: {run.state_name} ({run.reason})")

@@ -11,6 +11,7 @@ from typing import Any
 import grpc
 
 from services.mesh.grpc_server import current_identity
+from services.mesh.identity import unverified
 from services.mesh.paging import offset_from_token, token_for_offset
 from services.mesh.rpc.streamwright.v1 import router_pb2, router_pb2_grpc
 from services.router.domain.deployment import Deployment
@@ -250,21 +251,25 @@ class RouterApi(router_pb2_grpc.RouterServiceServicer):
     ) -> router_pb2.Run:
         if request.decision not in (router_pb2.REVIEW_DECISION_APPROVE, router_pb2.REVIEW_DECISION_REJECT):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "decision must be APPROVE or REJECT")
-        identity = current_identity()
-        if identity is not None:
-            reviewer, roles = identity.subject, identity.roles
-        else:
-            reviewer, roles = (request.reviewer if request.HasField("reviewer") else "").strip(), frozenset()
-            if not reviewer:
+        claimed = (request.reviewer if request.HasField("reviewer") else "").strip()
+        by = current_identity()
+        if by is None:
+            if not claimed:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "reviewer is required (auth is off)")
+            by = unverified(claimed)
+        elif claimed and claimed != by.subject:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"reviewer {claimed!r} is not the caller {by.subject!r}: with auth on, the reviewer "
+                "is the token's subject (leave reviewer unset)",
+            )
         await self._view(request.run_id, context)
         try:
             view = await self._handlers.review(
                 request.run_id,
                 approve=request.decision == router_pb2.REVIEW_DECISION_APPROVE,
-                reviewer=reviewer,
+                by=by,
                 comment=request.comment,
-                roles=roles,
             )
         except NotAllowed as error:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(error))
@@ -278,11 +283,13 @@ class RouterApi(router_pb2_grpc.RouterServiceServicer):
         self, request: router_pb2.CancelRunRequest, context: grpc.aio.ServicerContext
     ) -> router_pb2.Run:
         await self._view(request.run_id, context)
-        identity = current_identity()
         try:
             view = await self._handlers.cancel(
-                request.run_id, reason=request.reason, requested_by=identity.subject if identity else None
+                request.run_id, reason=request.reason, by=current_identity() or unverified()
             )
+        except NotAllowed as error:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(error))
+            raise
         except RunConflict as error:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(error))
             raise
@@ -315,12 +322,8 @@ class RouterApi(router_pb2_grpc.RouterServiceServicer):
         domain = request.domain.strip()
         if not domain:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "domain is required")
-        identity = current_identity()
         call = self._handlers.stop(
-            domain,
-            reason=request.reason.strip(),
-            requested_by=identity.subject if identity else None,
-            roles=identity.roles if identity else frozenset(),
+            domain, reason=request.reason.strip(), by=current_identity() or unverified()
         )
         return await self._deployment_call(call, context)
 
@@ -333,11 +336,5 @@ class RouterApi(router_pb2_grpc.RouterServiceServicer):
         to_revision = request.to_revision if request.HasField("to_revision") else None
         if to_revision is not None and to_revision <= 0:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "to_revision must be positive")
-        identity = current_identity()
-        call = self._handlers.rollback(
-            domain,
-            to_revision=to_revision,
-            requested_by=identity.subject if identity else None,
-            roles=identity.roles if identity else frozenset(),
-        )
+        call = self._handlers.rollback(domain, to_revision=to_revision, by=current_identity() or unverified())
         return await self._deployment_call(call, context)

@@ -23,6 +23,7 @@ from services.mesh.events import (
     RunStartFailed,
     Severity,
 )
+from services.mesh.identity import Identity, unverified
 from services.mesh.store import SQLiteDocumentStore
 from services.router.adapters.audit_log import JsonlAuditLog
 from services.router.adapters.manifest import ManifestDeployer
@@ -155,15 +156,18 @@ async def test_low_score_goes_to_review_then_approved_by_reviewer(setup) -> None
     view = await handlers.get(run.run_id)
     assert view.state is RunState.IN_REVIEW and "deterministic" in view.reason
     assert (await delivered("review"))[0] == "review"
-    with pytest.raises(NotAllowed):
-        await handlers.review(run.run_id, approve=True, reviewer="mallory")
-    view = await handlers.review(run.run_id, approve=True, reviewer="alice", comment="looks right")
+    for approve in (True, False):  # neither approving nor rejecting without the role
+        with pytest.raises(NotAllowed, match=r"mallory may not .* runs: needs the approver role"):
+            await handlers.review(run.run_id, approve=approve, by=Identity(subject="mallory"))
+    view = await handlers.review(
+        run.run_id, approve=True, by=Identity(subject="alice"), comment="looks right"
+    )
     assert view.state is RunState.GATED and view.reviewer == "alice"
     decisions = publisher.of(GateDecided)
     assert [d.decided_by.value for d in decisions] == ["gate", "reviewer"]
     assert decisions[1].reason == "looks right"
     with pytest.raises(RunConflict):
-        await handlers.review(run.run_id, approve=False, reviewer="alice")
+        await handlers.review(run.run_id, approve=False, by=Identity(subject="alice"))
     audit = [json.loads(line) for line in (tmp / "audit.jsonl").read_text().splitlines()]
     assert audit == [
         {
@@ -185,7 +189,8 @@ async def test_reviewer_rejects(setup) -> None:  # type: ignore[no-untyped-def]
     """It ends a run REJECTED when the reviewer rejects it, with one RunCompleted."""
     handlers, publisher, tmp = setup
     run = await scored_run(handlers, tmp, 60)
-    await handlers.review(run.run_id, approve=False, reviewer="bob", comment="wrong join")
+    bob = Identity(subject="bob", roles=frozenset({"approver"}))
+    await handlers.review(run.run_id, approve=False, by=bob, comment="wrong join")
     (done,) = publisher.of(RunCompleted)
     assert done.final_state is FinalState.REJECTED and done.reason == "wrong join"
 
@@ -228,10 +233,10 @@ async def test_cancel_and_timeout(setup) -> None:  # type: ignore[no-untyped-def
     """It cancels an open run once, and times out a stuck one with one RunCompleted each."""
     handlers, publisher, tmp = setup
     first = await scored_run(handlers, tmp, 95, domain="a")
-    view = await handlers.cancel(first.run_id, reason="not needed", requested_by="ops")
-    assert view.state is RunState.CANCELLED and "ops" in view.reason
+    view = await handlers.cancel(first.run_id, reason="not needed", by=Identity(subject="alice"))
+    assert view.state is RunState.CANCELLED and "alice" in view.reason
     with pytest.raises(RunConflict):
-        await handlers.cancel(first.run_id, reason="again", requested_by="ops")
+        await handlers.cancel(first.run_id, reason="again", by=Identity(subject="alice"))
     stuck = RunEvents("b")
     await handlers.on_event(stuck.submitted())
     await handlers.on_event(stuck.accepted())
@@ -257,3 +262,20 @@ async def test_late_score_of_an_old_attempt_is_only_recorded(setup) -> None:  # 
     await handlers.on_event(first)
     assert [(g.attempt, g.decision.value) for g in publisher.of(GateDecided)] == [(2, "approved")]
     assert (await handlers.get(run.run_id)).state is RunState.GATED
+
+
+async def test_only_the_submitter_or_an_approver_cancels(setup) -> None:  # type: ignore[no-untyped-def]
+    """It refuses a cancel from someone who neither submitted the run nor approves; auth off is unchecked."""
+    handlers, _publisher, _tmp = setup
+    runs = [RunEvents(domain) for domain in ("c", "d", "e")]
+    for run in runs:
+        await handlers.on_event(run.submitted(submitted_by="carol"))
+    with pytest.raises(
+        NotAllowed, match=r"mallory may not cancel .* only its submitter \(carol\) or an approver"
+    ):
+        await handlers.cancel(runs[0].run_id, reason="mine now", by=Identity(subject="mallory"))
+    assert (await handlers.get(runs[0].run_id)).state is not RunState.CANCELLED
+    by_submitter = await handlers.cancel(runs[0].run_id, reason="withdrawn", by=Identity(subject="carol"))
+    by_approver = await handlers.cancel(runs[1].run_id, reason="stop it", by=Identity(subject="alice"))
+    unchecked = await handlers.cancel(runs[2].run_id, reason="auth off", by=unverified())
+    assert [v.state for v in (by_submitter, by_approver, unchecked)] == [RunState.CANCELLED] * 3

@@ -129,10 +129,10 @@ async def test_approve_start_review_reject_and_watch(router, topic_reader, tmp_p
             run_id=low.run_id,
             decision=router_pb2.REVIEW_DECISION_APPROVE,
             comment="ok by me",
-            reviewer="alice",
         )
     )
-    assert reviewed.state_name == "GATED" and reviewed.reviewer == "alice"
+    # Auth is on by default: the client sends the installation token, whose subject reviews.
+    assert reviewed.state_name == "GATED" and reviewed.reviewer == "owner"
 
     bad = RunEvents("broken", start=utc_now())
     rejected = RequestRejected(
@@ -175,7 +175,7 @@ async def test_approve_start_review_reject_and_watch(router, topic_reader, tmp_p
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.Review(
             router_pb2.ReviewRequest(
-                run_id=bad.run_id, decision=router_pb2.REVIEW_DECISION_APPROVE, reviewer="x"
+                run_id=bad.run_id, decision=router_pb2.REVIEW_DECISION_APPROVE, reviewer="owner"
             )
         )
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION

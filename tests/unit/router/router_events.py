@@ -26,6 +26,7 @@ from services.mesh.events import (
     SqlGenerated,
     ValidationScored,
 )
+from services.mesh.identity import APPROVER_ROLE, Identity
 from services.mesh.ids import derive, new_ulid
 from services.mesh.store import SQLiteDocumentStore
 from services.router.adapters.audit_log import JsonlAuditLog
@@ -71,9 +72,12 @@ class RunEvents:
         self.last = env
         return env
 
-    def submitted(self) -> RequestSubmitted:
+    def submitted(self, submitted_by: str | None = None) -> RequestSubmitted:
         return RequestSubmitted(
-            envelope=self.envelope(RequestSubmitted.EVENT_TYPE, "ingest"), document="# doc", source=Source.CLI
+            envelope=self.envelope(RequestSubmitted.EVENT_TYPE, "ingest"),
+            document="# doc",
+            source=Source.CLI,
+            submitted_by=submitted_by,
         )
 
     def accepted(self, revision: int = 1, content_hash: str = "h1") -> RequestAccepted:
@@ -165,6 +169,10 @@ def write_artifacts(root: Path, domain: str) -> Path:
 
 def events_of(*events: Event) -> list[Event]:
     return list(events)
+
+
+# A caller with the approver role, as the installation token is (auth on).
+OPS = Identity(subject="ops", roles=frozenset({APPROVER_ROLE}))
 
 
 def make_handlers(

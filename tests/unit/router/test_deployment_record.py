@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_deployments import FakeDeployer, deploy, make_handlers
+from test_deployments import OPS, FakeDeployer, deploy, make_handlers
 
 from services.mesh.store import SQLiteDocumentStore
 from services.router.adapters.runs_store import StoreRunRepository
@@ -344,7 +344,7 @@ async def test_rollback_from_a_legacy_record_finds_attempt_and_artifact_in_the_r
     assert current is not None
     await handlers.runs.save_deployment("orders", _legacy(current))
 
-    back = await handlers.rollback("orders")
+    back = await handlers.rollback("orders", by=OPS)
     restart = deployer.started[-1]
     assert (restart.run_id, restart.revision, restart.attempt) == (run1, 1, 1)
     assert restart.artifact_ref and run1 in restart.artifact_ref and "sink_r1" in (restart.sql or "")

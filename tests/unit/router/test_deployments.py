@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from router_events import RunEvents, deploy, make_handlers
+from router_events import OPS, RunEvents, deploy, make_handlers
 
+from services.mesh.identity import Identity
 from services.router.adapters.manifest import ManifestDeployer
 from services.router.handlers import (
     DeploymentConflict,
@@ -30,13 +31,13 @@ async def test_stop_then_rollback_then_forward_with_a_fake_deployer(tmp_path: Pa
     run2 = await deploy(handlers, tmp_path, 2)
     assert deployer.stopped == ["job-1"] and deployer.started[1].previous is not None  # the upgrade
 
-    stopped = await handlers.stop("orders", reason="incident 42")
+    stopped = await handlers.stop("orders", by=OPS, reason="incident 42")
     assert stopped.state == "STOPPED" and stopped.savepoint_path == "file:///savepoints/sp-job-2"
     assert "incident 42" in stopped.reason and (await handlers.runs.deployment("orders")) == stopped.to_dict()
     with pytest.raises(DeploymentConflict, match="already stopped"):
-        await handlers.stop("orders")
+        await handlers.stop("orders", by=OPS)
 
-    back = await handlers.rollback("orders")
+    back = await handlers.rollback("orders", by=OPS)
     assert deployer.stopped == ["job-1", "job-2"]  # the stopped job is not stopped again
     restart = deployer.started[-1]
     assert (restart.run_id, restart.revision, restart.previous) == (run1, 1, None)
@@ -45,9 +46,9 @@ async def test_stop_then_rollback_then_forward_with_a_fake_deployer(tmp_path: Pa
     assert back.savepoint_restored == "file:///savepoints/sp-job-2" and back.job_id == "job-3"
     assert [e.revision for e in back.history] == [1, 2] and back.history[-1].state == "STOPPED"
     with pytest.raises(NoPreviousRevision, match="before revision 1"):
-        await handlers.rollback("orders")
+        await handlers.rollback("orders", by=OPS)
 
-    forward = await handlers.rollback("orders", to_revision=2)
+    forward = await handlers.rollback("orders", by=OPS, to_revision=2)
     assert deployer.stopped[-1] == "job-3" and deployer.started[-1].run_id == run2
     assert deployer.started[-1].restore_from == "file:///savepoints/sp-job-3"
     assert forward.revision == 2 and forward.rolled_back_from == 1
@@ -60,22 +61,22 @@ async def test_errors_name_what_is_missing(tmp_path: Path) -> None:
     deployer = FakeDeployer()
     handlers = make_handlers(tmp_path, deployer, approvers=frozenset({"ops"}))
     with pytest.raises(DomainNotFound, match="unknown domain 'nope'"):
-        await handlers.stop("nope")
+        await handlers.stop("nope", by=OPS)
     run = RunEvents("payments")
     await handlers.on_event(run.submitted())
     await handlers.on_event(run.accepted())
     with pytest.raises(NothingDeployed, match="nothing is deployed for domain 'payments'"):
-        await handlers.rollback("payments")
+        await handlers.rollback("payments", by=OPS)
     await deploy(handlers, tmp_path, 1)
     with pytest.raises(NoPreviousRevision):
-        await handlers.rollback("orders")
+        await handlers.rollback("orders", by=OPS)
     await deploy(handlers, tmp_path, 2)
     with pytest.raises(NoPreviousRevision, match=r"revision 7 .* never deployed \(earlier deployments: 1\)"):
-        await handlers.rollback("orders", to_revision=7)
+        await handlers.rollback("orders", by=OPS, to_revision=7)
     with pytest.raises(DeploymentConflict, match="is the deployed revision"):
-        await handlers.rollback("orders", to_revision=2)
+        await handlers.rollback("orders", by=OPS, to_revision=2)
     with pytest.raises(NotAllowed):
-        await handlers.stop("orders", requested_by="mallory")
+        await handlers.stop("orders", by=Identity(subject="mallory"))
     assert deployer.stopped == ["job-1"]  # only the upgrade stopped anything
 
 
@@ -87,17 +88,17 @@ async def test_engine_failures_are_reported_and_recorded(tmp_path: Path) -> None
     await deploy(handlers, tmp_path, 2)
     deployer.fail_stop = "savepoint timed out"
     with pytest.raises(DeploymentFailed, match="stopping revision 2 of orders failed: savepoint timed out"):
-        await handlers.stop("orders")
+        await handlers.stop("orders", by=OPS)
     assert (await handlers.runs.deployment("orders") or {})["state"] == "RUNNING"
     deployer.fail_stop, deployer.fail_start = None, "Flink refused the job: incompatible state"
     with pytest.raises(
         DeploymentFailed, match=r"stopped .*sp-job-2.*starting revision 1 failed: Flink refused"
     ):
-        await handlers.rollback("orders")
+        await handlers.rollback("orders", by=OPS)
     record = await handlers.runs.deployment("orders") or {}
     assert record["state"] == "STOPPED" and record["revision"] == 2 and "incompatible" in record["last_error"]
     deployer.fail_start = None
-    assert (await handlers.rollback("orders")).revision == 1  # retried from the same savepoint
+    assert (await handlers.rollback("orders", by=OPS)).revision == 1  # retried from the same savepoint
     assert deployer.started[-1].restore_from == "file:///savepoints/sp-job-2"
 
 
@@ -106,7 +107,7 @@ async def test_a_new_revision_after_stop_starts_from_the_stop_savepoint(tmp_path
     deployer = FakeDeployer()
     handlers = make_handlers(tmp_path, deployer)
     await deploy(handlers, tmp_path, 1)
-    await handlers.stop("orders")
+    await handlers.stop("orders", by=OPS)
     await deploy(handlers, tmp_path, 2)
     latest = deployer.started[-1]
     assert latest.previous is None and latest.restore_from == "file:///savepoints/sp-job-1"
@@ -124,13 +125,13 @@ async def test_manifest_stop_and_rollback_rewrite_the_gitops_directory(tmp_path:
     await deploy(handlers, tmp_path, 2, **{"extra-r2.yaml": extra})
     assert (dest / "extra-r2.yaml").is_file()
 
-    stopped = await handlers.stop("orders", reason="pause")
+    stopped = await handlers.stop("orders", by=OPS, reason="pause")
     assert stopped.state == "STOPPED" and stopped.savepoint_path is None
     assert "operator takes the savepoint" in stopped.reason
     docs = list(yaml.safe_load_all((dest / "deploy-orders-v3.yaml").read_text()))
     assert docs[1]["spec"]["job"]["state"] == "suspended"
 
-    back = await handlers.rollback("orders")
+    back = await handlers.rollback("orders", by=OPS)
     assert back.revision == 1 and back.target == "manifest" and back.manifests
     assert not (dest / "extra-r2.yaml").exists()  # never two jobs from one domain's directory
     docs = list(yaml.safe_load_all((dest / "deploy-orders-v3.yaml").read_text()))
@@ -151,7 +152,7 @@ async def test_manifest_rollback_sets_the_known_savepoint(tmp_path: Path) -> Non
     await handlers.runs.save_deployment(
         "orders", {**record, "state": "STOPPED", "savepoint_path": "s3://sp/orders-1"}
     )
-    await handlers.rollback("orders", to_revision=1)
+    await handlers.rollback("orders", by=OPS, to_revision=1)
     docs = list(
         yaml.safe_load_all((out / "job" / "orders" / "deployment" / "deploy-orders-v3.yaml").read_text())
     )
