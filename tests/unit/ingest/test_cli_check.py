@@ -78,14 +78,6 @@ def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     assert directory.exit_code == 2 and "directory" in directory.output
 
 
-def test_binary_file_is_rejected(tmp_path: Path) -> None:
-    """It rejects a binary file (exit 1) with a message containing 'binary'."""
-    document = tmp_path / "x.md"
-    document.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
-    result = runner.invoke(_app(), ["check", str(document)])
-    assert result.exit_code == 1 and "binary" in result.output
-
-
 def test_init_then_fill_placeholders_then_check_passes(tmp_path: Path) -> None:
     """It writes a template that check rejects until the placeholders are filled, then accepts."""
     created = runner.invoke(_app(), ["init", "fleet-ops", "--out", str(tmp_path)])
