@@ -32,11 +32,12 @@ def generate(
     ] = 1,
 ) -> None:
     """Check FILE, compile it to Flink SQL + manifests + test data + README, and write them."""
-    from services.generator.adapters.artifacts_fs import UnsafePathError, write_job
+    from services.generator.adapters.artifacts_fs import write_job
     from services.generator.adapters.profiles_fs import ProfileError, load_profile
     from services.generator.domain import CompileError, UnknownTargetError, compile_job, resolve_target
     from services.generator.version import GENERATOR_VERSION
     from services.ingest.domain.checks import check_document_bytes
+    from services.mesh.files import UnsafePathError
 
     if profile not in _PROFILES:
         typer.echo(f"error: --profile must be one of {', '.join(_PROFILES)}", err=True)

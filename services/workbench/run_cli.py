@@ -237,7 +237,7 @@ async def _write_outputs(settings: Any, run: Any, report: Any, out: Path) -> lis
     import grpc
 
     from services.flinksql.artifacts import ArtifactLayout
-    from services.generator.adapters.artifacts_fs import write_files
+    from services.mesh.files import write_files
     from services.mesh.grpc_client import open_channel
     from services.mesh.rpc.streamwright.v1 import generator_pb2, generator_pb2_grpc
     from services.mesh.service import peer_target

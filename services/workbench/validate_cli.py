@@ -301,6 +301,7 @@ def validate(  # noqa: PLR0917 - typer options
     jar_dir: Annotated[Path | None, typer.Option("--jar-dir", help="Flink connector jars directory.")] = None,
 ) -> None:
     """Validate a request's job on Flink and score it (exit 0 when the strict gate passes)."""
+    from services.mesh.files import UnsafePathError
     from services.validator.adapters.report_store import write_report_files
     from services.validator.domain.report import render_markdown
 
@@ -340,7 +341,11 @@ def validate(  # noqa: PLR0917 - typer options
     finally:
         runner.close()
     if out is not None:
-        md = write_report_files(report, render_markdown(report), out)
+        try:
+            md = write_report_files(report, render_markdown(report), out)
+        except UnsafePathError as exc:
+            typer.echo(f"{file}: report not written: {exc}", err=True)
+            raise typer.Exit(1) from exc
         console.print(f"[dim]report written to {md}[/dim]")
     if as_json:
         typer.echo(json.dumps(_json_payload(report), ensure_ascii=False, indent=2))

@@ -11,9 +11,11 @@ the rule parser, a real gRPC server) and asserts what an attacker would have to 
    the SQL runner's statement policy that `compile_job` applies to every job it compiles (WITH
    options: `tests/unit/ingest/test_hostile_options_property.py`).
 2. Output paths: `streamwright generate --out DIR` writes nothing outside DIR, whether the
-   request's domain tries `../` or DIR holds a symlink leading out. Enforced by the domain pattern
-   (`services/ingest/domain/check_job.py`, `services/flinksql/artifacts.py`) and `safe_target` /
-   `write_files` in `services/generator/adapters/artifacts_fs.py`.
+   request's domain tries `../` or DIR holds a symlink leading out; nor does `streamwright
+   validate --out DIR` write its report there (it followed the symlinks until it used the same
+   writer). Enforced by the domain pattern (`services/ingest/domain/check_job.py`,
+   `services/flinksql/artifacts.py`) and `safe_target` / `write_files` in
+   `services/mesh/files.py`, the one writer of job and report files.
 3. YAML bombs: anchors and aliases (billion laughs, merge keys) and deep nesting in a document's
    YAML or a cases file are refused at once, before any tree is built. Enforced by
    `services/ingest/domain/yaml_safe.py` (`_screen_events`).
@@ -66,6 +68,7 @@ from services.router.domain.expr import compile_condition
 from services.router.domain.facts import is_known_fact
 from services.router.domain.gate import ConfigError
 from services.router.domain.rules import rule_from
+from services.validator.domain.model import PlanFacts
 from tests.security.listeners import is_loopback, listeners
 
 pytestmark = pytest.mark.timeout(120)
@@ -199,6 +202,60 @@ def test_generate_writes_nothing_outside_its_out_directory(tmp_path: Path) -> No
     fine = cli.invoke(app, ["generate", str(document), "--out", str(tmp_path / "out")])
     assert fine.exit_code == 0, fine.output
     assert (tmp_path / "out" / "job" / "orders" / "sql" / "orders_wide_table_v3.sql").is_file()
+
+
+class _NoFlink:
+    """Stands in for the validator's EngineRunner: plans nothing, runs no case (no JVM)."""
+
+    def __init__(self, *_: Any, **__: Any) -> None:
+        pass
+
+    def warm(self) -> dict[str, float]:
+        return {}
+
+    def engine(self) -> None:
+        return None
+
+    def plan(self, sql: str) -> PlanFacts:
+        return PlanFacts(ran=False, notes=("no engine in this test",))
+
+    def close(self) -> None:
+        pass
+
+
+def test_validate_writes_no_report_outside_its_out_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.validator import bootstrap
+
+    monkeypatch.setattr(bootstrap, "EngineRunner", _NoFlink)
+    document = tmp_path / "orders-request-v3.md"
+    document.write_text(ORDERS, encoding="utf-8")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    linked_dir, linked_file = tmp_path / "out-dir-link", tmp_path / "out-file-link"
+    linked_dir.mkdir()
+    (linked_dir / "job").symlink_to(outside, target_is_directory=True)
+    report_dir = linked_file / "job" / "orders" / "validation"
+    report_dir.mkdir(parents=True)
+    (report_dir / "validation-report-orders-v3.md").symlink_to(outside / "planted.md")  # dangling
+
+    def validate(out: Path) -> Any:
+        return cli.invoke(
+            app, ["validate", str(document), "--no-cases", "--knowledge", "127.0.0.1:9", "--out", str(out)]
+        )
+
+    for out in (linked_dir, linked_file):
+        result = validate(out)
+        assert result.exit_code == 1, result.output  # as `generate` refuses the same directories
+        assert "job/orders/validation/validation-report-orders-v3.md" in result.output
+        assert "resolves outside the output directory" in result.output
+    assert list(outside.rglob("*")) == []
+    # The same command writes both report files when nothing is hostile.
+    fine = validate(tmp_path / "out")
+    assert fine.exit_code == 0, fine.output
+    written = tmp_path / "out" / "job" / "orders" / "validation" / "validation-report-orders-v3.md"
+    assert written.is_file() and written.with_suffix(".json").is_file()
 
 
 # --- 3. YAML bombs --------------------------------------------------------------------------------

@@ -12,9 +12,9 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from services.generator.adapters.artifacts_fs import safe_target, write_files
 from services.generator.ports import GeneratedAttempt, RunSpec, StoredArtifact
 from services.mesh.events import Finding
+from services.mesh.files import safe_target, write_files
 from services.mesh.store import DocumentStore
 
 RUNS = "runs"

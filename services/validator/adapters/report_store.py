@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from services.flinksql.artifacts import checked_domain
+from services.mesh.files import write_files
 from services.mesh.store import DocumentStore
 from services.validator.domain.model import Report
 from services.validator.domain.report import render_json, report_json_path, report_path
@@ -30,13 +31,14 @@ def run_dir_name(run_id: str) -> str:
 
 
 def write_report_files(report: Report, markdown: str, root: Path) -> Path:
-    """Write the markdown and JSON under `root` in seed 000's layout; the markdown path."""
-    checked_domain(report.domain)  # BadDomain (a ValueError) for an unsafe one
-    md = root / report_path(report.domain)
-    md.parent.mkdir(parents=True, exist_ok=True)
-    md.write_text(markdown, encoding="utf-8")
-    (root / report_json_path(report.domain)).write_text(render_json(report), encoding="utf-8")
-    return md
+    """Write the markdown and JSON under `root` in seed 000's layout; the markdown path.
+
+    Through the shared safe writer: UnsafePathError (a ValueError) when a path would resolve
+    outside `root` (a symlink in it), BadDomain (a ValueError) for an unsafe domain.
+    """
+    checked_domain(report.domain)
+    files = {report_path(report.domain): markdown, report_json_path(report.domain): render_json(report)}
+    return write_files(files, root)[0]
 
 
 class StoreReportRepository:

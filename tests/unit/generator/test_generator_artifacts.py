@@ -13,9 +13,10 @@ from typer.testing import CliRunner
 
 from services.flinksql.spec import RequestSpec
 from services.flinksql.statements import script_digest
-from services.generator.adapters.artifacts_fs import UnsafePathError, safe_target, write_job
+from services.generator.adapters.artifacts_fs import write_job
 from services.generator.adapters.profiles_fs import load_profile
 from services.generator.domain import Profile, compile_job, yamltext
+from services.mesh.files import UnsafePathError, safe_target
 
 SCHEMA = json.loads((HERE / "flinkdeployment.schema.json").read_text(encoding="utf-8"))
 
