@@ -15,7 +15,9 @@ the rule parser, a real gRPC server) and asserts what an attacker would have to 
    validate --out DIR` write its report there (it followed the symlinks until it used the same
    writer). Enforced by the domain pattern (`services/ingest/domain/check_job.py`,
    `services/flinksql/artifacts.py`) and `safe_target` / `write_files` in
-   `services/mesh/files.py`, the one writer of job and report files.
+   `services/mesh/files.py`, the one writer of job and report files. `streamwright init` writes
+   its template with O_CREAT | O_EXCL (`services/ingest/entrypoints/cli.py`): never through a
+   symlink (it followed a dangling one).
 3. YAML bombs: anchors and aliases (billion laughs, merge keys) and deep nesting in a document's
    YAML or a cases file are refused at once, before any tree is built. Enforced by
    `services/ingest/domain/yaml_safe.py` (`_screen_events`).
@@ -256,6 +258,28 @@ def test_validate_writes_no_report_outside_its_out_directory(
     assert fine.exit_code == 0, fine.output
     written = tmp_path / "out" / "job" / "orders" / "validation" / "validation-report-orders-v3.md"
     assert written.is_file() and written.with_suffix(".json").is_file()
+
+
+def test_init_writes_no_template_through_a_symlink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    planted = out / "orders-request-v3.md"
+    planted.symlink_to(outside / "planted.md")  # dangling: `exists()` is False, a write creates it
+    refused = cli.invoke(app, ["init", "orders", "--out", str(out)])
+    assert refused.exit_code == 2, refused.output  # as for a file that exists
+    assert f"{planted} is a symbolic link; not writing through it" in refused.output
+    # A link planted after that check (a race) is not followed either: the file is opened with
+    # O_CREAT | O_EXCL, which refuses any existing name, a symlink included.
+    monkeypatch.setattr(Path, "is_symlink", lambda self: False)
+    raced = cli.invoke(app, ["init", "orders", "--out", str(out)])
+    assert raced.exit_code == 2 and "already exists; not overwriting it" in raced.output
+    monkeypatch.undo()
+    assert list(outside.iterdir()) == [] and planted.is_symlink()
+    planted.unlink()
+    fine = cli.invoke(app, ["init", "orders", "--out", str(out)])
+    assert fine.exit_code == 0 and planted.is_file() and not planted.is_symlink()
 
 
 # --- 3. YAML bombs --------------------------------------------------------------------------------

@@ -63,11 +63,20 @@ def init(
     target = out if out is not None else Path.cwd()
     if target.is_dir():
         target = target / f"{domain}-request-v3.md"
+    if target.is_symlink():  # dangling or not: writing would create or change its target
+        typer.echo(f"error: {target} is a symbolic link; not writing through it", err=True)
+        raise typer.Exit(_USAGE)
     if target.exists():
         typer.echo(f"error: {target} already exists; not overwriting it", err=True)
         raise typer.Exit(_USAGE)
     try:
-        target.write_text(text, encoding="utf-8")
+        # "x" (O_CREAT | O_EXCL) never follows a symlink: one planted since the checks above
+        # fails here as "already exists" instead of creating a file wherever it points
+        with target.open("x", encoding="utf-8") as handle:
+            handle.write(text)
+    except FileExistsError:
+        typer.echo(f"error: {target} already exists; not overwriting it", err=True)
+        raise typer.Exit(_USAGE) from None
     except OSError as error:
         typer.echo(f"error: cannot write {target}: {error.strerror or error}", err=True)
         raise typer.Exit(_USAGE) from None
