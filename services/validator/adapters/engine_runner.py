@@ -157,6 +157,7 @@ class EngineRunner:
         began = time.perf_counter()
         engine = self.engine()
         out = {"jvm_start": (engine.jvm_start_seconds or 0.0) if engine else 0.0}
+        out["cluster_start"] = (engine.cluster_start_seconds or 0.0) if engine else 0.0
         out["engine_ready"] = time.perf_counter() - began
         pg = self.postgres()
         out["postgres_start"] = pg.start_seconds if pg else 0.0
@@ -177,6 +178,8 @@ class EngineRunner:
 
     def close(self) -> None:
         with self._lock:
+            if self._engine is not None:
+                self._engine.close()
             if self._postgres is not None:
                 self._postgres.stop()
                 self._postgres = None

@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -48,6 +48,12 @@ from services.flinksql.quoting import quote_identifier, quote_string
 from services.flinksql.sqltypes import TypeSyntaxError
 from services.flinksql.statements import Statement, parse_set, split_statements
 from services.validator.adapters.connector_jars import ConnectorJarError, jar_urls, verify_connector_jars
+from services.validator.adapters.flink_cluster import (
+    HotCluster,
+    jars_on_classpath,
+    jvm_classpath,
+    shared_cluster,
+)
 from services.validator.adapters.postgres import PostgresError, PrivatePostgres
 from services.validator.domain.case_batch import SKIPPED_KINDS, JobScript, batch_blocker, created_object
 from services.validator.domain.cases import (
@@ -88,6 +94,37 @@ BATCH_CASE_TIMEOUT_MS = 15_000  # more time a batched job gets for each further 
 MAX_BATCH_CASES = 12  # cases per batched job (a request has 3-5, plus the edge case)
 
 
+# ================================================================ where the time goes
+
+_clock = threading.local()
+
+
+@contextlib.contextmanager
+def profiled() -> Iterator[dict[str, float]]:
+    """Within: seconds per engine phase on this thread (environment, ddl, explain, submit, job,
+    pg_setup, pg_read, pg_drop), summed. What `benchmarks/validate_latency.py --profile` prints."""
+    outer = getattr(_clock, "spent", None)
+    spent: dict[str, float] = {}
+    _clock.spent = spent
+    try:
+        yield spent
+    finally:
+        _clock.spent = outer
+
+
+@contextlib.contextmanager
+def _phase(name: str) -> Iterator[None]:
+    spent: dict[str, float] | None = getattr(_clock, "spent", None)
+    if spent is None:
+        yield
+        return
+    began = time.perf_counter()
+    try:
+        yield
+    finally:
+        spent[name] = spent.get(name, 0.0) + time.perf_counter() - began
+
+
 # ================================================================ engine errors
 
 
@@ -114,9 +151,17 @@ def engine_error(exc: BaseException, st: Statement, *, line_offset: int = 0) -> 
 
 
 class FlinkEngine:
-    """One warm PyFlink JVM per process; a fresh TableEnvironment per job."""
+    """One warm PyFlink JVM per process, with one hot cluster in it; a fresh TableEnvironment per job.
 
-    def __init__(self, jars: Sequence[Path] | None = None, *, jar_dir: Path | None = None) -> None:
+    `hot=True` (the default) starts a MiniCluster with the engine and submits every job to it
+    (`flink_cluster.HotCluster`): jobs of concurrent callers run side by side on its slots. If it
+    cannot start, or with `hot=False`, each job runs on its own short-lived MiniCluster (Flink's
+    local execution), one job at a time.
+    """
+
+    def __init__(
+        self, jars: Sequence[Path] | None = None, *, jar_dir: Path | None = None, hot: bool = True
+    ) -> None:
         self.jars_missing: str | None = None
         if jars is None and jar_dir is not None:
             try:
@@ -128,7 +173,14 @@ class FlinkEngine:
             self.jars_missing = "no connector jars configured"
         self.jars: list[Path] = list(jars or [])
         self.jvm_start_seconds: float | None = None
+        self.cluster_start_seconds: float | None = None
+        self.cluster_error: str | None = None  # why jobs run on per-job MiniClusters instead
+        self._hot = hot
+        self._cluster: HotCluster | None = None
+        self._jars_on_classpath = False
         self._lock = threading.RLock()
+        # Jobs at once: the hot cluster's slots; per-job MiniClusters run one at a time.
+        self._job_slots: threading.BoundedSemaphore = threading.BoundedSemaphore(1)
         self._started = False
 
     @property
@@ -136,14 +188,39 @@ class FlinkEngine:
         return bool(self.jars)
 
     def start(self) -> FlinkEngine:
-        """Start the JVM (once); later calls return at once."""
+        """Start the JVM and the hot cluster (once); later calls return at once."""
         with self._lock:
             if not self._started:
                 began = time.perf_counter()
-                self.new_env(streaming=True)
+                with jvm_classpath(self.jars):
+                    self.new_env(streaming=True)  # launches the JVM
+                self._jars_on_classpath = bool(self.jars) and jars_on_classpath(self.jars)
                 self.jvm_start_seconds = time.perf_counter() - began
+                if self._hot:
+                    self._start_cluster()
                 self._started = True
         return self
+
+    def _start_cluster(self) -> None:
+        began = time.perf_counter()
+        try:
+            self._cluster = shared_cluster()
+        except Exception as exc:  # jobs still run, each on its own MiniCluster
+            self.cluster_error = f"hot cluster did not start ({trim(str(exc), 300)}): one MiniCluster per job"
+            return
+        self.cluster_start_seconds = time.perf_counter() - began
+        self._job_slots = self._cluster.job_slots
+
+    @property
+    def hot(self) -> bool:
+        """Jobs go to the engine's long-lived cluster."""
+        return self._cluster is not None
+
+    def close(self) -> None:
+        """Stop the hot cluster (the JVM and the cluster are the process's: for a clean exit)."""
+        with self._lock:
+            if self._cluster is not None:
+                self._cluster.close()
 
     def warm_up(self) -> float:
         """Run one tiny job now; its seconds.
@@ -154,7 +231,7 @@ class FlinkEngine:
         """
         self.start()
         began = time.perf_counter()
-        with self._lock:
+        with self._job_slots:
             env = self.new_env(streaming=True)
             env.execute_sql("CREATE TEMPORARY TABLE sw_warm_up (x INT) WITH ('connector' = 'blackhole')")
             env.execute_sql("INSERT INTO sw_warm_up SELECT x FROM (VALUES (1), (2)) AS t(x)").wait(
@@ -163,6 +240,10 @@ class FlinkEngine:
         return time.perf_counter() - began
 
     def new_env(self, streaming: bool) -> TableEnvironment:
+        with _phase("environment"):
+            return self._new_env(streaming)
+
+    def _new_env(self, streaming: bool) -> TableEnvironment:
         from pyflink.table import EnvironmentSettings, TableEnvironment
 
         settings = (
@@ -175,7 +256,10 @@ class FlinkEngine:
         config = env.get_config()
         for key, value in LOOPBACK_OPTIONS.items():  # the local runtime's endpoints on loopback only
             config.set(key, value)
-        if self.jars:
+        if self._cluster is not None:
+            for key, value in self._cluster.job_options().items():
+                config.set(key, value)
+        if self.jars and not self._jars_on_classpath:  # a JVM launched before the engine's
             config.set("pipeline.jars", jar_urls(self.jars))
         config.set("parallelism.default", "1")
         config.set("table.exec.resource.default-parallelism", "1")
@@ -194,14 +278,12 @@ class FlinkEngine:
         swaps: list[OptionSwap] = []
         settings: list[tuple[str, str]] = []
         results: list[StatementResult] = []
-        with self._lock:
-            env = self.new_env(streaming=True)
-            for st in statements:
-                results.append(
-                    self._plan_statement(
-                        env, st=st, roles=roles, policy=policy, swaps=swaps, settings=settings
-                    )
-                )
+        # planning runs no job: concurrent callers plan side by side
+        env = self.new_env(streaming=True)
+        for st in statements:
+            results.append(
+                self._plan_statement(env, st=st, roles=roles, policy=policy, swaps=swaps, settings=settings)
+            )
         notes = () if self.jars_missing is None else (f"connector jars unavailable: {self.jars_missing}",)
         return PlanReport(
             tuple(results),
@@ -249,9 +331,10 @@ class FlinkEngine:
         py4j may serve a call from another of its connections (one opened for a finaliser
         during a call): connector factories are then not found ("Unable to create a source").
         py4j reuses the connection it got back last, so adding the jars right before a call
-        that looks factories up reaches the thread that serves it.
+        that looks factories up reaches the thread that serves it. Not needed when the engine
+        launched the JVM: the jars are then on its class path.
         """
-        if self.jars:
+        if self.jars and not self._jars_on_classpath:
             from pyflink.util.java_utils import add_jars_to_context_class_loader  # type: ignore[import-untyped]
 
             add_jars_to_context_class_loader(jar_urls(self.jars).split(";"))
@@ -263,7 +346,7 @@ class FlinkEngine:
             try:
                 explained = _explain(env, st)
             except Exception as exc:
-                if not _FACTORY_MISSING.search(str(exc)) or not self.jars:
+                if not _FACTORY_MISSING.search(str(exc)) or not self.jars or self._jars_on_classpath:
                     raise
                 self.ensure_jars_on_this_thread()  # a gateway thread without the jars: once more
                 explained = _explain(env, st)
@@ -321,7 +404,7 @@ class FlinkEngine:
                 checked.index, checked.seconds = index, time.perf_counter() - t0
                 pending.append(checked)
         exact = [p for p in pending if p.mode == "exact"]
-        with self._lock, tempfile.TemporaryDirectory(prefix="sw-case-") as tmp:
+        with self._job_slots, tempfile.TemporaryDirectory(prefix="sw-case-") as tmp:
             if len(exact) > 1 and batch_blocker(job) is None:
                 assert postgres is not None  # exact runs were checked for it
                 for start in range(0, len(exact), MAX_BATCH_CASES):
@@ -394,14 +477,17 @@ class FlinkEngine:
                 runs.append((p, run))
                 run.swaps.extend(config_swaps)
                 database = quote_identifier(f"sw_case_{p.index}")
-                env.execute_sql(f"CREATE DATABASE {database}")
-                env.execute_sql(f"USE {database}")
+                with _phase("ddl"):
+                    env.execute_sql(f"CREATE DATABASE {database}")
+                    env.execute_sql(f"USE {database}")
                 run.create_tables(env, run.exact_options(), global_statements=len(runs) == 1)
                 statements.add_insert_sql(job.inserts[0].text)  # names bind to this database now
                 own[p.index] += time.perf_counter() - t0
             if runs:
                 self.ensure_jars_on_this_thread()
-                _execute(statements.execute(), JOB_TIMEOUT_MS + BATCH_CASE_TIMEOUT_MS * (len(runs) - 1))
+                with _phase("submit"):
+                    submitted = statements.execute()
+                _execute(submitted, JOB_TIMEOUT_MS + BATCH_CASE_TIMEOUT_MS * (len(runs) - 1))
             for p, run in runs:
                 t0 = time.perf_counter()
                 p.rows, p.swaps, p.batch_size = run.read_result(), run.swaps, len(runs)
@@ -444,15 +530,17 @@ def _create_table(
         return
     options, made = swap_options(ddl, roles.get(ddl.name, "unused"), policy)
     swaps.extend(made)
-    _ensure_namespace(env, ddl.name_parts)
-    env.execute_sql(rewrite_options(st.text, ddl, options) if made else st.text)
+    with _phase("ddl"):
+        _ensure_namespace(env, ddl.name_parts)
+        env.execute_sql(rewrite_options(st.text, ddl, options) if made else st.text)
 
 
 def _explain(env: TableEnvironment, st: Statement) -> str:
     # the statement starts on a line of its own, so Flink's positions stay statement-relative
-    rows = env.execute_sql("EXPLAIN PLAN_ADVICE\n" + st.text).collect()
-    with rows:
-        return "\n".join(str(r[0]) for r in rows)
+    with _phase("explain"):
+        rows = env.execute_sql("EXPLAIN PLAN_ADVICE\n" + st.text).collect()
+        with rows:
+            return "\n".join(str(r[0]) for r in rows)
 
 
 def _ensure_namespace(env: TableEnvironment, parts: Sequence[str]) -> None:
@@ -500,7 +588,8 @@ _FACTORY_MISSING = re.compile(
 def _execute(result: TableResult, timeout_ms: int) -> None:
     """Wait for the job of an INSERT / statement set; cancel it when it fails or times out."""
     try:
-        result.wait(timeout_ms)
+        with _phase("job"):
+            result.wait(timeout_ms)
     except Exception:
         with contextlib.suppress(Exception):
             client = result.get_job_client()
@@ -558,12 +647,14 @@ class _CaseRun:
             else:
                 options, made = swap_options(ddl, roles.get(name, "unused"), policy)
                 self.swaps.extend(made)
-            _ensure_namespace(env, ddl.name_parts)
-            env.execute_sql(rewrite_options(st.text, ddl, options))
+            with _phase("ddl"):
+                _ensure_namespace(env, ddl.name_parts)
+                env.execute_sql(rewrite_options(st.text, ddl, options))
         for st in self.job.others:
             if st.kind in SKIPPED_KINDS or (not global_statements and created_object(st)[1]):
                 continue
-            env.execute_sql(st.text)
+            with _phase("ddl"):
+                env.execute_sql(st.text)
 
     def _source_options(self) -> dict[str, str]:
         return {"connector": "filesystem", "path": self.events_dir.as_uri(), "format": "json"}
@@ -577,7 +668,9 @@ class _CaseRun:
             env = self.engine.new_env(streaming=True)
             self.swaps.extend(_configure(env, self.job))
             self.create_tables(env, self.exact_options())
-            _execute(env.execute_sql(self.job.inserts[0].text), JOB_TIMEOUT_MS)
+            with _phase("submit"):
+                submitted = env.execute_sql(self.job.inserts[0].text)
+            _execute(submitted, JOB_TIMEOUT_MS)
             rows = self.read_result()
         finally:
             self.drop_schema()
@@ -586,11 +679,13 @@ class _CaseRun:
     def create_schema(self) -> None:
         """This case's PostgreSQL schema: the lookup and result tables, the dimension rows."""
         assert self.pg is not None
-        self.pg.execute(pg_setup_sql(self.schema, self.job, self.shape, self.case))
+        with _phase("pg_setup"):
+            self.pg.execute(pg_setup_sql(self.schema, self.job, self.shape, self.case))
 
     def drop_schema(self) -> None:
         assert self.pg is not None
-        self.pg.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+        with _phase("pg_drop"):
+            self.pg.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
 
     def exact_options(self) -> dict[str, dict[str, str]]:
         """The source on this case's events file; lookups and the result in its schema."""
@@ -613,7 +708,8 @@ class _CaseRun:
         shape = self.shape
         names = ", ".join(n.lower() for n, _ in shape.result_columns)
         table = f"{self.schema}.{shape.result.lower()}"
-        raw = self.pg.query(f"SELECT {names} FROM {table}")  # noqa: S608 (names checked by the DDL reader)
+        with _phase("pg_read"):
+            raw = self.pg.query(f"SELECT {names} FROM {table}")  # noqa: S608 (names checked by the DDL reader)
         return [
             {name: from_pg_value(v, t) for (name, t), v in zip(shape.result_columns, row, strict=True)}
             for row in raw
@@ -646,7 +742,9 @@ class _CaseRun:
                     "batch mode",
                 )
             )
-        _execute(env.execute_sql(insert), JOB_TIMEOUT_MS)
+        with _phase("submit"):
+            submitted = env.execute_sql(insert)
+        _execute(submitted, JOB_TIMEOUT_MS)
         return self._read_json_result(out), self.swaps
 
     def _read_json_result(self, out: Path) -> list[dict[str, Any]]:
@@ -655,4 +753,4 @@ class _CaseRun:
         return json_result_rows(lines, self.shape.result_columns, self.shape.result_pk)
 
 
-__all__ = ["FlinkEngine", "engine_error"]
+__all__ = ["FlinkEngine", "engine_error", "profiled"]
