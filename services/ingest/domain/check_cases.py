@@ -6,9 +6,13 @@ from typing import Any
 
 from services.flinksql.spec import Case, Dimension, Table
 from services.ingest.domain import yaml_safe
+from services.ingest.domain.document import MAX_DOCUMENT_BYTES
 from services.ingest.domain.errors import Issues
 
 BLOCK = "cases"
+# A sidecar cases file is capped like the document (docs/security.md, Limits on input): checking
+# costs 1-10 s per MB of cases, and nothing real comes near the cap (the examples: < 10 KB).
+MAX_CASES_BYTES = MAX_DOCUMENT_BYTES
 _CASE_KEYS = {"name", "description", "events", "dimensions", "expected"}
 _EVENT_KEYS = {"domain", "type", "create_time", "payload"}
 
@@ -223,10 +227,24 @@ class CaseChecker:
         self.issues.error(code, message, block=BLOCK, line=self.doc.line_of(*at), name=name, hint=hint)
 
 
+def check_cases_size(text: str, issues: Issues) -> bool:
+    """False, with `cases.too_large`, when a sidecar cases text is over MAX_CASES_BYTES."""
+    if len(text) * 4 > MAX_CASES_BYTES and len(text.encode("utf-8", "surrogatepass")) > MAX_CASES_BYTES:
+        issues.error(
+            "cases.too_large",
+            f"cases file is too large (more than {MAX_CASES_BYTES} bytes)",
+            block=BLOCK,
+            line=None,
+            hint="keep fewer or smaller cases: a few rows per case show what the job must do",
+        )
+        return False
+    return True
+
+
 def check_cases(
     *,
     embedded: yaml_safe.YamlDocument | None,
-    sidecar_text: str | None,
+    sidecar: yaml_safe.YamlDocument | None,
     dimensions: list[Dimension],
     result: Table | None,
     issues: Issues,
@@ -237,15 +255,14 @@ def check_cases(
     cases: list[Case] = []
     if embedded is not None and isinstance(embedded.value, dict):
         cases += CaseChecker(embedded, dimensions, result).run(embedded.value.get("cases"), issues, seen)
-    if sidecar_text is not None:
-        sidecar = _load_sidecar(sidecar_text, sidecar_issues)
-        if sidecar is not None:
-            value = sidecar.value.get("cases") if isinstance(sidecar.value, dict) else sidecar.value
-            cases += CaseChecker(sidecar, dimensions, result).run(value, sidecar_issues, seen)
+    if sidecar is not None:
+        value = sidecar.value.get("cases") if isinstance(sidecar.value, dict) else sidecar.value
+        cases += CaseChecker(sidecar, dimensions, result).run(value, sidecar_issues, seen)
     return cases
 
 
-def _load_sidecar(text: str, issues: Issues) -> yaml_safe.YamlDocument | None:
+def load_sidecar(text: str, issues: Issues) -> yaml_safe.YamlDocument | None:
+    """The sidecar cases file's YAML, read once for every check of it; None (and an error) if unsafe."""
     try:
         return yaml_safe.load(text, 1)
     except yaml_safe.YamlProblem as problem:

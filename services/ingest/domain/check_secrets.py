@@ -53,14 +53,16 @@ def check_secret_references(text: str, raw: RawDocument, issues: Issues) -> None
         _report_decoded_sql(ddl.block.content, ddl.block.content_line, ddl.label, reported, issues)
 
 
-def check_sidecar_secret_references(cases_text: str, issues: Issues) -> None:
-    """The same rule for a sidecar cases file (its own lines; `issues` carries source "cases")."""
+def check_sidecar_secret_references(
+    cases_text: str, doc: yaml_safe.YamlDocument | None, issues: Issues
+) -> None:
+    """The same rule for a sidecar cases file (its own lines; `issues` carries source "cases").
+
+    `doc` is the file's YAML as the cases check loaded it, None when it is unsafe (reported there).
+    """
     reported = _report_lines(split_lines(cases_text), lambda _: "cases", issues)
-    try:
-        doc = yaml_safe.load(cases_text, 1)
-    except yaml_safe.YamlProblem:
-        return  # the cases check reports it
-    _report_decoded_yaml(doc, "cases", reported, issues)
+    if doc is not None:
+        _report_decoded_yaml(doc, "cases", reported, issues)
 
 
 def _report_lines(lines: list[str], block_of: Any, issues: Issues) -> set[int]:

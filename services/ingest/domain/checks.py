@@ -19,7 +19,7 @@ from services.flinksql.spec import (
     content_hash,
 )
 from services.flinksql.sqltypes import JAVA_TO_FLINK
-from services.ingest.domain.check_cases import check_cases
+from services.ingest.domain.check_cases import check_cases, check_cases_size, load_sidecar
 from services.ingest.domain.check_expressions import Scope
 from services.ingest.domain.check_job import check_job_info
 from services.ingest.domain.check_joins import check_joins
@@ -91,7 +91,12 @@ class _Parts:
 
 
 def _check(text: str, cases_text: str | None, issues: Issues) -> CheckResult:
-    if not check_input(text, issues):
+    case_issues = Issues(source="cases")
+    readable = check_input(text, issues)
+    if cases_text is not None and not check_cases_size(cases_text, case_issues):
+        readable = False
+    if not readable:
+        issues.extend(case_issues)
         return CheckResult(spec=None, errors=issues.errors, warnings=issues.warnings)
     # Credentials never at rest: the spec (and its hash) come from the redacted text only.
     redaction = redact_document(text)
@@ -106,18 +111,18 @@ def _check(text: str, cases_text: str | None, issues: Issues) -> CheckResult:
     aggregation = check_aggregation(mappings, parts.result, issues)
     conditions = check_conditions(raw, parts.scope, issues)
     er = _er_diagram(raw, parts, issues)
-    case_issues = Issues(source="cases")
     embedded = raw.yaml["cases"].doc if "cases" in raw.yaml else None
+    sidecar = load_sidecar(cases_text, case_issues) if cases_text is not None else None
     cases = check_cases(
         embedded=embedded,
-        sidecar_text=cases_text,
+        sidecar=sidecar,
         dimensions=parts.dimensions,
         result=parts.result,
         issues=issues,
         sidecar_issues=case_issues,
     )
     if cases_text is not None:
-        check_sidecar_secret_references(cases_text, case_issues)
+        check_sidecar_secret_references(cases_text, sidecar, case_issues)
     issues.extend(case_issues)
     if issues.has_errors() or job is None or parts.payload is None or parts.result is None:
         return CheckResult(spec=None, errors=issues.errors, warnings=issues.warnings)

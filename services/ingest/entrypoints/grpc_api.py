@@ -6,6 +6,7 @@ from typing import Any
 
 import grpc
 
+from services.ingest.domain.check_cases import MAX_CASES_BYTES
 from services.ingest.domain.intake import RequestRecord, RequestState
 from services.ingest.handlers import IngestHandlers
 from services.ingest.ports import RequestRepository
@@ -81,6 +82,11 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "document is empty")
         if len(request.document.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "document is too large (limit 1 MiB)")
+        if (
+            request.HasField("cases_yaml")
+            and len(request.cases_yaml.encode("utf-8", "surrogatepass")) > MAX_CASES_BYTES
+        ):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "cases_yaml is too large (limit 1 MiB)")
         if request.HasField("idempotency_key") and not 0 < len(request.idempotency_key) <= 256:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "idempotency_key must be 1-256 characters")
         submitted_by = request.submitted_by.strip() if request.HasField("submitted_by") else None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import grpc
 
+from services.ingest.domain.check_cases import MAX_CASES_BYTES
 from services.mesh.grpc_client import open_channel
 from services.mesh.rpc.streamwright.v1 import ingest_pb2, ingest_pb2_grpc
 from services.mesh.service import peer_target
@@ -26,6 +27,9 @@ async def submit_document(
     idempotency_key: str | None,
     rpc_timeout: float = 10.0,
 ) -> ingest_pb2.SubmitRequestResponse:
+    if cases_yaml is not None and len(cases_yaml.encode("utf-8", "surrogatepass")) > MAX_CASES_BYTES:
+        # the service refuses it too; a message over gRPC's 4 MB would fail less clearly
+        raise SubmitError(f"the cases file is too large (more than {MAX_CASES_BYTES} bytes)")
     target = peer_target("ingest", settings)
     request = ingest_pb2.SubmitRequestRequest(document=document)
     if file_name is not None:
