@@ -5,7 +5,7 @@ did not apply to its cases: `check --cases`, `test`/`validate --cases`, gRPC `Su
 `CheckDocument` and a RequestSubmitted from Kafka all checked any size, at about a second per
 MB (10 MB: past any budget, the sidecar parsed twice). Now each refuses a cases text over
 `MAX_CASES_BYTES` with `cases.too_large` (gRPC `SubmitRequest` and the `submit`/`run` client
-before sending).
+before sending), and a hostile cases text under the cap stops at the check's budget.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from services.ingest.domain.check_cases import MAX_CASES_BYTES
 from services.ingest.domain.checks import check_document
 from services.ingest.entrypoints.grpc_api import SERVICE_NAME, IngestApi
 from services.ingest.entrypoints.submit import SubmitError, submit_document
-from services.ingest.handlers import IngestHandlers
+from services.ingest.handlers import IngestHandlers, check_within_budget
 from services.mesh.events import RequestRejected, Source
 from services.mesh.grpc_client import open_channel
 from services.mesh.grpc_server import create_server, stop_server
@@ -152,3 +152,33 @@ async def test_grpc_and_the_kafka_intake_refuse_a_cases_text_over_the_cap(tmp_pa
     assert [(e.code, e.message) for e in rejected.errors] == [("cases.too_large", MESSAGE)]
     record = await requests.get(submission.request_id)
     assert record is not None and record.state == "REJECTED"
+
+
+# Cases texts under the cap that cost the most per byte: 2-12 s each before (a loaded 2-core
+# machine), none of it cooperative; now they stop at the budget. Each is at most MAX_CASES_BYTES.
+_UNDER = MAX_CASES_BYTES - 64
+SLOW_CASES = {
+    "empty items": "cases:\n" + "-\n" * (_UNDER // 2),  # a node and a cases.bad_shape error per 2 bytes
+    "flow mappings": "[" + "{}," * (_UNDER // 3) + "]",
+    "many cases": "cases:\n" + "".join(f"- name: c{i}\n" for i in range(_UNDER // 16)),
+    "unknown keys": "cases:\n- name: a\n" + "".join(f"  k{i}: 1\n" for i in range(_UNDER // 12)),
+    "wide row": "cases:\n- name: a\n  expected:\n  - {"
+    + ",".join(f"c{i}: 1" for i in range(_UNDER // 10))
+    + "}\n",
+    "long event list": "cases:\n- name: a\n  events:\n" + "  - {domain: x, type: y}\n" * (_UNDER // 26),
+}
+
+
+@pytest.mark.parametrize("shape", SLOW_CASES)
+def test_a_slow_cases_text_under_the_cap_stops_at_the_check_budget(shape: str) -> None:
+    cases = SLOW_CASES[shape]
+    assert len(cases.encode("utf-8")) <= MAX_CASES_BYTES
+    budget_s = 0.5
+    started = time.perf_counter()
+    result = check_within_budget(ORDERS, cases_text=cases, budget_s=budget_s)
+    elapsed = time.perf_counter() - started
+    assert [e.code for e in result.errors] == ["input.check_budget_exceeded"]
+    # Parsing, converting and checking the cases stop at a checkpoint (per YAML event, per node
+    # composed, per value converted, per case, row and key, per line): the budget plus slack for
+    # the steps without one (redacting the text: one regex pass, ~0.1 s per MiB).
+    assert elapsed < budget_s + 1.0, elapsed

@@ -6,7 +6,7 @@ from typing import Any
 
 from services.flinksql.spec import Case, Dimension, Table
 from services.ingest.domain import yaml_safe
-from services.ingest.domain.document import MAX_DOCUMENT_BYTES
+from services.ingest.domain.document import MAX_DOCUMENT_BYTES, checkpoint
 from services.ingest.domain.errors import Issues
 
 BLOCK = "cases"
@@ -45,6 +45,7 @@ class CaseChecker:
         return cases
 
     def _case(self, index: int, item: Any, seen: set[str]) -> Case | None:
+        checkpoint()
         path: tuple[str | int, ...] = ("cases", index)
         if not isinstance(item, dict):
             self._error(
@@ -72,6 +73,7 @@ class CaseChecker:
             return None
         seen.add(name)
         for key in item:
+            checkpoint()
             if key not in _CASE_KEYS:
                 self.issues.warning(
                     "cases.unknown_key",
@@ -100,6 +102,7 @@ class CaseChecker:
     def _events(self, path: tuple[str | int, ...], name: str, value: Any) -> list[dict[str, Any]]:
         rows = self._rows((*path, "events"), name, value, "events")
         for index, row in enumerate(rows):
+            checkpoint()
             at = (*path, "events", index)
             unknown = [k for k in row if k not in _EVENT_KEYS]
             if unknown:
@@ -193,6 +196,7 @@ class CaseChecker:
 
     def _columns(self, row: dict[str, Any], table: Table, at: tuple[str | int, ...], *, exact: bool) -> None:
         for key in row:
+            checkpoint()
             if table.column(key) is None:
                 self._error(
                     "cases.unknown_column",

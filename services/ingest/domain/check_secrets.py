@@ -21,7 +21,7 @@ from typing import Any
 
 from services.flinksql.lexer import TokenKind, tokenize
 from services.ingest.domain import yaml_safe
-from services.ingest.domain.document import FencedBlock, split_lines
+from services.ingest.domain.document import FencedBlock, checkpoint, split_lines
 from services.ingest.domain.errors import Issues
 from services.ingest.domain.parse import PAYLOAD_BLOCK, RawDocument
 
@@ -68,6 +68,7 @@ def check_sidecar_secret_references(
 def _report_lines(lines: list[str], block_of: Any, issues: Issues) -> set[int]:
     reported: set[int] = set()
     for number, line in enumerate(lines, start=1):
+        checkpoint()
         if OPEN not in line:
             continue
         for match in _SHOWN.finditer(line):
@@ -85,6 +86,7 @@ def _report_lines(lines: list[str], block_of: Any, issues: Issues) -> set[int]:
 
 def _report_decoded_yaml(doc: yaml_safe.YamlDocument, block: str, reported: set[int], issues: Issues) -> None:
     for path, value in _strings(doc.value, ()):
+        checkpoint()
         if OPEN not in value and not any(OPEN in v for v in _sql_values(value)):
             continue
         line = doc.line_of(*path)

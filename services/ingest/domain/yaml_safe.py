@@ -3,6 +3,10 @@
 The text is first streamed as events (no composition) to reject anchors, aliases, explicit tags
 and deep nesting before any tree is built; merge keys and duplicate keys are rejected while
 converting. Nothing but str/int/float/bool/None/list/dict is ever produced.
+
+Every step checks the check's budget (`checkpoint`) per event, per node composed (libyaml
+composes in C, but asks the loader to resolve each node's tag) and per value converted, so a
+large block (a 1 MiB cases file) stops at the budget instead of running to its end.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
+from services.ingest.domain.document import checkpoint
 
 MAX_DEPTH = 32
 
@@ -56,7 +62,16 @@ class YamlDocument:
 
 # libyaml's safe loader when present (10x faster), else the pure-Python one; either is used only
 # for its parser, composer and scalar resolution, never to construct objects.
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[valid-type,misc]
+    """The safe loader, checking the check's budget once per node it composes."""
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
+        checkpoint()
+        tag: str = super().resolve(kind, value, implicit)
+        return tag
 
 
 def load(text: str, first_line: int) -> YamlDocument:
@@ -79,6 +94,7 @@ def _screen_events(text: str, first_line: int) -> None:
     depth = 0
     try:
         for event in yaml.parse(text, Loader=_Loader):
+            checkpoint()
             line = first_line + (event.start_mark.line if event.start_mark is not None else 0)
             if isinstance(event, yaml.AliasEvent):
                 raise YamlProblem(f"YAML alias *{event.anchor} is not allowed", line, event.anchor)
@@ -111,6 +127,7 @@ def _convert(node: yaml.Node, path: Path, doc: YamlDocument, loader: yaml.SafeLo
     if isinstance(node, yaml.SequenceNode):
         items = []
         for index, item in enumerate(node.value):
+            checkpoint()
             doc.lines[(*path, index)] = doc.first_line + item.start_mark.line
             items.append(_convert(item, (*path, index), doc, loader))
         return items
@@ -122,6 +139,7 @@ def _convert_mapping(
 ) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key_node, value_node in node.value:
+        checkpoint()
         line = doc.first_line + key_node.start_mark.line
         if not isinstance(key_node, yaml.ScalarNode):
             raise YamlProblem("YAML mapping keys must be plain scalars", line)
