@@ -37,6 +37,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -96,25 +97,26 @@ MAX_BATCH_CASES = 12  # cases per batched job (a request has 3-5, plus the edge 
 
 # ================================================================ where the time goes
 
-_clock = threading.local()
+# Where the caller's thread (and asyncio.to_thread's, which copies the context) adds phase times.
+_clock: ContextVar[dict[str, float] | None] = ContextVar("streamwright_engine_phases", default=None)
 
 
 @contextlib.contextmanager
 def profiled() -> Iterator[dict[str, float]]:
-    """Within: seconds per engine phase on this thread (environment, ddl, explain, submit, job,
-    pg_setup, pg_read, pg_drop), summed. What `benchmarks/validate_latency.py --profile` prints."""
-    outer = getattr(_clock, "spent", None)
+    """Within: seconds per engine phase (environment, ddl, explain, submit, job, pg_setup,
+    pg_read, pg_drop), summed over this context and the worker threads it hands work to
+    (asyncio.to_thread). What `benchmarks/validate_latency.py --profile` prints."""
     spent: dict[str, float] = {}
-    _clock.spent = spent
+    token = _clock.set(spent)
     try:
         yield spent
     finally:
-        _clock.spent = outer
+        _clock.reset(token)
 
 
 @contextlib.contextmanager
 def _phase(name: str) -> Iterator[None]:
-    spent: dict[str, float] | None = getattr(_clock, "spent", None)
+    spent = _clock.get()
     if spent is None:
         yield
         return
@@ -404,14 +406,16 @@ class FlinkEngine:
                 checked.index, checked.seconds = index, time.perf_counter() - t0
                 pending.append(checked)
         exact = [p for p in pending if p.mode == "exact"]
-        with self._job_slots, tempfile.TemporaryDirectory(prefix="sw-case-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="sw-case-") as tmp:
             if len(exact) > 1 and batch_blocker(job) is None:
                 assert postgres is not None  # exact runs were checked for it
                 for start in range(0, len(exact), MAX_BATCH_CASES):
-                    self._run_batch(job, exact[start : start + MAX_BATCH_CASES], postgres, Path(tmp))
+                    with self._job_slots:
+                        self._run_batch(job, exact[start : start + MAX_BATCH_CASES], postgres, Path(tmp))
             for p in pending:
                 if not p.done:
-                    self._run_alone(job, p, postgres, Path(tmp))
+                    with self._job_slots:
+                        self._run_alone(job, p, postgres, Path(tmp))
         for p in pending:
             results[p.index] = p.result(job)
         return [results[i] for i in range(len(wanted))]
