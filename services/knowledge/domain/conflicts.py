@@ -34,6 +34,7 @@ from services.flinksql.sqltypes import (
     parse_type,
     same_type,
 )
+from services.knowledge.domain.identity import identity_of, same_place
 from services.knowledge.domain.model import (
     SEVERITY_RANK,
     Change,
@@ -103,6 +104,10 @@ RULES: dict[str, tuple[tuple[Direction, ...], SeverityName]] = {
     "table_redefined": (BOTH, "warning"),
     "result_written_elsewhere": (BOTH, "warning"),
     "possible_duplicate_job": ((), "warning"),
+    # Physical identity across domains (drift.py); both result tables: found with breaks=BOTH.
+    "same_name_other_table": ((), "warning"),
+    "same_table_other_name": ((), "warning"),
+    "column_set_drift": ((), "warning"),  # Info when one column set is a subset of the other
 }
 _PHYSICAL_OPTIONS = ("connector", "url", "table-name", "tableName", "project", "topic")
 
@@ -282,13 +287,23 @@ def _diff_options(old: KbTable, new: KbTable) -> list[Change]:
         return []
     physical = [k for k in moved if k in _PHYSICAL_OPTIONS]
     kind = "connector_changed" if physical else "options_changed"
+    note = ""
+    before, after = identity_of(old.options), identity_of(new.options)
+    if before is not None and after is not None:
+        # The physical identity decides: a rewritten URL that reaches the same table is no move,
+        # and a move is one whichever option made it (bootstrap servers, path, endpoint).
+        if same_place(before, after):
+            kind, note = "options_changed", (f" (same physical table, {after})" if physical else "")
+        else:
+            kind, note = "connector_changed", f" (physical table {before} -> {after})"
     shown = physical or moved
     return [
         change(
             kind,
             new.name,
             "options changed: "
-            + ", ".join(f"{k} {old.options.get(k)!r} -> {new.options.get(k)!r}" for k in shown),
+            + ", ".join(f"{k} {old.options.get(k)!r} -> {new.options.get(k)!r}" for k in shown)
+            + note,
         )
     ]
 

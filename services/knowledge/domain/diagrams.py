@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from services.knowledge.domain.identity import physical_identity
 from services.knowledge.domain.model import Change, DomainModel, KbRelationship, KbTable, mermaid_type
 
 _LEFT = {"zero_or_one": "|o", "exactly_one": "||", "zero_or_more": "}o", "one_or_more": "}|"}
@@ -90,6 +91,8 @@ def _table_section(table: KbTable) -> list[str]:
     lines += _columns_table(table)
     if table.options:
         lines += ["", "Options: " + ", ".join(f"`{k}` = `{v}`" for k, v in sorted(table.options.items()))]
+    if (place := physical_identity(table)) is not None:
+        lines += ["", f"Physical table: `{place}`"]
     return [*lines, ""]
 
 
@@ -184,10 +187,19 @@ def global_documents(models: Mapping[str, DomainModel], *, generated_at: datetim
         "```",
         "",
     ]
-    index = ["# Tables", "", "| table | role | domain | columns |", "| --- | --- | --- | --- |"]
+    index = [
+        "# Tables",
+        "",
+        "| table | role | domain | columns | physical table |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for domain in sorted(models):
         for table in models[domain].tables:
-            index.append(f"| {table.name} | {table.role} | {domain} | {len(table.columns)} |")
+            place = physical_identity(table)
+            index.append(
+                f"| {table.name} | {table.role} | {domain} | {len(table.columns)} | "
+                f"{f'`{place}`' if place else ''} |"
+            )
     return {"global-er-diagram.md": "\n".join(diagram), "tables.md": "\n".join([*index, ""])}
 
 
