@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from services.knowledge.domain.conflicts import Mode, classify, diff_models, sort_changes
-from services.knowledge.domain.drift import cross_domain, naming_drift
+from services.knowledge.domain.drift import CROSS_DOMAIN_KINDS, cross_domain, naming_drift
 from services.knowledge.domain.model import SEVERITY_RANK, Change, DomainModel
 
 
@@ -38,10 +38,11 @@ class Baseline:
 
 
 def _merge(found: list[Change]) -> list[Change]:
-    """One change per (kind, table, column, detail root): the most severe wins."""
-    best: dict[tuple[str, str, str | None], Change] = {}
+    """One change per (kind, table, column): the most severe wins (a change found against
+    several versions). Cross-domain findings are one per other table: kept apart by their text."""
+    best: dict[tuple[str, str, str | None, str], Change] = {}
     for item in found:
-        key = (item.kind, item.table, item.column)
+        key = (item.kind, item.table, item.column, item.detail if item.kind in CROSS_DOMAIN_KINDS else "")
         kept = best.get(key)
         if kept is None or SEVERITY_RANK[item.severity] > SEVERITY_RANK[kept.severity]:
             best[key] = item
