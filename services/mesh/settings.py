@@ -15,6 +15,8 @@ from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError,
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
+from services import exit_codes
+
 
 class TokenIdentity(BaseModel):
     """Who a bearer token belongs to."""
@@ -116,7 +118,7 @@ class MeshSettings(BaseSettings):
 S = TypeVar("S", bound=BaseSettings)
 # Values of these settings are never echoed in an error message.
 _SECRET_WORDS = ("token", "password", "secret", "key", "url")
-INVALID_SETTINGS_EXIT = 2
+INVALID_SETTINGS_EXIT = exit_codes.USAGE
 
 
 class SettingsError(ValueError):
