@@ -36,11 +36,12 @@ import time
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from rich.console import Console
 from rich.table import Table
 
+from services import exit_codes
 from services.mesh.auth import auth_enabled, installation_token, token_file
 from services.mesh.embedded_broker import EmbeddedBroker, free_port, kafka_ready
 from services.mesh.grpc_client import check_health
@@ -271,6 +272,28 @@ class Supervisor:
             f"{child.name} not healthy after {self._health_timeout:.0f} s; see {child.log_path}"
         )
 
+    def endpoints(self) -> dict[str, Any]:
+        """What `up --json` prints once every service is SERVING: the broker and each instance."""
+        return {
+            "broker": {
+                "bootstrap_servers": self.bootstrap_servers,
+                "external": self.broker is None,
+                "pid": None if self.broker is None else self.broker.pid,
+                "log": None if self.broker is None else str(self.broker.log_path),
+            },
+            "services": [
+                {
+                    "name": child.name,
+                    "service": child.service,
+                    "grpc": f"{self.settings.grpc_host}:{child.grpc_port}",
+                    "metrics": f"http://{self.settings.metrics_host}:{child.metrics_port}/metrics",
+                    "pid": child.process.pid,
+                    "log": str(child.log_path),
+                }
+                for child in self.children
+            ],
+        }
+
     def table(self) -> Table:
         table = Table(title="Streamwright mesh", show_lines=False)
         for column in ("component", "status", "endpoint", "metrics", "pid", "log"):
@@ -342,6 +365,25 @@ def _without_bootstrap(config: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in config.items() if k != "bootstrap.servers"}
 
 
+def _announce(supervisor: Supervisor, settings: MeshSettings, console: Console, *, as_json: bool) -> None:
+    """The mesh is up: its endpoints (a table, or one JSON line on stdout), auth, how to stop."""
+    if as_json:
+        sys.stdout.write(json.dumps(supervisor.endpoints(), ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    else:
+        console.print(supervisor.table())
+    if auth_enabled(settings):
+        console.print(f"gRPC auth on: the CLI sends the installation token in {token_file(settings)}")
+    else:
+        console.print(
+            "[yellow]warning:[/yellow] gRPC auth is OFF (STREAMWRIGHT_GRPC_AUTH=off): "
+            "anyone on this machine can approve, cancel, stop and roll back"
+        )
+    if not supervisor.children:
+        console.print("No service entrypoints exist yet; running the broker alone.")
+    console.print("Press Ctrl-C to stop.")
+
+
 async def run_supervisor(
     settings: MeshSettings,
     *,
@@ -351,10 +393,16 @@ async def run_supervisor(
     health_timeout: float = 60.0,
     console: Console | None = None,
     replicas: Mapping[str, int] | None = None,
+    as_json: bool = False,
 ) -> int:
-    """The body of `streamwright up`; returns the process exit code."""
+    """The body of `streamwright up`; returns the process exit code.
+
+    `as_json`: stdout gets one JSON line (`Supervisor.endpoints`) once the mesh is up; every
+    other line goes to stderr."""
     # Piped output (CI, `tee`) would wrap the endpoint table at 80 columns; endpoints must stay whole.
-    console = console or Console(width=None if sys.stdout.isatty() else 160)
+    if console is None:
+        stream = sys.stderr if as_json else sys.stdout
+        console = Console(stderr=as_json, width=None if stream.isatty() else 160)
     services = available_services()
     if only:
         services = {name: module for name, module in services.items() if name in only}
@@ -370,33 +418,23 @@ async def run_supervisor(
         )
     except ValueError as error:  # e.g. replicas of a service that --service left out
         console.print(f"[red]error:[/red] {error}")
-        return 2
+        return exit_codes.USAGE
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
         if not await _unless_stopped(supervisor.start(), stop):
-            return 0  # Ctrl-C during start-up
-        console.print(supervisor.table())
-        if auth_enabled(settings):
-            console.print(f"gRPC auth on: the CLI sends the installation token in {token_file(settings)}")
-        else:
-            console.print(
-                "[yellow]warning:[/yellow] gRPC auth is OFF (STREAMWRIGHT_GRPC_AUTH=off): "
-                "anyone on this machine can approve, cancel, stop and roll back"
-            )
-        if not supervisor.children:
-            console.print("No service entrypoints exist yet; running the broker alone.")
-        console.print("Press Ctrl-C to stop.")
+            return exit_codes.OK  # Ctrl-C during start-up
+        _announce(supervisor, settings, console, as_json=as_json)
         died = await supervisor.wait(stop)
     except SupervisorError as error:
         console.print(f"[red]error:[/red] {error}")
-        return 1
+        return exit_codes.FAILED
     finally:
         await asyncio.to_thread(supervisor.stop)
     if died is not None:
         console.print(f"[red]{died} exited unexpectedly; stopped the mesh")
-        return 1
+        return exit_codes.FAILED
     console.print("Stopped.")
-    return 0
+    return exit_codes.OK

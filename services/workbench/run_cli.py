@@ -2,12 +2,15 @@
 
 Uses a running mesh when its ingest service answers on the configured port; otherwise starts
 the embedded one (broker + five services, each its own process) for the duration of the run.
-Exit 0 only when the job passed the gate and started; 1 for any other outcome; 2 for usage.
+Progress and the summary go to stderr; `--json` prints the outcome on stdout as one document.
+Exit 0 only when the job passed the gate and started; 1 for any other outcome; 2 for usage;
+3 when the mesh stopped answering (services/exit_codes.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from collections.abc import Mapping
@@ -16,7 +19,10 @@ from typing import Annotated, Any
 
 import typer
 
-_USAGE, _NOT_PASSED = 2, 1
+from services import exit_codes
+from services.cli_output import echo_json
+
+_USAGE, _NOT_PASSED = exit_codes.USAGE, exit_codes.FAILED
 _PASSED_STATES = {"RUNNING"}
 # `run` stops following here: what comes next needs a reviewer (`streamwright review`).
 _WAITS_FOR_A_PERSON = {"IN_REVIEW"}
@@ -44,6 +50,14 @@ def run(
     ),
     cases: Annotated[Path | None, typer.Option("--cases", help="A cases YAML to send with it.")] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the run to end.")] = 900.0,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the outcome as one JSON document: run_id, state, passed, timed_out, "
+            "the run read-model, the validation report, the files written.",
+        ),
+    ] = False,
 ) -> None:
     """Submit a request to the mesh (the embedded one unless one is running) and follow it to the end."""
     for path in (file, cases):
@@ -53,7 +67,10 @@ def run(
     if timeout <= 0:
         typer.echo("error: --timeout must be positive", err=True)
         raise typer.Exit(_USAGE)
-    code = asyncio.run(_run(file, out.resolve(), cases, timeout))
+    from services.mesh.settings import MeshSettings, settings_or_exit
+
+    settings_or_exit(MeshSettings, "streamwright run")  # checked here: invalid exits 2, naming it
+    code = asyncio.run(_run(file, out.resolve(), cases, timeout, as_json=as_json))
     raise typer.Exit(code)
 
 
@@ -63,9 +80,10 @@ def child_environment(out: Path, base: Mapping[str, str] | None = None) -> dict[
     return {**(os.environ if base is None else base), ROUTER_OUTPUT_DIR_ENV: str(out)}
 
 
-async def _run(file: Path, out: Path, cases: Path | None, wait_s: float) -> int:
+async def _run(file: Path, out: Path, cases: Path | None, wait_s: float, *, as_json: bool = False) -> int:
     from rich.console import Console
 
+    from services.ingest.entrypoints.cli import submit_exit_code
     from services.ingest.entrypoints.submit import SubmitError, read_text, submit_document
     from services.mesh.grpc_client import check_health
     from services.mesh.service import peer_target
@@ -101,20 +119,24 @@ async def _run(file: Path, out: Path, cases: Path | None, wait_s: float) -> int:
             )
         except SubmitError as exc:
             console.print(f"[red]error:[/] {exc}")
-            return _NOT_PASSED
+            return submit_exit_code(exc)
         console.print(f"submitted {file.name}: run [bold]{submitted.run_id}[/]")
         try:
             final = await _follow(settings, submitted.run_id, console, wait_s)
         except MeshGone as exc:
             console.print(f"[red]error:[/] {exc}")
-            return _NOT_PASSED
+            return exit_codes.UNAVAILABLE
         if final is None:
             console.print(
                 f"[red]timed out[/] after {wait_s:.0f} s; the run goes on: streamwright status {submitted.run_id}"
             )
+            if as_json:
+                echo_json(outcome_json(file, submitted.run_id, None, None, []))
             return _NOT_PASSED
-        await _summarise(settings, final, out, console)
-        return 0 if final.state_name in _PASSED_STATES else _NOT_PASSED
+        report, written = await _summarise(settings, final, out, console)
+        if as_json:
+            echo_json(outcome_json(file, submitted.run_id, final, report, written))
+        return exit_codes.OK if final.state_name in _PASSED_STATES else _NOT_PASSED
     finally:
         if supervisor is not None:
             with console.status("stopping the embedded mesh ..."):
@@ -177,7 +199,25 @@ async def _follow(settings: Any, run_id: str, console: Any, wait_s: float) -> An
     return None
 
 
-async def _summarise(settings: Any, run: Any, out: Path, console: Any) -> None:
+def outcome_json(file: Path, run_id: str, run: Any, report: Any, written: list[Path]) -> dict[str, Any]:
+    """`run --json`: the outcome; `run` None means the wait timed out (the run goes on)."""
+    state = run.state_name if run is not None else None
+    return {
+        "file": str(file),
+        "run_id": run_id,
+        "state": state,
+        "passed": state in _PASSED_STATES,
+        "timed_out": run is None,
+        # the read-model `streamwright status RUN --json` prints
+        "run": (json.loads(run.detail_json) if run.detail_json else None) if run is not None else None,
+        # the validator's machine report (its own schema_version); None when not validated
+        "report": json.loads(report.json) if report is not None and report.json else None,
+        "written": [str(path) for path in written],
+    }
+
+
+async def _summarise(settings: Any, run: Any, out: Path, console: Any) -> tuple[Any, list[Path]]:
+    """Print the outcome on `console`; the validation report (None without one) and the files written."""
     from rich.table import Table
 
     colour = "green" if run.state_name in _PASSED_STATES else "red"
@@ -214,6 +254,7 @@ async def _summarise(settings: Any, run: Any, out: Path, console: Any) -> None:
         console.print(f"\nwritten under {out}:")
         for path in written:
             console.print(f"  {path.relative_to(out) if path.is_relative_to(out) else path}")
+    return report, written
 
 
 async def _report(settings: Any, run_id: str) -> Any:

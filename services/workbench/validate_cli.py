@@ -3,8 +3,9 @@
 - `streamwright test FILE [--cases CASES.yaml] [--sql JOB.sql]` checks the document, compiles
   it (or takes the hand-written `--sql`), and runs every data-accuracy case (request-format.md
   §8): one line per case with its fidelity (`exact` / `rewritten`), the missing and unexpected
-  rows of a failing case, and `N passed, M failed`. Exit 0 all passed, 1 a case failed or the
-  document was rejected, 2 usage error.
+  rows of a failing case, and `N passed, M failed` (`--json`: one document with every case).
+  Exit 0 all passed, 1 a case failed or the document was rejected, 2 usage error, 3 the Flink
+  engine is unavailable (services/exit_codes.py).
 - `streamwright validate FILE [--sql JOB.sql] [--json] [--out DIR] [--no-cases]` generates and
   validates (or scores a hand-written job against the request) and prints the four-dimension
   score and the findings. Exit 0 when the strict gate would pass (≥ 85, no Critical), else 1.
@@ -31,6 +32,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from services import exit_codes
+from services.cli_output import echo_json
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -44,7 +48,7 @@ def _read_text(path: Path, what: str) -> str:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         typer.echo(f"error: cannot read {what} {path}: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(exit_codes.USAGE) from exc
 
 
 def validation(**flags: Any) -> Validation:
@@ -69,12 +73,12 @@ def validation(**flags: Any) -> Validation:
         settings = ValidatorSettings(**given)
     except (ValidationError, SettingsError) as exc:
         typer.echo(f"error: invalid settings: {describe_invalid(ValidatorSettings, exc)}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(exit_codes.USAGE) from exc
     try:
         return build_validation(settings, knowledge="once")
     except (OSError, RuleConfigError, ValueError) as exc:
         typer.echo(f"error: rules configuration: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(exit_codes.USAGE) from exc
 
 
 def _checked_spec(file: Path, cases: Path | None) -> RequestSpec:
@@ -84,14 +88,14 @@ def _checked_spec(file: Path, cases: Path | None) -> RequestSpec:
         data = file.read_bytes()
     except OSError as exc:
         typer.echo(f"error: cannot read {file}: {exc.strerror or exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(exit_codes.USAGE) from exc
     cases_text = _read_text(cases, "cases file") if cases is not None else None
     result = check_document_bytes(data, cases_text=cases_text)
     if not result.valid or result.spec is None:
         typer.echo(f"{file}: rejected ({len(result.errors)} error(s))", err=True)
         for issue in result.errors:
             typer.echo(f"  {issue.render()}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(exit_codes.FAILED)
     return result.spec
 
 
@@ -140,7 +144,7 @@ def _refuse_statements(script: str, path: Path) -> None:
             err=True,
         )
     if refused:
-        raise typer.Exit(1)
+        raise typer.Exit(exit_codes.FAILED)
 
 
 def _console() -> Console:
@@ -174,6 +178,9 @@ def run_tests(
         Path | None, typer.Option("--sql", help="Test this SQL job instead of the generated one.")
     ] = None,
     jar_dir: Annotated[Path | None, typer.Option("--jar-dir", help="Flink connector jars directory.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print every case and the counts as one JSON document.")
+    ] = False,
 ) -> None:
     """Run the request's data-accuracy cases on the real Flink engine (exact or rewritten)."""
     # The engine the service would use (jar dir, PostgreSQL); running the cases is this command's
@@ -186,11 +193,11 @@ def run_tests(
     else:
         compiled = _compile(spec)
         if compiled is None:
-            raise typer.Exit(1)
+            raise typer.Exit(exit_codes.FAILED)
         script = compiled[0]
     if not spec.cases:
         typer.echo("no cases: give --cases CASES.yaml or embed a `cases:` block", err=True)
-        typer.echo("0 passed, 0 failed")
+        _print_results(file, [], as_json)
         return
     console = _console()
     results: list[CaseFacts] = []
@@ -200,19 +207,34 @@ def run_tests(
         console.print(f"[dim]engine ready in {warm['engine_ready']:.1f} s[/dim]")
         if runner.unavailable_reason:
             typer.echo(f"error: the Flink engine is unavailable: {runner.unavailable_reason}", err=True)
-            raise typer.Exit(1)
+            raise typer.Exit(exit_codes.UNAVAILABLE)
         # all cases as one Flink job: per-job overhead is paid once, not per case
         with console.status(f"Running {len(spec.cases)} case(s) as one Flink job…"):
             results = runner.run_all_cases(script, [c.model_dump(mode="json") for c in spec.cases])
+    finally:
+        runner.close()
+    _print_results(file, results, as_json)
+
+
+def _print_results(file: Path, results: list[CaseFacts], as_json: bool) -> None:
+    """Every case and `N passed, M failed` (or `--json`: one document); exit 1 when one failed."""
+    passed = sum(r.passed for r in results)
+    if as_json:
+        echo_json(
+            {
+                "file": str(file),
+                "passed": passed,
+                "failed": len(results) - passed,
+                "cases": [r.model_dump() for r in results],
+            }
+        )
+    else:
         for result in results:
             for line in _case_lines(result):
                 typer.echo(line)
-    finally:
-        runner.close()
-    passed = sum(r.passed for r in results)
-    typer.echo(f"{passed} passed, {len(results) - passed} failed")
+        typer.echo(f"{passed} passed, {len(results) - passed} failed")
     if passed != len(results):
-        raise typer.Exit(1)
+        raise typer.Exit(exit_codes.FAILED)
 
 
 def _json_payload(report: Report) -> dict[str, Any]:
@@ -307,7 +329,7 @@ def validate(  # noqa: PLR0917 - typer options
 
     if lang not in (None, "en", "zh"):
         typer.echo("error: --lang must be en or zh", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(exit_codes.USAGE)
     built = validation(
         validator_rules_path=rules,
         validator_language=lang,
@@ -321,7 +343,7 @@ def validate(  # noqa: PLR0917 - typer options
     if sql is not None:
         script = _read_text(sql, "SQL file")
     elif compiled is None:
-        raise typer.Exit(1)
+        raise typer.Exit(exit_codes.FAILED)
     else:
         script = compiled[0]
     test_data, job_config = _artifacts(compiled[1], spec.job.domain) if compiled else (None, None)
@@ -345,14 +367,14 @@ def validate(  # noqa: PLR0917 - typer options
             md = write_report_files(report, render_markdown(report), out)
         except UnsafePathError as exc:
             typer.echo(f"{file}: report not written: {exc}", err=True)
-            raise typer.Exit(1) from exc
+            raise typer.Exit(exit_codes.FAILED) from exc
         console.print(f"[dim]report written to {md}[/dim]")
     if as_json:
-        typer.echo(json.dumps(_json_payload(report), ensure_ascii=False, indent=2))
+        echo_json(_json_payload(report))
     else:
         _print_human(report)
     if not report.gate_passed:
-        raise typer.Exit(1)
+        raise typer.Exit(exit_codes.FAILED)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import typer
@@ -195,3 +197,65 @@ def test_doctor_names_an_invalid_setting(mesh_settings: MeshSettings) -> None:
 def test_java_major_reads_java_version_output(output: str, major: int | None) -> None:
     """It reads the major version from `java -version`, old 1.x style included."""
     assert java_major(output) == major
+
+
+def _json(settings: MeshSettings, *args: str) -> tuple[int, Any]:
+    """Exit code and the JSON document on stdout (None when stdout is empty)."""
+    result = CliRunner().invoke(_app(), [*args, "--json"], env=_env(settings))
+    return result.exit_code, json.loads(result.stdout) if result.stdout else None
+
+
+def test_dlq_list_show_and_replay_as_json(mesh_settings: MeshSettings, topic_reader: TopicReader) -> None:
+    """The counts, each dead letter's headers typed and its event decoded, the dry run and the replay."""
+    source, dlq, value, key = _dead_letter(mesh_settings)
+    empty_dlq = dlq_topic(mesh_settings.topic_prefix + RequestAccepted.TOPIC)
+
+    code, listed = _json(mesh_settings, "dlq", "list")
+    assert code == 0 and listed["bootstrap_servers"] == mesh_settings.bootstrap_servers
+    assert listed["topics"] == sorted(
+        [{"topic": dlq, "records": 1}, {"topic": empty_dlq, "records": 0}], key=lambda t: str(t["topic"])
+    )
+
+    code, shown = _json(mesh_settings, "dlq", "show", dlq)
+    assert code == 0 and shown["topic"] == dlq
+    [record] = shown["records"]
+    assert (record["reason"], record["kind"], record["attempts"]) == (REASON, "handler", 3)
+    assert record["source"] == {"topic": source, "partition": 1, "offset": 7}
+    assert (record["group"], record["service"], record["key"]) == ("ingest", "ingest", key.decode())
+    assert record["size"] == len(value) and record["decode_error"] is None
+    assert record["event"]["event_type"] == RequestSubmitted.EVENT_TYPE and record["event"]["run_id"]
+    assert _json(mesh_settings, "dlq", "show", empty_dlq) == (0, {"topic": empty_dlq, "records": []})
+
+    code, dry = _json(mesh_settings, "dlq", "replay", dlq, "--all")
+    assert code == 2 and dry["published"] is False and dry["replayed"] == 0
+    assert [(r["offset"], r["target"], r["replayed"]) for r in dry["records"]] == [
+        (record["offset"], source, False)
+    ]
+    assert topic_reader(mesh_settings, source, count=1, timeout=1.0) == []
+
+    code, done = _json(mesh_settings, "dlq", "replay", dlq, "--offset", str(record["offset"]), "--yes")
+    assert code == 0, done
+    assert (done["published"], done["replayed"], done["errors"]) == (True, 1, [])
+    assert done["records"][0]["replayed"] is True and done["records"][0]["size"] == len(value)
+    [replayed] = topic_reader(mesh_settings, source, count=1)
+    assert replayed.value() == value
+
+
+def test_doctor_as_json_and_an_unreachable_broker(mesh_settings: MeshSettings) -> None:
+    """doctor --json: the broker check OK here, FAIL (ok false, exit 1) on a closed port, where
+    `dlq list` exits 3: the broker it needs does not answer."""
+    code, doc = _json(mesh_settings, "doctor")
+    broker = next(c for c in doc["checks"] if c["name"] == "broker")
+    assert broker["status"] == "OK" and mesh_settings.bootstrap_servers in broker["detail"]
+    assert doc["ok"] is (code == 0) and doc["ok"] is not any(c["status"] == "FAIL" for c in doc["checks"])
+    assert {c["name"] for c in doc["checks"]} >= {"python", "java", "home", "broker"}
+
+    closed = mesh_settings.model_copy(update={"bootstrap_servers": f"127.0.0.1:{_closed_port()}"})
+    code, doc = _json(closed, "doctor")
+    broker = next(c for c in doc["checks"] if c["name"] == "broker")
+    assert (code, doc["ok"], broker["status"]) == (1, False, "FAIL")
+    assert broker["fix"].startswith("start one")
+
+    result = CliRunner().invoke(_app(), ["dlq", "list", "--json"], env=_env(closed))
+    assert (result.exit_code, result.stdout) == (3, ""), result.output
+    assert "unreachable" in result.stderr

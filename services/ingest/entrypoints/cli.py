@@ -5,18 +5,20 @@ Cheap to import: the parser and checker are imported inside the commands.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from services import exit_codes
+from services.cli_output import echo_json
+
 if TYPE_CHECKING:
     from services.ingest.domain.checks import CheckResult
     from services.ingest.domain.errors import Issue
 
-_USAGE = 2
-_REJECTED = 1
+_USAGE = exit_codes.USAGE
+_REJECTED = exit_codes.FAILED
 
 
 def check(
@@ -39,7 +41,7 @@ def check(
         cases_text = _read_bytes(cases_path, "cases file").decode("utf-8", errors="replace")
     result = check_document_bytes(data, cases_text=cases_text)
     if as_json:
-        typer.echo(json.dumps(_as_json(result), ensure_ascii=False, indent=2))
+        echo_json(_as_json(result))
     else:
         _print_text(file, cases_path, result)
     if not result.valid:
@@ -51,6 +53,9 @@ def init(
     out: Annotated[
         Path | None, typer.Option("--out", help="Target file, or a directory for <domain>-request-v3.md.")
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the written file as JSON (domain, path).")
+    ] = False,
 ) -> None:
     """Write a request template `<domain>-request-v3.md` to fill in (never overwrites)."""
     from services.ingest.domain.scaffold import render_template
@@ -80,7 +85,10 @@ def init(
     except OSError as error:
         typer.echo(f"error: cannot write {target}: {error.strerror or error}", err=True)
         raise typer.Exit(_USAGE) from None
-    typer.echo(str(target))
+    if as_json:
+        echo_json({"domain": domain, "path": str(target)})
+    else:
+        typer.echo(str(target))
 
 
 def submit(
@@ -89,10 +97,13 @@ def submit(
     key: Annotated[
         str | None, typer.Option("--key", help="Idempotency key: resubmitting with it returns the same run.")
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print run_id, request_id and duplicate as JSON.")
+    ] = False,
 ) -> None:
     """Submit a document to the running mesh (`streamwright up`); prints the run id."""
     from services.ingest.entrypoints.submit import SubmitError, run_submit
-    from services.mesh.settings import MeshSettings
+    from services.mesh.settings import MeshSettings, settings_or_exit
 
     if key is not None and not 0 < len(key) <= 256:
         typer.echo("error: --key must be 1-256 characters", err=True)
@@ -102,14 +113,33 @@ def submit(
             typer.echo(f"error: {path} is not a readable file", err=True)
             raise typer.Exit(_USAGE)
     cases_path = cases if cases is not None else _sidecar_cases(file)
+    settings = settings_or_exit(MeshSettings, "streamwright submit")  # invalid: exit 2, naming it
     try:
-        response = run_submit(file, cases=cases_path, idempotency_key=key, settings=MeshSettings())
+        response = run_submit(file, cases=cases_path, idempotency_key=key, settings=settings)
     except SubmitError as error:
         typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(_REJECTED) from None
+        raise typer.Exit(submit_exit_code(error)) from None
+    if as_json:
+        echo_json(
+            {"run_id": response.run_id, "request_id": response.request_id, "duplicate": response.duplicate}
+        )
+        return
     if response.duplicate:
         typer.echo(f"already submitted under this key; request {response.request_id}", err=True)
     typer.echo(response.run_id)
+
+
+def submit_exit_code(error: BaseException) -> int:
+    """3 when the ingest service did not answer (UNAVAILABLE, DEADLINE_EXCEEDED), else 1."""
+    import grpc
+
+    cause = error.__cause__
+    if isinstance(cause, grpc.aio.AioRpcError) and cause.code() in (
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+    ):
+        return exit_codes.UNAVAILABLE
+    return _REJECTED
 
 
 def register(app: typer.Typer) -> None:

@@ -7,8 +7,9 @@
 
 FILE is a request-v3 markdown document (checked by `streamwright check --json` in a child
 process: knowledge never imports another service) or a spec JSON (`RequestSpec`, or the
-output of `streamwright check --json`). Exit codes: 0 ok, 1 conflicts / rejected document /
-nothing found, 2 usage errors. Cheap to import: everything heavy loads inside the commands.
+output of `streamwright check --json`). Every command takes `--json` (one document on stdout).
+Exit codes (services/exit_codes.py): 0 ok, 1 conflicts / rejected document / nothing found,
+2 usage errors. Cheap to import: everything heavy loads inside the commands.
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
+from services import exit_codes
+from services.cli_output import echo_json
+
 if TYPE_CHECKING:
     from services.flinksql.spec import RequestSpec
-    from services.knowledge.domain.model import Change
+    from services.knowledge.domain.model import Change, KbTable
     from services.knowledge.knowledge_base import KnowledgeBase
 
-_USAGE, _FAILED = 2, 1
+_USAGE, _FAILED = exit_codes.USAGE, exit_codes.FAILED
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as one JSON document.")]
 _MODES = (
     "NONE",
     "BACKWARD",
@@ -55,10 +60,12 @@ def _run(body: Callable[[KnowledgeBase], Awaitable[T]], *, index: bool = False) 
     from services.knowledge.bootstrap import knowledge_base, open_index
     from services.knowledge.ports import SchemaIndex
     from services.knowledge.settings import SERVICE, KnowledgeSettings
+    from services.mesh.settings import settings_or_exit
     from services.mesh.store import open_store
 
+    settings = settings_or_exit(KnowledgeSettings, "streamwright kb")  # invalid: exit 2, naming it
+
     async def main() -> T:
-        settings = KnowledgeSettings()
         store = open_store(settings, SERVICE)
         chosen: SchemaIndex = MemorySchemaIndex()
         fallback = True
@@ -149,13 +156,18 @@ def _changes_json(changes: list[Change]) -> list[dict[str, object]]:
     return [c.model_dump(mode="json", exclude={"breaks"}) for c in changes]
 
 
+def _table_json(table: KbTable) -> dict[str, object]:
+    """A table as `kb show --json` prints it: role, columns with their types (no connector options)."""
+    return table.model_dump(mode="json", exclude={"options"})
+
+
 @kb_app.command("check")
 def check_cmd(
     file: Annotated[Path, typer.Argument(help="A request-v3 document or a spec JSON.")],
     mode: Annotated[
         str | None, typer.Option("--mode", help=f"Compatibility mode: {', '.join(_MODES)}.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """The conflicts FILE would raise against the current version: exit 1 when any is Critical."""
     from services.knowledge.domain.conflicts import Mode
@@ -165,18 +177,14 @@ def check_cmd(
     spec = load_spec(file)
     result = _run(lambda kb: kb.check(build_model(spec), Mode(chosen) if chosen else None))
     if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "domain": spec.job.domain,
-                    "mode": result.mode.value,
-                    "compatible": result.compatible,
-                    "base_version": result.base_version,
-                    "conflicts": _changes_json(list(result.changes)),
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
+        echo_json(
+            {
+                "domain": spec.job.domain,
+                "mode": result.mode.value,
+                "compatible": result.compatible,
+                "base_version": result.base_version,
+                "conflicts": _changes_json(list(result.changes)),
+            }
         )
     else:
         base = f"version {result.base_version}" if result.base_version else "an empty domain"
@@ -193,7 +201,10 @@ def check_cmd(
 
 
 @kb_app.command("commit")
-def commit_cmd(file: Annotated[Path, typer.Argument(help="A request-v3 document or a spec JSON.")]) -> None:
+def commit_cmd(
+    file: Annotated[Path, typer.Argument(help="A request-v3 document or a spec JSON.")],
+    as_json: JsonFlag = False,
+) -> None:
     """Seed the knowledge base from a request that was approved elsewhere (commits a new version)."""
     from services.knowledge.domain.model import build_model
     from services.knowledge.knowledge_base import CommitMeta, CommitOutcome
@@ -207,6 +218,16 @@ def commit_cmd(file: Annotated[Path, typer.Argument(help="A request-v3 document 
 
     outcome = _run(body, index=True)
     assert outcome.record is not None
+    if as_json:
+        echo_json(
+            {
+                "domain": spec.job.domain,
+                "version": outcome.record.version,
+                "summary": outcome.record.summary,
+                "changes": _changes_json(list(outcome.result.changes)),
+            }
+        )
+        return
     typer.echo(f"{spec.job.domain}: committed version {outcome.record.version} ({outcome.record.summary})")
     _print_changes(list(outcome.result.changes))
 
@@ -217,6 +238,7 @@ def show_cmd(
     version: Annotated[
         int | None, typer.Option("--version", min=1, help="A version (default: current).")
     ] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Print a domain's tables, relationships and mermaid ER diagram (or the global diagram)."""
     from services.knowledge.domain.versions import VersionRecord
@@ -231,6 +253,23 @@ def show_cmd(
             f"the knowledge base has no {'version ' + str(version) + ' of ' if version else ''}domain {domain!r}",
             _FAILED,
         )
+    if as_json:
+        model = record.model if record is not None else None
+        echo_json(
+            {
+                "domain": domain,
+                "version": record.version if record is not None else None,
+                "state": record.state if record is not None else None,
+                "created_at": record.created_at if record is not None else None,
+                "run_id": record.run_id if record is not None else None,
+                "tables": [_table_json(t) for t in model.tables] if model is not None else [],
+                "relationships": [r.model_dump(mode="json") for r in model.relationships]
+                if model is not None
+                else [],
+                "mermaid": diagram[1],
+            }
+        )
+        return
     if record is not None:
         typer.echo(
             f"{record.domain} v{record.version} ({record.state}), committed {record.created_at:%Y-%m-%d %H:%M:%S}"
@@ -242,7 +281,9 @@ def show_cmd(
 
 
 @kb_app.command("history")
-def history_cmd(domain: Annotated[str, typer.Argument(help="The domain.")]) -> None:
+def history_cmd(
+    domain: Annotated[str, typer.Argument(help="The domain.")], as_json: JsonFlag = False
+) -> None:
     """List a domain's versions, newest first; `*` marks the current one."""
     from services.knowledge.domain.versions import DomainHead, VersionRecord
 
@@ -252,6 +293,27 @@ def history_cmd(domain: Annotated[str, typer.Argument(help="The domain.")]) -> N
     head, versions = _run(body)
     if not versions:
         raise _fail(f"the knowledge base has no domain {domain!r}", _FAILED)
+    if as_json:
+        echo_json(
+            {
+                "domain": domain,
+                "current": head.current,
+                "versions": [
+                    {
+                        "version": r.version,
+                        "current": r.version == head.current,
+                        "state": r.state,
+                        "created_at": r.created_at,
+                        "run_id": r.run_id,
+                        "revision": r.revision,
+                        "mode": r.mode,
+                        "summary": r.summary,
+                    }
+                    for r in reversed(versions)
+                ],
+            }
+        )
+        return
     for record in reversed(versions):
         mark = "*" if record.version == head.current else " "
         typer.echo(
@@ -265,12 +327,16 @@ def diff_cmd(
     domain: Annotated[str, typer.Argument(help="The domain.")],
     old: Annotated[int, typer.Argument(help="The older version.", min=1)],
     new: Annotated[int, typer.Argument(help="The newer version.", min=1)],
+    as_json: JsonFlag = False,
 ) -> None:
     """The changes from version OLD to version NEW, graded under the domain's mode."""
     try:
         changes = _run(lambda kb: kb.diff(domain, old, new))
     except LookupError as error:
         raise _fail(str(error.args[0]), _FAILED) from None
+    if as_json:
+        echo_json({"domain": domain, "from": old, "to": new, "changes": _changes_json(changes)})
+        return
     typer.echo(f"{domain}: v{old} -> v{new}: {len(changes)} change(s)")
     _print_changes(changes)
 
@@ -281,6 +347,7 @@ def rollback_cmd(
     to: Annotated[
         int | None, typer.Option("--to", min=1, help="The version to go back to (default: previous).")
     ] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Make an earlier live version current again; the left version is marked rolled_back."""
     from services.knowledge.domain.versions import RollbackError
@@ -289,6 +356,9 @@ def rollback_cmd(
         left, current = _run(lambda kb: kb.rollback(domain, to), index=True)
     except RollbackError as error:
         raise _fail(str(error), _FAILED) from None
+    if as_json:
+        echo_json({"domain": domain, "rolled_back": left, "current": current})
+        return
     typer.echo(f"{domain}: v{left} rolled back; current is now {'v' + str(current) if current else 'none'}")
 
 
@@ -299,11 +369,25 @@ def search_cmd(
     ],
     domain: Annotated[str | None, typer.Option("--domain", help="Only this domain.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=100, help="How many hits.")] = 10,
+    as_json: JsonFlag = False,
 ) -> None:
     """Search tables and columns (lexical, plus dense vectors when an embedding model is set)."""
     if not query.strip():
         raise _fail("QUERY must not be empty")
     hits = _run(lambda kb: kb.search(query, limit=limit, domain=domain), index=True)
+    if as_json:  # no hits is still an answer: printed, and exit 1 as below
+        echo_json(
+            {
+                "query": query,
+                "domain": domain,
+                "hits": [
+                    {"score": h.score, "domain": h.domain, "table": h.table, "column": h.column} for h in hits
+                ],
+            }
+        )
+        if not hits:
+            raise typer.Exit(_FAILED)
+        return
     if not hits:
         raise _fail("no matches", _FAILED)
     for hit in hits:
@@ -314,6 +398,7 @@ def search_cmd(
 def impact_cmd(
     target: Annotated[str, typer.Argument(metavar="TABLE[.COLUMN]", help="A table, or one column of it.")],
     domain: Annotated[str | None, typer.Option("--domain", help="Only jobs of this domain.")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Which jobs read or write a table or column."""
     from services.knowledge.domain.impact import parse_target
@@ -323,6 +408,28 @@ def impact_cmd(
     except ValueError as error:
         raise _fail(str(error)) from None
     jobs = _run(lambda kb: kb.impact(table, column, domain))
+    if as_json:  # no job is still an answer: printed, and exit 1 as below
+        echo_json(
+            {
+                "table": table,
+                "column": column,
+                "domain": domain,
+                "jobs": [
+                    {
+                        "domain": j.domain,
+                        "job": j.job,
+                        "run_id": j.run_id,
+                        "usage": j.usage,
+                        "access": j.access,
+                        "columns": list(j.columns),
+                    }
+                    for j in jobs
+                ],
+            }
+        )
+        if not jobs:
+            raise typer.Exit(_FAILED)
+        return
     if not jobs:
         raise _fail(f"no job uses {target}", _FAILED)
     for job in jobs:
@@ -332,18 +439,31 @@ def impact_cmd(
 
 
 @kb_app.command("export")
-def export_cmd(file: Annotated[Path, typer.Argument(help="The backup file to write (JSON).")]) -> None:
+def export_cmd(
+    file: Annotated[Path, typer.Argument(help="The backup file to write (JSON).")], as_json: JsonFlag = False
+) -> None:
     """Back the knowledge base up to FILE (every domain, every version)."""
     snapshot = _run(lambda kb: kb.export())
     try:
         file.write_text(snapshot.model_dump_json(indent=1), encoding="utf-8")
     except OSError as error:
         raise _fail(f"cannot write {file}: {error.strerror or error}") from None
+    if as_json:
+        echo_json(
+            {
+                "file": str(file),
+                "domains": [h.domain for h in snapshot.heads],
+                "versions": len(snapshot.versions),
+            }
+        )
+        return
     typer.echo(f"exported {len(snapshot.heads)} domain(s), {len(snapshot.versions)} version(s) to {file}")
 
 
 @kb_app.command("import")
-def import_cmd(file: Annotated[Path, typer.Argument(help="A backup written by `kb export`.")]) -> None:
+def import_cmd(
+    file: Annotated[Path, typer.Argument(help="A backup written by `kb export`.")], as_json: JsonFlag = False
+) -> None:
     """Restore FILE: every domain in it is replaced by its backed-up versions."""
     from services.knowledge.domain.versions import SnapshotError, parse_snapshot
 
@@ -354,6 +474,9 @@ def import_cmd(file: Annotated[Path, typer.Argument(help="A backup written by `k
     except SnapshotError as error:
         raise _fail(str(error)) from None
     domains = _run(lambda kb: kb.restore(snapshot), index=True)
+    if as_json:
+        echo_json({"file": str(file), "domains": list(domains)})
+        return
     typer.echo(f"restored {len(domains)} domain(s): {', '.join(domains) or 'none'}")
 
 

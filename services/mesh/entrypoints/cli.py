@@ -12,6 +12,9 @@ from typing import Annotated
 
 import typer
 
+from services import exit_codes
+from services.cli_output import echo_json
+
 SERVICE_NAMES = ("ingest", "generator", "validator", "knowledge", "router")
 
 
@@ -47,6 +50,12 @@ def broker(
     port: Annotated[
         int, typer.Option("--port", "-p", callback=_port, help="Port to listen on (0 = any free port).")
     ] = 9092,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Once ready, print one JSON line (bootstrap_servers, log) instead of the text."
+        ),
+    ] = False,
 ) -> None:
     """Run the embedded Kafka-compatible broker (Tansu, in memory) until Ctrl-C."""
     from services.mesh.embedded_broker import BrokerStartError, EmbeddedBroker
@@ -61,19 +70,26 @@ def broker(
         embedded.start()
     except BrokerStartError as error:
         typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
+        raise typer.Exit(exit_codes.FAILED) from None
     try:
-        typer.echo(f"Kafka broker ready: bootstrap servers {embedded.bootstrap_servers}", err=False)
-        typer.echo(f"(log: {embedded.log_path}; in memory: stopping it forgets everything; Ctrl-C to stop)")
+        if as_json:
+            echo_json(
+                {"bootstrap_servers": embedded.bootstrap_servers, "log": str(embedded.log_path)}, line=True
+            )
+        else:
+            typer.echo(f"Kafka broker ready: bootstrap servers {embedded.bootstrap_servers}", err=False)
+            typer.echo(
+                f"(log: {embedded.log_path}; in memory: stopping it forgets everything; Ctrl-C to stop)"
+            )
         while not stop.wait(0.5):
             if not embedded.running():
                 typer.echo(f"error: broker exited; see {embedded.log_path}", err=True)
-                raise typer.Exit(1)
+                raise typer.Exit(exit_codes.FAILED)
     finally:
         embedded.stop()
 
 
-def up(
+def up(  # noqa: PLR0917 - typer options
     broker_port: Annotated[
         int,
         typer.Option(
@@ -104,6 +120,14 @@ def up(
             "extra instances get free ports.",
         ),
     ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Once every service is SERVING, print one JSON line (broker, services with their "
+            "grpc, metrics, pid, log) on stdout; the rest goes to stderr.",
+        ),
+    ] = False,
 ) -> None:
     """Start the embedded broker and every service, each as its own process, until Ctrl-C."""
     from services.mesh.settings import MeshSettings, settings_or_exit
@@ -120,6 +144,7 @@ def up(
             only=service or (),
             health_timeout=health_timeout,
             replicas=counts,
+            as_json=as_json,
         )
     )
     raise typer.Exit(code)

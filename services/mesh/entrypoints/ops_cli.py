@@ -30,13 +30,16 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
 
+from services import exit_codes
+from services.cli_output import echo_json
+
 if TYPE_CHECKING:
     from confluent_kafka import Consumer
 
     from services.mesh.settings import MeshSettings
 
 Status = Literal["OK", "WARN", "FAIL"]
-USAGE = 2
+USAGE = exit_codes.USAGE
 DLQ_SUFFIX = ".dlq"
 DLQ_HEADER_PREFIX = "dlq."
 REPLAYED_FROM = "replayed.from"
@@ -327,16 +330,34 @@ def run_checks(settings: MeshSettings | None, error: str | None) -> Iterator[Che
     yield from check_flink()
 
 
-def doctor() -> None:
+def doctor(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the checks as one JSON document (ok, checks).")
+    ] = False,
+) -> None:
     """Check this machine for what the mesh needs; exit 1 when anything FAILs."""
     settings, error = _try_settings()
     failed = False
+    checks: list[Check] = []
     for check in run_checks(settings, error):
+        checks.append(check)
+        failed = failed or check.status == "FAIL"
+        if as_json:
+            continue  # printed at the end, as one document
         typer.echo(f"{check.status:<4}  {check.name:<14} {check.detail}")
         if check.fix and check.status != "OK":
             typer.echo(f"{'':<20} fix: {check.fix}")
-        failed = failed or check.status == "FAIL"
-    raise typer.Exit(1 if failed else 0)
+    if as_json:
+        echo_json(
+            {
+                "ok": not failed,
+                "checks": [
+                    {"name": c.name, "status": c.status, "detail": c.detail, "fix": c.fix or None}
+                    for c in checks
+                ],
+            }
+        )
+    raise typer.Exit(exit_codes.FAILED if failed else exit_codes.OK)
 
 
 # --- dead-letter topics ---------------------------------------------------------------------
@@ -383,7 +404,7 @@ def _settings_or_exit() -> MeshSettings:
     return settings
 
 
-def _die(message: str, code: int = 1) -> NoReturn:
+def _die(message: str, code: int = exit_codes.FAILED) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
@@ -404,13 +425,13 @@ def reader_consumer(settings: MeshSettings) -> Consumer:
 
 
 def _topics(consumer: Consumer, settings: MeshSettings) -> dict[str, list[int]]:
-    """Every topic on the cluster with its partition ids; exit 1 when the broker is unreachable."""
+    """Every topic on the cluster with its partition ids; exit 3 when the broker is unreachable."""
     from confluent_kafka import KafkaException
 
     try:
         metadata = consumer.list_topics(timeout=BROKER_TIMEOUT_S * 2)
     except KafkaException as error:
-        _die(f"broker {settings.bootstrap_servers} unreachable: {error}")
+        _die(f"broker {settings.bootstrap_servers} unreachable: {error}", exit_codes.UNAVAILABLE)
     return {name: sorted(meta.partitions) for name, meta in metadata.topics.items()}
 
 
@@ -471,20 +492,32 @@ def _resolve_dlq(name: str, settings: MeshSettings, topics: dict[str, list[int]]
     _die(f"no topic {name!r} on {settings.bootstrap_servers}; dead-letter topics: {known}", USAGE)
 
 
-def describe_value(value: bytes, settings: MeshSettings) -> str:
-    """The event type of the bytes when they decode as a mesh event, else why they do not."""
+def decode_value(value: bytes, settings: MeshSettings) -> tuple[dict[str, str] | None, str | None]:
+    """A mesh event's type and ids when the bytes decode as one, else None and why not."""
     from services.mesh.avro import DecodeError, RegistryError, codec_from_settings
 
     try:
         event = codec_from_settings(settings).decode(value)
     except DecodeError as error:
-        return f"undecodable: {error.reason}"
+        return None, f"undecodable: {error.reason}"
     except RegistryError as error:
-        return f"not decoded (schema registry: {error})"
-    return f"{event.envelope.event_type} (event_id {event.envelope.event_id}, run {event.envelope.run_id})"
+        return None, f"not decoded (schema registry: {error})"
+    envelope = event.envelope
+    return {"event_type": envelope.event_type, "event_id": envelope.event_id, "run_id": envelope.run_id}, None
 
 
-def dlq_list() -> None:
+def describe_value(value: bytes, settings: MeshSettings) -> str:
+    """The event type of the bytes when they decode as a mesh event, else why they do not."""
+    event, error = decode_value(value, settings)
+    if event is None:
+        return str(error)
+    return f"{event['event_type']} (event_id {event['event_id']}, run {event['run_id']})"
+
+
+_JSON_OPTION = typer.Option("--json", help="Print the result as one JSON document.")
+
+
+def dlq_list(as_json: Annotated[bool, _JSON_OPTION] = False) -> None:
     """List dead-letter topics with their record counts (counted by reading them)."""
     settings = _settings_or_exit()
     consumer = reader_consumer(settings)
@@ -498,15 +531,54 @@ def dlq_list() -> None:
         records = read_records(consumer, dlqs)
     finally:
         consumer.close()
-    if not dlqs:
-        typer.echo(f"no dead-letter topics on {settings.bootstrap_servers}")
-        return
     counts = {t: 0 for t in dlqs}
     for record in records:
         counts[record.topic] += 1
+    if as_json:
+        echo_json(
+            {
+                "bootstrap_servers": settings.bootstrap_servers,
+                "topics": [{"topic": t, "records": n} for t, n in sorted(counts.items())],
+            }
+        )
+        return
+    if not dlqs:
+        typer.echo(f"no dead-letter topics on {settings.bootstrap_servers}")
+        return
     width = max(len(t) for t in counts)
     for topic, count in sorted(counts.items()):
         typer.echo(f"{topic:<{width}}  {count:>6} record{'s' if count != 1 else ''}")
+
+
+def _int_or_none(text: str | None) -> int | None:
+    return int(text) if text is not None and text.isdigit() else None
+
+
+def record_json(record: DeadLetter, settings: MeshSettings) -> dict[str, Any]:
+    """One dead letter as `dlq show --json` prints it: the same facts as the text, typed."""
+    from services.mesh import consumer as mesh_consumer
+
+    h = record.header
+    event, decode_error = decode_value(record.value, settings)
+    return {
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+        "reason": h(mesh_consumer.H_REASON),
+        "kind": h(mesh_consumer.H_KIND),
+        "attempts": _int_or_none(h(mesh_consumer.H_ATTEMPTS)),
+        "source": {
+            "topic": h(mesh_consumer.H_SOURCE_TOPIC),
+            "partition": _int_or_none(h(mesh_consumer.H_SOURCE_PARTITION)),
+            "offset": _int_or_none(h(mesh_consumer.H_SOURCE_OFFSET)),
+        },
+        "group": h(mesh_consumer.H_GROUP),
+        "service": h(mesh_consumer.H_SERVICE),
+        "key": record.key.decode(errors="replace") if record.key is not None else None,
+        "size": len(record.value),
+        "event": event,
+        "decode_error": decode_error,
+    }
 
 
 def _show_record(record: DeadLetter, settings: MeshSettings) -> None:
@@ -528,6 +600,7 @@ def _show_record(record: DeadLetter, settings: MeshSettings) -> None:
 def dlq_show(
     topic: Annotated[str, typer.Argument(help="Dead-letter topic (e.g. sw.sql.generated.dlq).")],
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most N records.")] = 20,
+    as_json: Annotated[bool, _JSON_OPTION] = False,
 ) -> None:
     """Show the records of a dead-letter topic: why, from where, and what they hold."""
     settings = _settings_or_exit()
@@ -538,6 +611,9 @@ def dlq_show(
         records = read_records(consumer, {name: topics[name]}, stop=lambda n: n >= limit)[:limit]
     finally:
         consumer.close()
+    if as_json:
+        echo_json({"topic": name, "records": [record_json(r, settings) for r in records]})
+        return
     if not records:
         typer.echo(f"{name}: empty")
     for record in records:
@@ -558,10 +634,12 @@ def _select(records: list[DeadLetter], offset: int | None, partition: int | None
     return chosen
 
 
-def _replay(records: list[DeadLetter], settings: MeshSettings) -> tuple[int, list[str]]:
+def _replay(
+    records: list[DeadLetter], settings: MeshSettings, *, echo: bool = True
+) -> tuple[list[DeadLetter], list[str]]:
     """Publish each record's original bytes, key and headers to its source topic.
 
-    Returns how many were acknowledged, and an error per record that was not."""
+    Returns the records that were acknowledged, and an error per record that was not."""
     from confluent_kafka import KafkaError, Message, Producer
 
     from services.mesh.consumer import H_SOURCE_TOPIC
@@ -576,8 +654,9 @@ def _replay(records: list[DeadLetter], settings: MeshSettings) -> tuple[int, lis
                 errors.append(f"{record.where}: delivery failed: {error.str()}")
             else:
                 done.append(record)
-                target = record.header(H_SOURCE_TOPIC)
-                typer.echo(f"replayed {record.where} -> {target} ({len(record.value)} bytes)")
+                if echo:
+                    target = record.header(H_SOURCE_TOPIC)
+                    typer.echo(f"replayed {record.where} -> {target} ({len(record.value)} bytes)")
 
         return callback
 
@@ -595,10 +674,51 @@ def _replay(records: list[DeadLetter], settings: MeshSettings) -> tuple[int, lis
     left = producer.flush(30)
     if left:
         errors.append(f"{left} record(s) not acknowledged within 30 s")
-    return len(done), errors
+    return done, errors
 
 
-def dlq_replay(
+def _replay_json(
+    name: str, chosen: list[DeadLetter], replayed: list[DeadLetter] | None, errors: list[str]
+) -> dict[str, Any]:
+    """`dlq replay --json`: what was (or, with `published` false, would be) replayed where."""
+    from services.mesh.consumer import H_SOURCE_TOPIC
+
+    done = {(r.partition, r.offset) for r in replayed or ()}
+    return {
+        "topic": name,
+        "published": replayed is not None,
+        "records": [
+            {
+                "partition": r.partition,
+                "offset": r.offset,
+                "target": r.header(H_SOURCE_TOPIC),
+                "size": len(r.value),
+                "replayed": (r.partition, r.offset) in done,
+            }
+            for r in chosen
+        ],
+        "replayed": len(done),
+        "errors": errors,
+    }
+
+
+def _list_replay(name: str, chosen: list[DeadLetter], as_json: bool) -> None:
+    """Nothing to replay, or no --yes: list what would be replayed (exit 2 when not nothing)."""
+    from services.mesh.consumer import H_SOURCE_TOPIC
+
+    if as_json:  # the dry run's listing is the result; the refusal stays an error (exit 2)
+        echo_json(_replay_json(name, chosen, None, []))
+    elif not chosen:
+        typer.echo(f"{name}: empty, nothing to replay")
+    else:
+        for record in chosen:
+            typer.echo(f"would replay {record.where} -> {record.header(H_SOURCE_TOPIC)}")
+    if not chosen:
+        raise typer.Exit(exit_codes.OK)
+    _die(f"refusing to publish {len(chosen)} record(s) without --yes", USAGE)
+
+
+def dlq_replay(  # noqa: PLR0917 - typer options
     topic: Annotated[str, typer.Argument(help="Dead-letter topic to replay from.")],
     offset: Annotated[
         int | None, typer.Option("--offset", min=0, help="Replay the record at this offset.")
@@ -608,6 +728,7 @@ def dlq_replay(
     ] = None,
     replay_all: Annotated[bool, typer.Option("--all", help="Replay every record of the topic.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Really publish (else only list them).")] = False,
+    as_json: Annotated[bool, _JSON_OPTION] = False,
 ) -> None:
     """Republish dead letters' original bytes and key to the topic they came from."""
     from services.mesh.consumer import H_SOURCE_TOPIC
@@ -624,22 +745,20 @@ def dlq_replay(
         chosen = _select(read_records(consumer, {name: topics[name]}), offset, partition)
     finally:
         consumer.close()
-    if not chosen:
-        typer.echo(f"{name}: empty, nothing to replay")
-        return
     unroutable = [r.where for r in chosen if r.header(H_SOURCE_TOPIC) not in topics]
     if unroutable:
         _die(f"no existing source topic in the {H_SOURCE_TOPIC} header of {', '.join(unroutable)}")
-    if not yes:
-        for record in chosen:
-            typer.echo(f"would replay {record.where} -> {record.header(H_SOURCE_TOPIC)}")
-        _die(f"refusing to publish {len(chosen)} record(s) without --yes", USAGE)
-    replayed, errors = _replay(chosen, settings)
+    if not chosen or not yes:
+        _list_replay(name, chosen, as_json)
+    replayed, errors = _replay(chosen, settings, echo=not as_json)
     for error in errors:
         typer.echo(f"error: {error}", err=True)
-    typer.echo(f"{replayed} of {len(chosen)} record(s) replayed from {name}")
+    if as_json:
+        echo_json(_replay_json(name, chosen, replayed, errors))
+    else:
+        typer.echo(f"{len(replayed)} of {len(chosen)} record(s) replayed from {name}")
     if errors:
-        raise typer.Exit(1)
+        raise typer.Exit(exit_codes.FAILED)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,6 +2,8 @@
 `cancel RUN`, `stop DOMAIN [--reason]`, `rollback DOMAIN [--to REVISION]`.
 
 They talk to the running router over gRPC. Cheap to import: gRPC and rich load inside the commands.
+Exit codes (services/exit_codes.py): 1 for an error the router answers (unknown run, not in review,
+...) and for a run that ended other than RUNNING, 2 for usage, 3 when the router does not answer.
 """
 
 from __future__ import annotations
@@ -12,11 +14,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from services import exit_codes
+from services.cli_output import echo_json
+
 if TYPE_CHECKING:
     from services.mesh.rpc.streamwright.v1 import router_pb2
 
-_FAILED = 1
-_USAGE = 2
+_FAILED = exit_codes.FAILED
+_USAGE = exit_codes.USAGE
+_UNAVAILABLE = exit_codes.UNAVAILABLE
 # Stop-with-savepoint and a checked start can take minutes; the server finishes them regardless.
 DEPLOY_TIMEOUT_S = 900.0
 STATES = (
@@ -38,9 +44,9 @@ STATES = (
 
 def _target() -> tuple[str, Any]:
     from services.mesh.service import peer_target
-    from services.mesh.settings import MeshSettings
+    from services.mesh.settings import MeshSettings, settings_or_exit
 
-    settings = MeshSettings()
+    settings = settings_or_exit(MeshSettings, "streamwright")  # invalid: exit 2, naming it
     return peer_target("router", settings), settings
 
 
@@ -66,8 +72,8 @@ def _fail_rpc(error: Any, target: str) -> None:
         typer.echo(
             f"error: the router is not reachable at {target}; start the mesh with `streamwright up`", err=True
         )
-    else:
-        typer.echo(f"error: {error.details()}", err=True)
+        raise typer.Exit(_UNAVAILABLE)
+    typer.echo(f"error: {error.details()}", err=True)
     raise typer.Exit(_FAILED)
 
 
@@ -103,7 +109,7 @@ def runs(
     response = asyncio.run(_call("ListRuns", request))
     if as_json:
         for run in response.runs:
-            typer.echo(json.dumps(_doc(run), ensure_ascii=False))
+            echo_json(_doc(run), line=True)
         return
     from rich.console import Console
     from rich.table import Table
@@ -174,18 +180,18 @@ def status(
         run = asyncio.run(_call("GetRun", router_pb2.GetRunRequest(run_id=run_id)))
         doc = _doc(run)
         if as_json:
-            typer.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+            echo_json(doc)
         else:
             from rich.console import Console
 
             Console().print(_render(doc))
         raise typer.Exit(
-            0
+            exit_codes.OK
             if doc.get("state") not in ("FAILED", "REJECTED", "TIMED_OUT", "CANCELLED", "SUPERSEDED")
             else _FAILED
         )
     final = asyncio.run(_watch(run_id, as_json))
-    raise typer.Exit(0 if final == "RUNNING" else _FAILED)
+    raise typer.Exit(exit_codes.OK if final == "RUNNING" else _FAILED)
 
 
 async def _watch(run_id: str, as_json: bool) -> str:
@@ -205,7 +211,7 @@ async def _watch(run_id: str, as_json: bool) -> str:
                 async for update in stub.WatchRun(router_pb2.WatchRunRequest(run_id=run_id)):
                     doc = _doc(update.run)
                     state = str(doc.get("state"))
-                    typer.echo(json.dumps(doc, ensure_ascii=False))
+                    echo_json(doc, line=True)
                 return state
             with Live(console=Console(), refresh_per_second=4) as live:
                 async for update in stub.WatchRun(router_pb2.WatchRunRequest(run_id=run_id)):
@@ -217,7 +223,7 @@ async def _watch(run_id: str, as_json: bool) -> str:
     return state
 
 
-def review(
+def review(  # noqa: PLR0917 - typer options
     run_id: Annotated[str, typer.Argument(help="A run waiting for review (state IN_REVIEW).")],
     approve: Annotated[
         bool, typer.Option("--approve", help="Approve: the job goes on to knowledge and start.")
@@ -232,12 +238,13 @@ def review(
             "token's subject is the reviewer, and a different name is refused.",
         ),
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run read-model as JSON.")] = False,
 ) -> None:
     """Approve or reject a run waiting for review."""
     import getpass
 
     from services.mesh.rpc.streamwright.v1 import router_pb2
-    from services.mesh.settings import MeshSettings
+    from services.mesh.settings import MeshSettings, settings_or_exit
 
     if approve == reject:
         typer.echo("error: give exactly one of --approve or --reject", err=True)
@@ -246,21 +253,33 @@ def review(
         run_id=run_id,
         decision=router_pb2.REVIEW_DECISION_APPROVE if approve else router_pb2.REVIEW_DECISION_REJECT,
         comment=comment,
-        reviewer=reviewer or (getpass.getuser() if MeshSettings().grpc_auth == "off" else None),
+        reviewer=reviewer
+        or (
+            getpass.getuser()
+            if settings_or_exit(MeshSettings, "streamwright review").grpc_auth == "off"
+            else None
+        ),
     )
     run = asyncio.run(_call("Review", request))
-    typer.echo(f"{run.run_id}: {run.state_name} ({run.reason})")
+    if as_json:
+        echo_json(_doc(run))
+    else:
+        typer.echo(f"{run.run_id}: {run.state_name} ({run.reason})")
 
 
 def cancel(
     run_id: Annotated[str, typer.Argument(help="A run that has not ended.")],
     reason: Annotated[str, typer.Option("--reason", help="Why.")] = "cancelled from the CLI",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run read-model as JSON.")] = False,
 ) -> None:
     """Cancel a run that has not reached a final state."""
     from services.mesh.rpc.streamwright.v1 import router_pb2
 
     run = asyncio.run(_call("CancelRun", router_pb2.CancelRunRequest(run_id=run_id, reason=reason)))
-    typer.echo(f"{run.run_id}: {run.state_name}")
+    if as_json:
+        echo_json(_doc(run))
+    else:
+        typer.echo(f"{run.run_id}: {run.state_name}")
 
 
 def _domain(value: str) -> str:
@@ -273,7 +292,7 @@ def _domain(value: str) -> str:
 
 def _print_deployment(status: Any, as_json: bool) -> None:
     if as_json:
-        typer.echo(json.dumps(json.loads(status.detail_json or "{}"), ensure_ascii=False, indent=2))
+        echo_json(json.loads(status.detail_json or "{}"))
         return
     job = f" job {status.job_id}" if status.HasField("job_id") else ""
     typer.echo(f"{status.domain}: revision {status.revision} {status.state} on {status.target}{job}")
