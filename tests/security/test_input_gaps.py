@@ -182,3 +182,19 @@ def test_a_slow_cases_text_under_the_cap_stops_at_the_check_budget(shape: str) -
     # composed, per value converted, per case, row and key, per line): the budget plus slack for
     # the steps without one (redacting the text: one regex pass, ~0.1 s per MiB).
     assert elapsed < budget_s + 1.0, elapsed
+
+
+def test_a_flood_of_issues_is_listed_up_to_a_cap_and_counted() -> None:
+    """Half a million errors in a document under the caps made replies and events of tens of MB:
+    the check lists the first 200 errors and says how many more there are."""
+    from services.ingest.domain.errors import MAX_LISTED_ISSUES, TOO_MANY_ISSUES
+
+    cases = "cases:\n" + "  - {}\n" * 5_000  # every empty case is an error of its own
+    result = check_document(ORDERS, cases_text=cases)
+    assert len(result.errors) == MAX_LISTED_ISSUES + 1
+    summary = result.errors[-1]
+    assert summary.code == TOO_MANY_ISSUES and summary.severity == "error"
+    more = int(summary.message.split()[0])
+    assert more >= 5_000 - MAX_LISTED_ISSUES
+    assert f"only the first {MAX_LISTED_ISSUES}" in summary.message
+    assert len(json.dumps([i.model_dump() for i in result.errors])) < 200_000

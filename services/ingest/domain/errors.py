@@ -7,6 +7,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 Severity = Literal["error", "warning", "info"]
+# Issues listed per severity; the rest are counted in one summary issue. A hostile document under
+# the size caps can produce half a million errors: listing them all made replies and events of
+# tens of MB (past gRPC's 4 MB and Kafka's message limits). 200 is far more than anyone reads.
+MAX_LISTED_ISSUES = 200
+TOO_MANY_ISSUES = "input.too_many_issues"
 
 
 class Issue(BaseModel):
@@ -37,6 +42,8 @@ class Issues:
         self._items: list[Issue] = []
         self._seen: set[Issue] = set()  # the same issue twice is reported once (a set: linear)
         self._source: Literal["document", "cases"] = source
+        self._listed: dict[str, int] = {}
+        self._unlisted: dict[str, int] = {}  # severity -> issues past MAX_LISTED_ISSUES
 
     def error(
         self, code: str, message: str, *, block: str, line: int | None, name: str | None = None, hint: str
@@ -72,27 +79,53 @@ class Issues:
         self._keep(issue)
 
     def _keep(self, issue: Issue) -> None:
-        if issue not in self._seen:
-            self._seen.add(issue)
-            self._items.append(issue)
+        if issue in self._seen:
+            return
+        if self._listed.get(issue.severity, 0) >= MAX_LISTED_ISSUES:
+            self._unlisted[issue.severity] = self._unlisted.get(issue.severity, 0) + 1
+            return
+        self._seen.add(issue)
+        self._items.append(issue)
+        self._listed[issue.severity] = self._listed.get(issue.severity, 0) + 1
 
     def extend(self, other: Issues) -> None:
-        for issue in other.all():
+        for issue in other._items:
             self._keep(issue)
+        for severity, count in other._unlisted.items():
+            self._unlisted[severity] = self._unlisted.get(severity, 0) + count
 
     def all(self) -> list[Issue]:
-        return list(self._items)
+        return [*self._items, *self._summaries(("error", "warning", "info"))]
 
     @property
     def errors(self) -> list[Issue]:
-        return sorted((i for i in self._items if i.severity == "error"), key=_order)
+        listed = sorted((i for i in self._items if i.severity == "error"), key=_order)
+        return [*listed, *self._summaries(("error",))]
 
     @property
     def warnings(self) -> list[Issue]:
-        return sorted((i for i in self._items if i.severity != "error"), key=_order)
+        listed = sorted((i for i in self._items if i.severity != "error"), key=_order)
+        return [*listed, *self._summaries(("warning", "info"))]
 
     def has_errors(self) -> bool:
         return any(i.severity == "error" for i in self._items)
+
+    def _summaries(self, severities: tuple[Severity, ...]) -> list[Issue]:
+        """One issue per severity with unlisted ones: how many, and that the first are listed."""
+        return [
+            Issue(
+                code=TOO_MANY_ISSUES,
+                severity=severity,
+                message=f"{self._unlisted[severity]} more {severity}(s) not listed "
+                f"(only the first {MAX_LISTED_ISSUES} of each severity are)",
+                block="document",
+                line=None,
+                hint="fix the listed ones and check again",
+                source=self._source,
+            )
+            for severity in severities
+            if self._unlisted.get(severity)
+        ]
 
 
 def _order(issue: Issue) -> tuple[int, int]:
