@@ -124,10 +124,6 @@ class HotCluster:
     def running(self) -> bool:
         return bool(self._cluster.isRunning())
 
-    def close(self) -> None:
-        with contextlib.suppress(Exception):  # the JVM may be gone already at exit
-            self._cluster.close()
-
 
 _shared: list[HotCluster] = []  # the process's one cluster, once started
 _shared_lock = threading.Lock()

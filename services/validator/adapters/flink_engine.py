@@ -218,12 +218,6 @@ class FlinkEngine:
         """Jobs go to the engine's long-lived cluster."""
         return self._cluster is not None
 
-    def close(self) -> None:
-        """Stop the hot cluster (the JVM and the cluster are the process's: for a clean exit)."""
-        with self._lock:
-            if self._cluster is not None:
-                self._cluster.close()
-
     def warm_up(self) -> float:
         """Run one tiny job now; its seconds.
 

@@ -53,7 +53,6 @@ with PrivatePostgres() as pg:
     out["concurrent_passed"] = outcome
     spans = sorted((j["start-time"], j["end-time"]) for j in jobs(engine))[-2:]
     out["overlap"] = spans[1][0] < spans[0][1]
-engine.close()
 print("PROBE " + json.dumps(out))
 """
 
@@ -105,3 +104,17 @@ def test_without_a_hot_cluster_jobs_run_on_their_own_minicluster(
     assert engine.warm_up() > 0  # a job still runs (locally)
     config = engine.new_env(streaming=True).get_config()
     assert config.get("execution.target", "local") != "remote"
+
+
+def test_warm_up_plans_and_runs_a_job_of_the_generators_shape() -> None:
+    """`EngineRunner.warm()` plans the warm-up job (JSON payload, JDBC lookup, JDBC upsert sink)
+    and runs its exact case, so the first request finds those code paths loaded."""
+    from services.validator.adapters.engine_runner import EngineRunner
+
+    runner = EngineRunner()
+    try:
+        out = runner.warm()
+        assert runner.warm_up_problem is None
+        assert out["warm_plan"] > 0 and out["warm_case"] > 0
+    finally:
+        runner.close()
