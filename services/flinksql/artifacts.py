@@ -76,6 +76,11 @@ class ArtifactLayout:
         return f"{self.root}/docs/README-AI-Generated-v3.md"
 
     @property
+    def lineage(self) -> str:
+        """The job's static OpenLineage lineage (a JobEvent, services/flinksql/openlineage.py)."""
+        return f"{self.root}/lineage/openlineage.json"
+
+    @property
     def validation_report(self) -> str:
         return f"{self.root}/validation/validation-report-{self.domain}-v3.md"
 
@@ -89,4 +94,4 @@ class ArtifactLayout:
 
     def generated(self) -> list[str]:
         """Every file the generator writes for a job, in a fixed order."""
-        return [self.sql, self.deployment, self.test_data, self.job_config, self.readme]
+        return [self.sql, self.deployment, self.test_data, self.job_config, self.readme, self.lineage]

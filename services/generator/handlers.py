@@ -11,6 +11,7 @@ repair budget bounds how often it asks again.
 
 from __future__ import annotations
 
+from services.flinksql.openlineage import ulid_time
 from services.flinksql.spec import RequestSpec
 from services.generator.domain.compile import CompiledJob, compile_job
 from services.generator.domain.lower import CompileError
@@ -120,6 +121,8 @@ class GeneratorHandlers:
             profile=self._profile,
             revision=run.revision,
             generator_version=GENERATOR_VERSION,
+            # The run's creation time (its ULID's): every attempt of a run writes the same lineage.
+            lineage_time=ulid_time(run.run_id),
         )
         return spec, job
 

@@ -8,6 +8,7 @@ Exit codes (services/exit_codes.py): 0 written, 1 document rejected or not compi
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -37,7 +38,8 @@ def generate(  # noqa: PLR0917 - typer options
         bool, typer.Option("--json", help="Print the written files and the warnings as JSON.")
     ] = False,
 ) -> None:
-    """Check FILE, compile it to Flink SQL + manifests + test data + README, and write them."""
+    """Check FILE, compile it to Flink SQL + manifests + test data + README + OpenLineage lineage,
+    and write them."""
     from services.generator.adapters.artifacts_fs import write_job
     from services.generator.adapters.profiles_fs import ProfileError, load_profile
     from services.generator.domain import CompileError, UnknownTargetError, compile_job, resolve_target
@@ -70,7 +72,13 @@ def generate(  # noqa: PLR0917 - typer options
             typer.echo(f"warning: {issue.render()}", err=True)
     try:
         job = compile_job(
-            result.spec, target=target, profile=prof, revision=revision, generator_version=GENERATOR_VERSION
+            result.spec,
+            target=target,
+            profile=prof,
+            revision=revision,
+            generator_version=GENERATOR_VERSION,
+            # The OpenLineage artifact's eventTime: when this job definition was generated.
+            lineage_time=datetime.now(UTC).replace(microsecond=0),
         )
         written = write_job(job, out)
     except (CompileError, UnsafePathError) as exc:

@@ -26,6 +26,7 @@ _MEDIA = {
     ".yaml": "application/yaml",
     ".yml": "application/yaml",
     ".md": "text/markdown",
+    ".json": "application/json",
 }
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from services.flinksql.artifacts import ArtifactLayout
 from services.flinksql.job_policy import RunnerError, check_script
 from services.flinksql.lexer import LexError
+from services.flinksql.openlineage import UNKNOWN_TIME
 from services.flinksql.spec import RequestSpec
 from services.generator.domain import docs, manifests, testdata, yamltext
 from services.generator.domain.emit_sql import emit_script
 from services.generator.domain.ir import JobIR
+from services.generator.domain.lineage import openlineage_json
 from services.generator.domain.lower import CompileError, check_domain, lower_spec
 from services.generator.domain.profiles import Profile
 from services.generator.domain.target import DEFAULT_TARGET, resolve_target
@@ -33,8 +36,14 @@ def compile_job(
     profile: Profile,
     revision: int,
     generator_version: str,
+    lineage_time: datetime | None = None,
 ) -> CompiledJob:
-    """Compile `spec` for `target` in environment `profile`. Raises CompileError, UnknownTargetError."""
+    """Compile `spec` for `target` in environment `profile`. Raises CompileError, UnknownTargetError.
+
+    `lineage_time` is the `eventTime` of the OpenLineage artifact: the run's creation time in a
+    run, the time of `streamwright generate`; None (an ad hoc compile) writes the epoch, so every
+    file stays a function of the arguments.
+    """
     tgt = resolve_target(target)
     ir = lower_spec(spec, target=tgt, profile=profile, revision=revision, generator_version=generator_version)
     sql = emit_script(ir)
@@ -59,5 +68,8 @@ def compile_job(
         paths.test_data: yamltext.dump_plain(testdata.edge_cases(spec, ir), header=banner),
         paths.job_config: yamltext.dump(manifests.job_config(ir, tgt, profile, names), header=banner),
         paths.readme: docs.readme(spec, ir, tgt, names),
+        paths.lineage: openlineage_json(
+            spec, ir, at=lineage_time or UNKNOWN_TIME, generator_version=generator_version
+        ),
     }
     return CompiledJob(sql=sql, files=files, ir=ir, target=tgt.name, profile=profile.name, paths=paths)

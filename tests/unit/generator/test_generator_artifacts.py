@@ -109,6 +109,7 @@ def test_layout_and_readme(specs: dict[str, RequestSpec], profile: Profile) -> N
             "job/orders/validation/test-data-orders-v3.yaml",
             "job/orders/config/orders-job.yml",
             "job/orders/docs/README-AI-Generated-v3.md",
+            "job/orders/lineage/openlineage.json",
         ]
     )
     readme = job.files["job/orders/docs/README-AI-Generated-v3.md"]
