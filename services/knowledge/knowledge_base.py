@@ -21,6 +21,7 @@ from services.knowledge.domain.diagrams import (
     global_mermaid,
 )
 from services.knowledge.domain.impact import ImpactedJob, impact
+from services.knowledge.domain.lineage import Downstream, downstream
 from services.knowledge.domain.model import Change, DomainModel
 from services.knowledge.domain.search import SearchHit
 from services.knowledge.domain.versions import (
@@ -130,6 +131,12 @@ class KnowledgeBase:
         self, table: str, column: str | None = None, domain: str | None = None
     ) -> list[ImpactedJob]:
         return impact(await self.current_models(), table, column, domain)
+
+    async def downstream(
+        self, table: str, column: str | None = None, domain: str | None = None
+    ) -> Downstream:
+        """Where the table's (column's) data flows, transitively across jobs and domains."""
+        return downstream(await self.current_models(), table, column, domain)
 
     # ------------------------------------------------------------ committing
 

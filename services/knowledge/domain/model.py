@@ -20,6 +20,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from services.flinksql import expr as ast
+from services.flinksql.lineage import Use, job_lineage
 from services.flinksql.spec import Cardinality, ErDiagram, Join, RequestSpec, Table
 from services.flinksql.sqltypes import FlinkType, TypeSyntaxError, parse_type
 from services.flinksql.sqltypes import family as type_family
@@ -83,8 +84,24 @@ class KbRelationship(KbModel):
         return (self.from_table, self.to_table)
 
 
+class LineageInput(KbModel):
+    """An input column of a result column (or of every row) and how it takes part: an
+    OpenLineage transformation type and subtype (services/flinksql/lineage.py)."""
+
+    table: str
+    column: str
+    type: Literal["DIRECT", "INDIRECT"]
+    subtype: str
+    masking: bool = False
+
+
 class JobRef(KbModel):
-    """The job a request describes and the tables and columns it reads and writes."""
+    """The job a request describes and the tables and columns it reads and writes.
+
+    `lineage`: every result column with the input columns it is made from; `row_inputs`: the
+    columns that decide which rows there are (filters, join keys, grouping). Both are empty in
+    records committed before column lineage was kept: impact then knows only `reads`.
+    """
 
     domain: str
     job: str
@@ -94,6 +111,8 @@ class JobRef(KbModel):
     revision: int | None = None
     reads: dict[str, tuple[str, ...]] = {}
     writes: dict[str, tuple[str, ...]] = {}
+    lineage: dict[str, tuple[LineageInput, ...]] = {}
+    row_inputs: tuple[LineageInput, ...] = ()
 
 
 class DomainModel(KbModel):
@@ -169,6 +188,7 @@ def build_model(
     relationships, findings = _relationships(spec)
     if spec.er_diagram is not None:
         findings += _diagram_findings(spec.er_diagram, {t.name: t for t in tables})
+    lineage, row_inputs = _lineage(spec)
     job = JobRef(
         domain=spec.job.domain,
         job=spec.job.name,
@@ -178,6 +198,8 @@ def build_model(
         revision=revision,
         reads=_reads(spec),
         writes={spec.result.name: tuple(c.name for c in spec.result.columns)},
+        lineage=lineage,
+        row_inputs=row_inputs,
     )
     return DomainModel(
         domain=spec.job.domain,
@@ -344,3 +366,19 @@ def _reads(spec: RequestSpec) -> dict[str, tuple[str, ...]]:
 
 def _unique(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
+
+
+def _input(use: Use) -> LineageInput:
+    return LineageInput(
+        table=use.ref.table, column=use.ref.column, type=use.type, subtype=use.subtype, masking=use.masking
+    )
+
+
+def _lineage(spec: RequestSpec) -> tuple[dict[str, tuple[LineageInput, ...]], tuple[LineageInput, ...]]:
+    """`JobRef.lineage` (every result column, an empty tuple for one made of no column) and
+    `row_inputs`, from the kernel's column lineage."""
+    found = job_lineage(spec)
+    return (
+        {c.column: tuple(_input(u) for u in c.uses) for c in found.columns},
+        tuple(_input(u) for u in found.rows),
+    )

@@ -27,6 +27,8 @@ from services.cli_output import echo_json
 
 if TYPE_CHECKING:
     from services.flinksql.spec import RequestSpec
+    from services.knowledge.domain.impact import ImpactedJob
+    from services.knowledge.domain.lineage import Downstream, Node
     from services.knowledge.domain.model import Change, KbTable
     from services.knowledge.knowledge_base import KnowledgeBase
 
@@ -397,17 +399,24 @@ def search_cmd(
 @kb_app.command("impact")
 def impact_cmd(
     target: Annotated[str, typer.Argument(metavar="TABLE[.COLUMN]", help="A table, or one column of it.")],
-    domain: Annotated[str | None, typer.Option("--domain", help="Only jobs of this domain.")] = None,
+    domain: Annotated[
+        str | None, typer.Option("--domain", help="Only jobs of this domain (and lineage from its table).")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Which jobs read or write a table or column."""
+    """Which jobs read or write a table or column, and where its data flows: the lineage followed
+    transitively across jobs and domains (a result column of one job read by the next, ...)."""
     from services.knowledge.domain.impact import parse_target
 
     try:
         table, column = parse_target(target)
     except ValueError as error:
         raise _fail(str(error)) from None
-    jobs = _run(lambda kb: kb.impact(table, column, domain))
+
+    async def answer(kb: KnowledgeBase) -> tuple[list[ImpactedJob], Downstream]:
+        return await kb.impact(table, column, domain), await kb.downstream(table, column, domain)
+
+    jobs, flow = _run(answer)
     if as_json:  # no job is still an answer: printed, and exit 1 as below
         echo_json(
             {
@@ -425,6 +434,7 @@ def impact_cmd(
                     }
                     for j in jobs
                 ],
+                "lineage": _lineage_json(flow),
             }
         )
         if not jobs:
@@ -436,6 +446,59 @@ def impact_cmd(
         typer.echo(
             f"{job.access:6} {job.domain}/{job.job} ({job.usage}; run {job.run_id or '-'}): {', '.join(job.columns)}"
         )
+    _echo_lineage(flow)
+
+
+def _node_json(node: Node) -> dict[str, str | None]:
+    return {"domain": node.domain, "table": node.table, "column": node.column}
+
+
+def _lineage_json(flow: Downstream) -> dict[str, object]:
+    return {
+        "start": [_node_json(n) for n in flow.start],
+        "reached": [
+            {
+                **_node_json(hop.node),
+                "job": {"domain": hop.job_domain, "name": hop.job},
+                "via": _node_json(hop.via),
+                "kind": hop.kind,
+                "subtype": hop.subtype,
+                "depth": hop.depth,
+                "chain": [str(n) for n in flow.chain(i)],
+            }
+            for i, hop in enumerate(flow.hops)
+        ],
+        "cycles": [{"from": _node_json(a), "back_to": _node_json(b)} for a, b in flow.cycles],
+    }
+
+
+def _echo_lineage(flow: Downstream) -> None:
+    """The hops as a tree, each under the hop it comes from: `->` a value flows into a column,
+    `=>` rows of a table may change; `from` names the input where it is not the line above
+    (a start, or the same table under another name in another domain)."""
+    if not flow.hops:
+        typer.echo("lineage: nothing downstream")
+        return
+    typer.echo("lineage (downstream, across jobs and domains):")
+    children: dict[int | None, list[int]] = {}
+    for index, hop in enumerate(flow.hops):
+        children.setdefault(hop.parent, []).append(index)
+
+    def show(index: int, depth: int) -> None:
+        hop = flow.hops[index]
+        arrow = "->" if hop.kind in ("DIRECT", "INDIRECT") else "=>"
+        above = flow.hops[hop.parent].node if hop.parent is not None else None
+        origin = "" if hop.via == above else f", from {hop.via}"
+        typer.echo(
+            f"{'  ' * depth}{arrow} {hop.node}  [{hop.job_domain}/{hop.job}: {hop.kind} {hop.subtype}{origin}]"
+        )
+        for child in children.get(index, []):
+            show(child, depth + 1)
+
+    for root in children.get(None, []):
+        show(root, 1)
+    for back_from, back_to in flow.cycles:
+        typer.echo(f"  cycle: {back_from} leads back to {back_to}")
 
 
 @kb_app.command("export")
