@@ -9,6 +9,7 @@ several records, so read the gauge as a hint there (it is exact on Apache Kafka)
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +79,22 @@ class MeshMetrics:
         }
         for name, metric in values.items():
             object.__setattr__(self, name, metric)
+
+    def prime(self, service: str, topic: str, event_types: Iterable[str]) -> None:
+        """Create a subscription's series at zero before its first record.
+
+        A series that first appears with the value 1 has no increase() over any window, so
+        without this the first dead letter (or handler failure) of a topic would never fire
+        StreamwrightDeadLettersGrowing, and a handler hung on a topic's first record would never
+        fire StreamwrightHandlerStuck (no handler_seconds_count series to compare with). Records
+        that do not decode are counted under event_type "unknown".
+        """
+        for event_type in event_types:
+            for counter in (self.consumed, self.failed, self.dead_lettered, self.duplicates):
+                counter.labels(service, topic, event_type)
+            self.handler_seconds.labels(service, topic, event_type)
+        self.dead_lettered.labels(service, topic, "unknown")
+        self.in_flight.labels(service, topic)
 
 
 _default: MeshMetrics | None = None

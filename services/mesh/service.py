@@ -100,6 +100,10 @@ class ServiceContext:
             settings=self.settings,
             metrics=self.metrics,
         )
+        # Its counters exist at zero from now on (MeshMetrics.prime says why alerts need that).
+        self.metrics.prime(
+            self.service, subscription.topic, () if isinstance(source, str) else (source.EVENT_TYPE,)
+        )
         self.subscriptions.append(subscription)
         return subscription
 
