@@ -16,6 +16,7 @@ from services.router.adapters.audit_log import JsonlAuditLog
 from services.router.adapters.flink_rest import FlinkRest
 from services.router.adapters.manifest import ManifestDeployer
 from services.router.adapters.report_fs import FsReportWriter
+from services.router.adapters.run_metrics import RunMetrics
 from services.router.adapters.runs_store import StoreRunRepository
 from services.router.adapters.sql_gateway import SqlGatewayDeployer
 from services.router.adapters.webhook import NoNotifier, WebhookNotifier
@@ -93,12 +94,16 @@ def make_notifier(settings: RouterSettings, ctx: ServiceContext) -> WebhookNotif
 
 
 def make_handlers(
-    settings: RouterSettings, ctx: ServiceContext, notifier: Notifier | None = None
+    settings: RouterSettings,
+    ctx: ServiceContext,
+    notifier: Notifier | None = None,
+    run_metrics: RunMetrics | None = None,
 ) -> RouterHandlers:
     if notifier is None:
         notifier = make_notifier(settings, ctx)
     return RouterHandlers(
         runs=StoreRunRepository(ctx.store),
+        observer=run_metrics.observe if run_metrics is not None else None,
         publisher=ctx.publisher,
         config=load_config(settings.gate_config),
         deployer=make_deployer(settings),
@@ -120,16 +125,27 @@ def _router_settings(settings: MeshSettings) -> RouterSettings:
 def build(ctx: ServiceContext) -> ServiceParts:
     settings = _router_settings(ctx.settings)
     notifier = make_notifier(settings, ctx)
-    handlers = make_handlers(settings, ctx, notifier)
+    run_metrics = RunMetrics(ctx.metrics.registry, service=ctx.service)
+    handlers = make_handlers(settings, ctx, notifier, run_metrics)
     # ServiceContext gives each subscription its own consumer group (router.<topic>).
     for event_cls in EVENTS.values():
         ctx.subscribe(event_cls, handlers.on_event)
-    sweeper = asyncio.get_running_loop().create_task(handlers.sweep_forever(settings.sweep_interval_seconds))
+    loop = asyncio.get_running_loop()
+    runs = StoreRunRepository(ctx.store)
+    tasks = [
+        loop.create_task(handlers.sweep_forever(settings.sweep_interval_seconds)),
+        loop.create_task(
+            run_metrics.refresh_forever(runs.open_run_states, settings.run_metrics_interval_seconds)
+        ),
+    ]
 
     async def close() -> None:
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        run_metrics.close()
         await notifier.aclose()
 
     return ServiceParts(

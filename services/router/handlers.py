@@ -41,7 +41,7 @@ from services.router.errors import (
 )
 from services.router.gate import Gate
 from services.router.ports import AuditLog, Deployer, Notifier, Publisher, ReportWriter, RunRepository
-from services.router.runs_model import MAX_CAS_RETRIES, RunsModel
+from services.router.runs_model import MAX_CAS_RETRIES, Observer, RunsModel
 from services.router.watch import RunChanges
 
 # The errors are imported from here by the gRPC API and tests.
@@ -76,6 +76,7 @@ class RouterHandlers:
         approvers: frozenset[str] = frozenset(),
         changes: RunChanges | None = None,
         clock: Callable[[], datetime] = utc_now,
+        observer: Observer | None = None,
     ) -> None:
         self.runs = runs
         self.config = config
@@ -87,6 +88,7 @@ class RouterHandlers:
             reports=reports,
             changes=self.changes,
             clock=clock,
+            observer=observer,
         )
         self.gate = Gate(
             model=self.model,

@@ -48,6 +48,8 @@ class Update:
 
 # A change to a run record (facts added in place); returns the events it made.
 Change = Callable[[RunRecord], list[Event]]
+# Told (view before, view after) once per saved change of a run: the run metrics.
+Observer = Callable[[RunView, RunView], None]
 
 
 def _no_change(_: RunRecord) -> list[Event]:
@@ -64,8 +66,10 @@ class RunsModel:
         reports: ReportWriter | None,
         changes: RunChanges,
         clock: Callable[[], datetime],
+        observer: Observer | None = None,
     ) -> None:
         self.runs = runs
+        self._observer = observer
         self._publisher = publisher
         self._notifier = notifier
         self._reports = reports
@@ -169,6 +173,11 @@ class RunsModel:
 
     async def _after(self, record: RunRecord, before: RunView, after: RunView) -> None:
         self.changes.notify(record.run_id)
+        if self._observer is not None:
+            try:
+                self._observer(before, after)
+            except Exception as error:  # metrics must never fail a saved change
+                log.warning("run observer failed", run_id=record.run_id, error=str(error))
         if after.state == before.state:
             return
         domain = record.identity.domain

@@ -54,6 +54,11 @@ class RouterSettings(MeshSettings):
     sweep_interval_seconds: float = Field(
         default=15.0, gt=0, le=3600, validation_alias=_env("sweep_interval_seconds")
     )
+    # How often the run gauges (streamwright_runs, streamwright_runs_oldest_active_seconds) are
+    # read from the runs store: one query over the open runs; ages are computed at scrape time.
+    run_metrics_interval_seconds: float = Field(
+        default=10.0, gt=0, le=3600, validation_alias=_env("run_metrics_interval_seconds")
+    )
     # A webhook (e.g. a chat channel's incoming webhook) told when a run needs review or fails.
     # Not in repr: most chat webhooks keep their token in the URL.
     webhook_url: str | None = Field(default=None, repr=False, validation_alias=_env("webhook_url"))

@@ -8,7 +8,7 @@ from typing import Any
 
 from services.mesh.store import DocumentStore
 from services.mesh.store.base import VersionConflict
-from services.router.domain.runs import Fact, RunIdentity, RunRecord, RunView
+from services.router.domain.runs import Fact, RunIdentity, RunRecord, RunState, RunView
 
 RUNS = "router_runs"
 HEADS = "router_domain_heads"
@@ -27,6 +27,8 @@ def _to_doc(record: RunRecord, view: RunView) -> dict[str, Any]:
         "state": view.state.value,
         "terminal": view.terminal,
         "created_at": view.created_at.isoformat() if view.created_at else "",
+        # When the run entered its state: the run metrics read it without folding the facts.
+        "entered_at": view.entered_at.isoformat() if view.entered_at else "",
         "facts": [f.to_doc() for f in record.facts.values()],
         "outbox": record.outbox,
     }
@@ -104,6 +106,30 @@ class StoreRunRepository:
             where["domain"] = domain
         found = await self._store.find(RUNS, where=where, order_by="created_at", limit=limit)
         return [_from_doc(s.doc, s.version) for s in found]
+
+    async def open_run_states(self, *, page: int = 500) -> list[tuple[RunState, datetime | None]]:
+        """(state, entered_at) of every run not in a final state (the run metrics' source).
+
+        Read from the stored fields; a run stored before `entered_at` was kept folds its facts
+        once. Paged by key, so a run that changes between pages may be missed or seen twice:
+        the next refresh sees it right.
+        """
+        found: list[tuple[RunState, datetime | None]] = []
+        offset = 0
+        while True:
+            batch = await self._store.find(
+                RUNS, where={"terminal": False}, order_by=None, limit=page, offset=offset
+            )
+            for stored in batch:
+                entered = str(stored.doc.get("entered_at") or "")
+                if entered:
+                    found.append((RunState(str(stored.doc["state"])), datetime.fromisoformat(entered)))
+                else:
+                    view = _from_doc(stored.doc, stored.version).view()
+                    found.append((view.state, view.entered_at))
+            if len(batch) < page:
+                return found
+            offset += len(batch)
 
     async def save_sql(self, run_id: str, attempt: int, sql: str) -> None:
         await self._store.put(SQL, f"{run_id}:{attempt}", {"run_id": run_id, "attempt": attempt, "sql": sql})
