@@ -26,6 +26,7 @@ from services.validator.adapters.engine_runner import EngineRunner
 from services.validator.adapters.knowledge_client import KnowledgeClient
 from services.validator.adapters.peers_client import Peers
 from services.validator.adapters.report_store import StoreReportRepository
+from services.validator.adapters.score_metrics import ScoreMetrics
 from services.validator.domain.rules import RuleConfig
 from services.validator.entrypoints.grpc_api import SERVICE_NAME, ValidatorApi
 from services.validator.handlers import ValidationUseCase, ValidatorHandlers
@@ -107,6 +108,9 @@ def build(ctx: ServiceContext, validator_settings: ValidatorSettings | None = No
         artifacts=FsArtifacts(),
         spec_wait_s=settings.validator_spec_wait_s,
         compiler=peers,
+        scores=ScoreMetrics(
+            ctx.metrics.registry, service=ctx.service, max_domains=settings.validator_metrics_max_domains
+        ),
     )
     ctx.subscribe(RequestAccepted, handlers.on_request_accepted)
     ctx.subscribe(SqlGenerated, handlers.on_sql_generated)

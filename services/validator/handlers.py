@@ -51,6 +51,7 @@ from services.validator.ports import (
     Publisher,
     ReportRepository,
     RunSpec,
+    ScoreObserver,
     StoredReport,
 )
 
@@ -356,8 +357,10 @@ class ValidatorHandlers:
         artifacts: Artifacts,
         spec_wait_s: float = 15.0,
         compiler: Compiler | None = None,
+        scores: ScoreObserver | None = None,
     ) -> None:
         self._compiler = compiler
+        self._scores = scores
         self._reports = reports
         self._publisher = publisher
         self.use_case = use_case
@@ -425,4 +428,12 @@ class ValidatorHandlers:
             critical=report.count("critical"),
             provisional=report.provisional,
         )
-        await self._publisher.publish(scored_event(event, stored))
+        scored = scored_event(event, stored)
+        if self._scores is not None:
+            # Observed before publishing: a failed publish is retried by the redelivery branch
+            # above, which republishes the stored report without counting it again.
+            try:
+                self._scores.observe(scored)
+            except Exception as error:  # metrics must never fail a validation
+                log.warning("score not observed", error=str(error))
+        await self._publisher.publish(scored)

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from services.mesh.events import Event
+from services.mesh.events import Event, ValidationScored
 from services.validator.domain.model import CaseFacts, KnowledgeFacts, PlanFacts, Report, RunArtifacts
 
 
@@ -95,3 +95,9 @@ class Compiler(Protocol):
 
 class Publisher(Protocol):
     async def publish(self, event: Event) -> None: ...
+
+
+class ScoreObserver(Protocol):
+    def observe(self, event: ValidationScored) -> None:
+        """A score is about to be published (once per validation; never for a redelivery)."""
+        ...

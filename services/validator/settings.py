@@ -30,5 +30,8 @@ class ValidatorSettings(MeshSettings):
     validator_use_postgres: bool = True
     # Start the JVM and PostgreSQL when the service starts, not on the first job.
     validator_warm_on_start: bool = True
+    # streamwright_validation_last_score keeps the last score of at most this many domains (domains
+    # are user input: a label per domain must stay bounded); 0 = no per-domain gauge.
+    validator_metrics_max_domains: int = Field(default=100, ge=0, le=10_000)
     # How long a SqlGenerated waits for its run's RequestAccepted before it is retried.
     validator_spec_wait_s: float = Field(default=15.0, ge=0, le=600)
