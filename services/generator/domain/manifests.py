@@ -13,6 +13,15 @@ The SQL the generator writes is the SQL the validator verifies, so the generator
 statement digest itself (`script_digest`) and puts it in the runner's `--digest` and in the
 annotation `streamwright.io/sql-digest` of both documents: the runner refuses any other
 statement list, and the router can compare the annotation with the validated digest.
+
+Metrics: the FlinkDeployment configures Flink's Prometheus reporter (`metrics.reporter.prom.*`;
+its jar is a plugin of the Flink distribution, /opt/flink/plugins/metrics-prometheus in the
+runner image) on the profile's `prometheus_port`, declares that port as `metrics` on the main
+container, and annotates the pods `prometheus.io/scrape`, `/port` and `/path` through the pod
+template, which the operator applies to the JobManager and TaskManager pods alike. The
+annotations are what Prometheus' usual Kubernetes pod discovery job keeps; no PodMonitor is
+emitted, because applying one fails where the Prometheus Operator's CRDs are not installed
+(docs/operations.md shows one to add where they are).
 """
 
 from __future__ import annotations
@@ -31,6 +40,16 @@ SECRET_KEY = "value"  # noqa: S105 - the key name inside a Secret
 RUNNER_ENTRY_CLASS = "org.apache.flink.client.python.PythonDriver"
 RUNNER_MODULE = "services.runner"
 SQL_DIGEST_ANNOTATION = "streamwright.io/sql-digest"
+METRICS_PATH = "/metrics"  # Flink's PrometheusReporter answers on any path
+
+
+def scrape_annotations(profile: Profile) -> dict[str, str]:
+    """The pods' Prometheus scrape annotations (the reporter's port from the profile)."""
+    return {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(profile.prometheus_port),
+        "prometheus.io/path": METRICS_PATH,
+    }
 
 
 def k8s_name(domain: str) -> str:
@@ -141,7 +160,7 @@ def deployment_documents(ir: JobIR, target: Target, profile: Profile, sql: str) 
             "podTemplate": {
                 "apiVersion": "v1",
                 "kind": "Pod",
-                "metadata": {"labels": labels},
+                "metadata": {"labels": labels, "annotations": scrape_annotations(profile)},
                 "spec": {
                     "containers": [container],
                     "volumes": [{"name": "job-sql", "configMap": {"name": f"{name}-sql"}}],

@@ -91,6 +91,35 @@ def test_flinkdeployment_satisfies_operator_schema(
     assert {e["valueFrom"]["secretKeyRef"]["name"] for e in env} == set(job.ir.secrets)
 
 
+@pytest.mark.parametrize("target", ["2.3", "1.20"])
+@pytest.mark.parametrize("port", [9249, 9300])
+def test_flinkdeployment_exposes_the_prometheus_reporter_for_scraping(
+    target: str, port: int, specs: dict[str, RequestSpec], profile: Profile
+) -> None:
+    """It runs Flink's Prometheus reporter (the plugin's factory) on the profile's port, declares
+    that port as the main container's `metrics` port, and annotates the pod template (which the
+    operator applies to JobManager and TaskManager pods) for Prometheus' pod discovery."""
+    chosen = profile.model_copy(update={"prometheus_port": port})
+    job = compile_job(specs["orders"], target=target, profile=chosen, revision=1, generator_version="0.1.0")
+    _, deployment = yaml.safe_load_all(job.files[job.paths.deployment])
+    spec = deployment["spec"]
+    conf = spec["flinkConfiguration"]
+    assert conf["metrics.reporter.prom.factory.class"] == (
+        "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
+    )
+    assert conf["metrics.reporter.prom.port"] == str(port)
+    pod = spec["podTemplate"]
+    assert pod["metadata"]["annotations"] == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(port),
+        "prometheus.io/path": "/metrics",
+    }
+    [container] = pod["spec"]["containers"]
+    assert container["name"] == "flink-main-container"
+    assert {"name": "metrics", "containerPort": port, "protocol": "TCP"} in container["ports"]
+    assert pod["metadata"]["labels"]["app.kubernetes.io/part-of"] == "streamwright"
+
+
 def test_sizing_follows_sla_and_hints(specs: dict[str, RequestSpec], profile: Profile) -> None:
     """It sizes parallelism from the peak rate in the notes and keeps every reason."""
     job = compile_job(specs["orders"], profile=profile, revision=1, generator_version="0.1.0")
