@@ -8,7 +8,9 @@
 #   jarURI: local:///opt/flink/opt/flink-python-2.3.0.jar
 #   entryClass: org.apache.flink.client.python.PythonDriver
 #   args: [-pyclientexec, /opt/venv/bin/python, -pym, services.runner, --sql, <file>, --digest, <digest>, ...]
-# The compose stack runs its JobManager, TaskManager and SQL Gateway on it too.
+# The compose stack runs its JobManager, TaskManager and SQL Gateway on it too. Metrics: the
+# official image ships flink-metrics-prometheus in /opt/flink/plugins/metrics-prometheus (checked
+# below); configuring metrics.reporter.prom.factory.class is all it takes.
 # Build from the repository root:  docker build -f compose/runner.Dockerfile -t flink-sql-runner:2.3.0 .
 
 ARG FLINK_IMAGE=flink:2.3.0-scala_2.12-java17
@@ -72,7 +74,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/opt/streamwright \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
+# The Prometheus metric reporter the FlinkDeployments and the compose stack configure
+# (metrics.reporter.prom.factory.class) is a plugin of the Flink distribution: it must be here.
 RUN python -c "import pyflink, services.flinksql.job_policy, services.runner.job" \
  && python -m services.runner --help > /dev/null \
- && test -f /opt/flink/opt/flink-python-2.3.0.jar
+ && test -f /opt/flink/opt/flink-python-2.3.0.jar \
+ && test -f /opt/flink/plugins/metrics-prometheus/flink-metrics-prometheus-2.3.0.jar
 USER flink

@@ -18,12 +18,14 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client import generate_latest
 from pydantic import AliasChoices, ValidationError
 from pydantic_settings import BaseSettings
 
 from services.mesh.metrics import MeshMetrics
 from services.mesh.service import DEFAULT_PORTS
 from services.mesh.settings import MeshSettings
+from tests import monitoring
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose"
@@ -34,14 +36,7 @@ ENV_PREFIX = "STREAMWRIGHT_"
 # ({"validator": {"STREAMWRIGHT_..."}}). Tolerated only while services/<svc>/settings.py does not
 # exist; once it does, each must be one of its fields, or the test fails naming the key.
 EXPECTED_SETTINGS_LATER: dict[str, set[str]] = {}
-# Metrics the alerts/dashboard use that services/mesh/metrics.py does not export (yet).
-EXPECTED_METRICS_LATER: dict[str, str] = {
-    "streamwright_runs": "router: gauge of runs per state {state}",
-    "streamwright_runs_oldest_active_seconds": "router: age of the oldest non-terminal run {state}",
-    "streamwright_validation_score_bucket": "validator: histogram of scores {dimension} (0-100)",
-}
 _VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
-_METRIC = re.compile(r"\bstreamwright_[a-z0-9_]+\b")
 
 
 def _env_example() -> dict[str, str]:
@@ -125,22 +120,43 @@ def _env_names(cls: type[BaseSettings]) -> set[str]:
 
 
 @cache
-def _exported_metrics() -> set[str]:
-    """Every series name MeshMetrics exports (prometheus_client's suffixes included)."""
-    suffixes = {
-        "counter": ("_total", "_created"),
-        "histogram": ("_bucket", "_sum", "_count", "_created"),
-        "gauge": ("",),
-    }
-    names = set()
-    for family in MeshMetrics().registry.collect():
-        names.update(family.name + suffix for suffix in suffixes[family.type])
-    return names
+def _exported_series() -> dict[str, frozenset[str]]:
+    """Every series name the mesh exports (prometheus_client's suffixes included) -> its labels.
+
+    A registry with what every service registers (MeshMetrics, the router's run metrics, the
+    validator's score metrics), each made to hold a series the way the services do.
+    """
+    from datetime import UTC, datetime
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from services.router.adapters.run_metrics import RunMetrics
+    from services.router.domain.run_stats import open_state_stats
+    from services.router.domain.runs import Phase, RunView
+    from services.validator.adapters.score_metrics import ScoreMetrics
+    from tests.unit.router.router_events import RunEvents
+
+    metrics = MeshMetrics()
+    metrics.prime("svc", "topic", ["sw.some.event"])
+    metrics.consumer_lag.labels("svc", "topic", "0", "group").set(0)
+    metrics.produced.labels("svc", "topic", "sw.some.event").inc()
+    runs = RunMetrics(metrics.registry)
+    runs.collector.update("router", open_state_stats([]))
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    runs.observe(RunView("r"), RunView("r", phases=[Phase("ingest", None, at, at)]))
+    ScoreMetrics(metrics.registry).observe(RunEvents("orders").scored(1, score=90.0))
+    exposition = generate_latest(metrics.registry).decode()
+    found: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            found.setdefault(sample.name, set()).update(sample.labels)
+    return {name: frozenset(labels) for name, labels in found.items()}
 
 
 def _unknown_metrics(expressions: list[str]) -> set[str]:
-    used = {name for expr in expressions for name in _METRIC.findall(expr)}
-    return used - _exported_metrics() - set(EXPECTED_METRICS_LATER)
+    """Series the expressions select that neither the mesh, Flink nor Prometheus makes."""
+    used = {name for expr in expressions for name in monitoring.metric_names(expr)}
+    return used - set(_exported_series()) - set(monitoring.FLINK_METRICS) - set(monitoring.PROMETHEUS_SERIES)
 
 
 # --- compose --------------------------------------------------------------------------------
@@ -347,8 +363,93 @@ def test_alert_rules_use_exported_metrics() -> None:
         "streamwright_consumer_lag",
         'event_type="sw.run.start-failed"',
         'up{job="streamwright"}',
+        "flink_jobmanager_job_numRestarts",
+        "flink_jobmanager_job_numberOfFailedCheckpoints",
+        'up{job="flink"}',
     ):
         assert concern in joined, concern
+
+
+def test_queries_match_only_labels_the_metrics_have() -> None:
+    """Every label a matcher or a by/on list names is one the queried mesh series carries (or a
+    label Prometheus adds from the scrape config): a typo or a dropped label empties a panel or
+    silences an alert without any error."""
+    exported = _exported_series()
+    problems = []
+    for where, expr in monitoring.all_expressions().items():
+        mesh = [(name, labels) for name, labels in monitoring.selectors(expr) if name in exported]
+        for name, labels in mesh:
+            missing = labels - exported[name] - monitoring.TARGET_LABELS
+            if missing:
+                problems.append(f"{where}: {name} has no label {sorted(missing)}")
+        if mesh and len(mesh) == len(monitoring.metric_names(expr)):
+            for label in monitoring.grouping_labels(expr) - monitoring.TARGET_LABELS:
+                lacking = sorted(name for name, _ in mesh if label not in exported[name])
+                if lacking:
+                    problems.append(f"{where}: groups by {label!r}, which {lacking} lack")
+    assert problems == []
+
+
+def test_flink_series_are_listed_with_a_reason() -> None:
+    """The Flink series the files query are exactly tests/monitoring.py's list (each with where it
+    comes from), named as Flink's Prometheus reporter names JobManager metrics."""
+    used = set(monitoring.queried_series())
+    flink = {name for name in used if name.startswith("flink_")}
+    assert flink == set(monitoring.FLINK_METRICS)
+    for name in flink:
+        assert re.fullmatch(r"flink_(jobmanager|taskmanager)_[A-Za-z0-9_]+", name), name
+
+
+def test_the_run_stuck_alert_leaves_review_out() -> None:
+    """Runs wait for a person in IN_REVIEW (a day by default): that is not stuck."""
+    expr = monitoring.alert_expressions()["StreamwrightRunStuck"]
+    assert 'state!="IN_REVIEW"' in expr and "> 900" in expr
+
+
+# --- Flink metrics ---------------------------------------------------------------------------
+
+REPORTER_FACTORY = "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
+
+
+def _flink_properties() -> dict[str, str]:
+    text = _environment(_containers()["jobmanager"])["FLINK_PROPERTIES"]
+    loaded = yaml.safe_load(text)
+    assert isinstance(loaded, dict)
+    return {str(k): str(v) for k, v in loaded.items()}
+
+
+def test_flink_containers_run_the_prometheus_reporter() -> None:
+    """The JobManager and TaskManager configure Flink's Prometheus reporter (one configuration for
+    every Flink container) on a fixed port."""
+    for name in ("jobmanager", "taskmanager"):
+        assert (
+            _environment(_containers()[name])["FLINK_PROPERTIES"]
+            == _environment(_containers()["jobmanager"])["FLINK_PROPERTIES"]
+        )
+    props = _flink_properties()
+    assert props["metrics.reporter.prom.factory.class"] == REPORTER_FACTORY
+    assert props["metrics.reporter.prom.port"].isdigit()
+
+
+def test_prometheus_scrapes_the_flink_reporters() -> None:
+    """A scrape job `flink` reaches the JobManager's and the TaskManager's reporter port, which
+    the flink alerts' up{job="flink"} names."""
+    config = _yaml(COMPOSE / "prometheus" / "prometheus.yml")
+    [job] = [j for j in config["scrape_configs"] if j["job_name"] == "flink"]
+    port = _flink_properties()["metrics.reporter.prom.port"]
+    targets = {t for static in job["static_configs"] for t in static["targets"]}
+    assert targets == {f"jobmanager:{port}", f"taskmanager:{port}"}
+    assert all(static["labels"]["component"] for static in job["static_configs"])
+
+
+def test_runner_image_has_the_prometheus_reporter_plugin() -> None:
+    """The image checks at build time that the reporter's plugin jar of its Flink version is where
+    Flink loads plugins from (the distribution ships it there)."""
+    _, final = _stages()[-1]
+    checks = " ".join(line for line in final if line.startswith("RUN "))
+    version = _locked("apache-flink")
+    jar = f"/opt/flink/plugins/metrics-prometheus/flink-metrics-prometheus-{version}.jar"
+    assert f"test -f {jar}" in checks
 
 
 def test_start_failed_event_type_is_real() -> None:
