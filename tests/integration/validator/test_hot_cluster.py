@@ -57,6 +57,7 @@ print("PROBE " + json.dumps(out))
 """
 
 
+# The fresh-process probe takes ~25 s: system tier (the default tier is at its 10-minute budget).
 @pytest.fixture(scope="module")
 def probe() -> dict[str, object]:
     script = PROBE.format(root=str(ROOT), tests=str(ROOT / "tests" / "integration" / "validator"))
@@ -69,6 +70,7 @@ def probe() -> dict[str, object]:
     return result
 
 
+@pytest.mark.system
 def test_the_engine_starts_one_hot_cluster_with_the_jars_on_the_class_path(probe: dict[str, object]) -> None:
     """The cluster runs; the connectors need no pipeline.jars, and a plan from a new thread finds them."""
     assert probe["hot"] is True and probe["cluster_error"] is None
@@ -76,12 +78,14 @@ def test_the_engine_starts_one_hot_cluster_with_the_jars_on_the_class_path(probe
     assert probe["plan_ok_on_new_thread"] is True
 
 
+@pytest.mark.system
 def test_a_batch_of_cases_is_one_job_on_the_hot_cluster(probe: dict[str, object]) -> None:
     """Both cases pass, as ONE job that the cluster's REST API lists."""
     assert probe["passed"] == [True, True]
     assert probe["jobs_for_one_batch"] == 1
 
 
+@pytest.mark.system
 def test_two_validations_run_side_by_side(probe: dict[str, object]) -> None:
     """Two threads' batched jobs both pass, and the cluster ran them at the same time."""
     assert probe["concurrent_passed"] == {"a": [True, True], "b": [True, True]}
