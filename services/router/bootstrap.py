@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from services.flinksql.openlineage import producer_uri
 from services.mesh.events import EVENTS
 from services.mesh.rpc.streamwright.v1 import router_pb2_grpc
 from services.mesh.service import ServiceContext, ServiceParts
@@ -15,6 +16,7 @@ from services.mesh.settings import MeshSettings
 from services.router.adapters.audit_log import JsonlAuditLog
 from services.router.adapters.flink_rest import FlinkRest
 from services.router.adapters.manifest import ManifestDeployer
+from services.router.adapters.openlineage import NoLineage, OpenLineageEmitter
 from services.router.adapters.report_fs import FsReportWriter
 from services.router.adapters.run_metrics import RunMetrics
 from services.router.adapters.runs_store import StoreRunRepository
@@ -24,8 +26,9 @@ from services.router.domain.config import RouterConfig, config_from
 from services.router.domain.decide import Classifier
 from services.router.entrypoints.grpc_api import SERVICE_NAME, RouterApi
 from services.router.handlers import RouterHandlers
-from services.router.ports import Deployer, Notifier
+from services.router.ports import Deployer, LineageEmitter, Notifier
 from services.router.settings import RouterSettings
+from services.version import package_version
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "gate.yaml"
 
@@ -93,11 +96,27 @@ def make_notifier(settings: RouterSettings, ctx: ServiceContext) -> WebhookNotif
     )
 
 
+def make_lineage(settings: RouterSettings, ctx: ServiceContext) -> OpenLineageEmitter | NoLineage:
+    """The OpenLineage START emitter (STREAMWRIGHT_ROUTER_OPENLINEAGE_URL), else none."""
+    if not settings.openlineage_url:
+        return NoLineage()
+    key = settings.openlineage_api_key.get_secret_value() if settings.openlineage_api_key else None
+    return OpenLineageEmitter(
+        settings.openlineage_url,
+        api_key=key or None,
+        deadline=settings.openlineage_timeout_seconds,
+        registry=ctx.metrics.registry,
+        service=ctx.service,
+        producer=producer_uri("router", package_version()),
+    )
+
+
 def make_handlers(
     settings: RouterSettings,
     ctx: ServiceContext,
     notifier: Notifier | None = None,
     run_metrics: RunMetrics | None = None,
+    lineage: LineageEmitter | None = None,
 ) -> RouterHandlers:
     if notifier is None:
         notifier = make_notifier(settings, ctx)
@@ -113,6 +132,7 @@ def make_handlers(
         classifier=make_classifier(settings),
         llm_repair=settings.llm_repair,
         approvers=settings.approvers,
+        lineage=lineage,
     )
 
 
@@ -126,7 +146,8 @@ def build(ctx: ServiceContext) -> ServiceParts:
     settings = _router_settings(ctx.settings)
     notifier = make_notifier(settings, ctx)
     run_metrics = RunMetrics(ctx.metrics.registry, service=ctx.service)
-    handlers = make_handlers(settings, ctx, notifier, run_metrics)
+    lineage = make_lineage(settings, ctx)
+    handlers = make_handlers(settings, ctx, notifier, run_metrics, lineage)
     # ServiceContext gives each subscription its own consumer group (router.<topic>).
     for event_cls in EVENTS.values():
         ctx.subscribe(event_cls, handlers.on_event)
@@ -147,6 +168,7 @@ def build(ctx: ServiceContext) -> ServiceParts:
                 await task
         run_metrics.close()
         await notifier.aclose()
+        await lineage.aclose()
 
     return ServiceParts(
         registrations=[(router_pb2_grpc.add_RouterServiceServicer_to_server, RouterApi(handlers))],

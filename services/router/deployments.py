@@ -26,7 +26,15 @@ from services.router.errors import (
     NothingDeployed,
     approver_hint,
 )
-from services.router.ports import AuditLog, Deployer, DeployError, RunRepository, StartRequest, StartResult
+from services.router.ports import (
+    AuditLog,
+    Deployer,
+    DeployError,
+    LineageEmitter,
+    RunRepository,
+    StartRequest,
+    StartResult,
+)
 from services.router.runs_model import RunsModel
 
 HISTORY_LIMIT = 20
@@ -46,9 +54,16 @@ async def save_deployment(runs: RunRepository, deployment: Deployment) -> None:
 
 class Deployments:
     def __init__(
-        self, *, model: RunsModel, deployer: Deployer, audit: AuditLog, approvers: frozenset[str]
+        self,
+        *,
+        model: RunsModel,
+        deployer: Deployer,
+        audit: AuditLog,
+        approvers: frozenset[str],
+        lineage: LineageEmitter | None = None,
     ) -> None:
         self._model = model
+        self._lineage = lineage
         self._runs = model.runs
         self._deployer = deployer
         self._audit = audit
@@ -242,9 +257,13 @@ class Deployments:
                 )
             return out
 
-        await model.update(record.run_id, None, change)
+        update = await model.update(record.run_id, None, change)
         if result is not None:
             await save_deployment(self._runs, self._started_record(request, result, previous))
+        started = next((e for e in update.published if isinstance(e, RunStarted)), None)
+        if started is not None and self._lineage is not None:
+            # OpenLineage START (adapters/openlineage.py): queued, delivered in the background.
+            await self._lineage.run_started(started, request.artifact_ref)
 
     def _started_record(
         self,

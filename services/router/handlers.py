@@ -40,7 +40,15 @@ from services.router.errors import (
     RunNotFound,
 )
 from services.router.gate import Gate
-from services.router.ports import AuditLog, Deployer, Notifier, Publisher, ReportWriter, RunRepository
+from services.router.ports import (
+    AuditLog,
+    Deployer,
+    LineageEmitter,
+    Notifier,
+    Publisher,
+    ReportWriter,
+    RunRepository,
+)
 from services.router.runs_model import MAX_CAS_RETRIES, Observer, RunsModel
 from services.router.watch import RunChanges
 
@@ -77,6 +85,7 @@ class RouterHandlers:
         changes: RunChanges | None = None,
         clock: Callable[[], datetime] = utc_now,
         observer: Observer | None = None,
+        lineage: LineageEmitter | None = None,
     ) -> None:
         self.runs = runs
         self.config = config
@@ -98,7 +107,9 @@ class RouterHandlers:
             llm_repair=llm_repair,
             approvers=approvers,
         )
-        self.deployments = Deployments(model=self.model, deployer=deployer, audit=audit, approvers=approvers)
+        self.deployments = Deployments(
+            model=self.model, deployer=deployer, audit=audit, approvers=approvers, lineage=lineage
+        )
         # The commands (gRPC / CLI) and event handlers, by the part that owns them.
         self.review = self.gate.review
         self.cancel = self.gate.cancel

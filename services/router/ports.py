@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from services.mesh.events import Event, Target
+from services.mesh.events import Event, RunStarted, Target
 from services.router.domain.runs import RunRecord, RunView
 
 
@@ -105,6 +105,12 @@ class AuditLog(Protocol):
     async def append(self, entry: Mapping[str, Any]) -> None: ...
 
     async def entries(self) -> list[dict[str, Any]]: ...
+
+
+class LineageEmitter(Protocol):
+    async def run_started(self, event: RunStarted, artifact_ref: str | None) -> None:
+        """Best effort, in the background (OpenLineage START): never waits, never raises."""
+        ...
 
 
 class Notifier(Protocol):

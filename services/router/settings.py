@@ -68,6 +68,15 @@ class RouterSettings(MeshSettings):
     webhook_timeout_seconds: float = Field(
         default=5.0, gt=0, le=120, validation_alias=_env("webhook_timeout_seconds")
     )
+    # An OpenLineage endpoint (Marquez-compatible: POST {url}/api/v1/lineage) sent each started
+    # job's RunEvent START with its column lineage. Not in repr (a URL may carry a token).
+    openlineage_url: str | None = Field(default=None, repr=False, validation_alias=_env("openlineage_url"))
+    # Sent as `Authorization: Bearer <key>` (Marquez behind a proxy, DataHub, OpenMetadata).
+    openlineage_api_key: SecretStr | None = Field(default=None, validation_alias=_env("openlineage_api_key"))
+    # One total deadline per event: connect, send and read, over every attempt.
+    openlineage_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=120, validation_alias=_env("openlineage_timeout_seconds")
+    )
     # Review audit trail (JSON lines); default <home>/router/review-audit.jsonl.
     audit_log: Path | None = Field(default=None, validation_alias=_env("audit_log"))
     # With auth on, approving, rejecting, stopping and rolling back need the "approver" role (the
