@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from services.generator.adapters.profiles_fs import load_profile
 from services.generator.domain import compile_job
 from services.ingest.domain.checks import check_document
+from services.mesh.metrics import MeshMetrics
 from services.mesh.settings import MeshSettings
 from services.validator import bootstrap
 from services.validator.domain.model import CaseFacts, KnowledgeFacts, PlanFacts
@@ -85,7 +86,9 @@ class FakeContext:
     """What `bootstrap.build` uses of a ServiceContext, without a broker or a store."""
 
     def __init__(self, settings: MeshSettings) -> None:
+        self.service = "validator"
         self.settings = settings
+        self.metrics = MeshMetrics()
         self.store = object()
         self.publisher = object()
         self.subscribed: list[str] = []
