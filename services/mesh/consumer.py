@@ -34,7 +34,9 @@ import enum
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from confluent_kafka import Message, TopicPartition
@@ -344,6 +346,7 @@ class MeshSubscription:
         self._tasks: set[asyncio.Task[None]] = set()
         self._offsets = OffsetTracker()
         self._consumer: Any = None  # the confluent_kafka.Consumer, known from the first record
+        self._lane: Executor | None = None  # the thread its poll() runs on (FastStream's, one per consumer)
         self._closing = False
         self._uncommitted: dict[tuple[str, int], int] = {}
         self._flush_handle: asyncio.TimerHandle | None = None
@@ -354,6 +357,7 @@ class MeshSubscription:
         await self._slots.acquire()
         raw: Message = message.raw_message
         self._consumer = message.consumer.consumer
+        self._lane = getattr(message.consumer, "_thread_pool", None)
         record = Record.from_message(raw)
         self._offsets.begin(record.topic, record.partition, record.offset)
         event_type = record.headers.get(HEADER_EVENT_TYPE, "unknown")
@@ -408,7 +412,16 @@ class MeshSubscription:
         self._uncommitted.clear()
         if offsets and self._consumer is not None:
             # Asynchronous: librdkafka sends it in the background; drain() commits synchronously.
-            self._consumer.commit(offsets=offsets, asynchronous=True)
+            # On the consumer's own thread, in order: confluent-kafka serialises every call on a
+            # consumer with its poll(), so from here it would stall the event loop (every handler
+            # of the process) until the poll in progress returns.
+            commit = partial(self._consumer.commit, offsets=offsets, asynchronous=True)
+            try:
+                done = asyncio.get_running_loop().run_in_executor(self._lane, commit)
+            except RuntimeError as error:  # the consumer's thread is gone: it was stopped
+                log.warning("offset commit failed", error=str(error))
+            else:
+                done.add_done_callback(_log_commit_error)
 
     def _observe_lag(self, record: Record) -> None:
         try:
@@ -443,9 +456,15 @@ class MeshSubscription:
         if committed and self._consumer is not None:
             offsets = [TopicPartition(t, p, o) for (t, p), o in committed.items()]
             try:
-                await asyncio.to_thread(self._consumer.commit, offsets=offsets, asynchronous=False)
+                commit = partial(self._consumer.commit, offsets=offsets, asynchronous=False)
+                await asyncio.get_running_loop().run_in_executor(self._lane, commit)
             except Exception as error:  # e.g. partitions revoked meanwhile
                 log.warning("final commit failed", error=str(error))
+
+
+def _log_commit_error(done: asyncio.Future[Any]) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        log.warning("offset commit failed", error=str(done.exception()))
 
 
 async def _whole_message(message: Any) -> Any:
