@@ -22,6 +22,10 @@ template, which the operator applies to the JobManager and TaskManager pods alik
 annotations are what Prometheus' usual Kubernetes pod discovery job keeps; no PodMonitor is
 emitted, because applying one fails where the Prometheus Operator's CRDs are not installed
 (docs/operations.md shows one to add where they are).
+
+Upgrades: `upgradeMode: savepoint` with `allowNonRestoredState: false`, Kubernetes HA, and the
+operator's upgrade rollback and cluster health check (`operator_safety`; docs/operations.md,
+"Safe upgrades").
 """
 
 from __future__ import annotations
@@ -101,10 +105,38 @@ def flink_configuration(ir: JobIR, target: Target, profile: Profile) -> dict[str
         "restart-strategy.exponential-delay.reset-backoff-threshold": "10 min",
         "metrics.reporter.prom.factory.class": "org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
         "metrics.reporter.prom.port": str(profile.prometheus_port),
+        **operator_safety(profile),
     }
     if ir.state_ttl is not None:
         conf["table.exec.state.ttl"] = ir.state_ttl
     return conf
+
+
+# How the operator guards an upgrade (docs/operations.md, "Safe upgrades"): Kubernetes HA (its
+# rollback and health check need the HA metadata), rollback to the last stable spec when an
+# upgraded job is not running within the readiness timeout, and the health check, which restarts
+# a job that restarts RESTART_THRESHOLD times within RESTART_WINDOW or stops completing
+# checkpoints (the operator derives that window from the checkpoint interval and timeout). The
+# exponential-delay restart strategy above restarts a job that always fails about 10 times in
+# 10 minutes, which the operator's default threshold (64 in 2 minutes) would never notice.
+READINESS_TIMEOUT = "5 min"
+RESTART_WINDOW = "10 min"
+RESTART_THRESHOLD = 5
+
+
+def operator_safety(profile: Profile) -> dict[str, str]:
+    """The Flink Kubernetes Operator's HA, upgrade rollback and health-check options."""
+    return {
+        "high-availability.type": "kubernetes",
+        "high-availability.storageDir": profile.storage.ha_storage_dir,
+        "kubernetes.operator.jm-deployment-recovery.enabled": "true",
+        "kubernetes.operator.deployment.rollback.enabled": "true",
+        "kubernetes.operator.deployment.readiness.timeout": READINESS_TIMEOUT,
+        "kubernetes.operator.cluster.health-check.enabled": "true",
+        "kubernetes.operator.cluster.health-check.restarts.window": RESTART_WINDOW,
+        "kubernetes.operator.cluster.health-check.restarts.threshold": str(RESTART_THRESHOLD),
+        "kubernetes.operator.cluster.health-check.checkpoint-progress.enabled": "true",
+    }
 
 
 def deployment_documents(ir: JobIR, target: Target, profile: Profile, sql: str) -> list[dict[str, Any]]:
@@ -180,6 +212,9 @@ def deployment_documents(ir: JobIR, target: Target, profile: Profile, sql: str) 
                 "args": runner_args(profile, f"{SQL_MOUNT}/{sql_file}", digest, ir.secrets),
                 "parallelism": ir.sizing.parallelism,
                 "upgradeMode": "savepoint",
+                # Savepoint state that maps to no operator fails the start; the router's manifest
+                # deployer sets it only for an upgrade whose dropped state was approved.
+                "allowNonRestoredState": False,
                 "state": "running",
             },
         },

@@ -77,6 +77,19 @@ class StorageProfile(_Model):
     checkpoint_dir: str
     savepoint_dir: str
     state_backend: str = "rocksdb"
+    # Kubernetes HA metadata (`high-availability.storageDir`), which the operator's rollback and
+    # health check need; default: `ha` next to the savepoint directory (`ha_storage_dir`).
+    ha_dir: str | None = None
+
+    @property
+    def ha_storage_dir(self) -> str:
+        if self.ha_dir:
+            return self.ha_dir
+        base = self.savepoint_dir.rstrip("/")
+        _, sep, path = base.partition("://")
+        if sep and "/" not in path:  # a bucket or host alone: `s3://bucket` -> `s3://bucket/ha`
+            return f"{base}/ha"
+        return base.rsplit("/", 1)[0] + "/ha"
 
 
 class ResourceProfile(_Model):

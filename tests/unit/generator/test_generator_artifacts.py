@@ -26,7 +26,14 @@ def _violations(value: Any, schema: dict[str, Any], path: str = "$") -> list[str
     import re
 
     out: list[str] = []
-    kinds = {"object": dict, "array": list, "string": str, "integer": int, "number": (int, float)}
+    kinds = {
+        "object": dict,
+        "array": list,
+        "string": str,
+        "integer": int,
+        "number": (int, float),
+        "boolean": bool,
+    }
     if "type" in schema:
         want = kinds[schema["type"]]
         if not isinstance(value, want) or (
@@ -89,6 +96,54 @@ def test_flinkdeployment_satisfies_operator_schema(
         assert doc["metadata"]["annotations"] == {"streamwright.io/sql-digest": digest}
     env = spec["podTemplate"]["spec"]["containers"][0]["env"]
     assert {e["valueFrom"]["secretKeyRef"]["name"] for e in env} == set(job.ir.secrets)
+
+
+@pytest.mark.parametrize("target", ["2.3", "1.20"])
+def test_flinkdeployment_guards_upgrades_with_the_operators_rollback_and_health_check(
+    target: str, specs: dict[str, RequestSpec], profile: Profile
+) -> None:
+    """It upgrades with a savepoint that must map completely, and turns on Kubernetes HA, the
+    operator's rollback of an upgrade that does not become ready, and its health check with a
+    restart threshold the exponential-delay restart strategy can reach."""
+    job = compile_job(specs["orders"], target=target, profile=profile, revision=1, generator_version="0.1.0")
+    _, deployment = yaml.safe_load_all(job.files[job.paths.deployment])
+    spec = deployment["spec"]
+    assert spec["job"]["upgradeMode"] == "savepoint"
+    assert spec["job"]["allowNonRestoredState"] is False
+    conf = spec["flinkConfiguration"]
+    assert conf["high-availability.type"] == "kubernetes"
+    assert conf["high-availability.storageDir"] == profile.storage.ha_storage_dir
+    assert conf["kubernetes.operator.deployment.rollback.enabled"] == "true"
+    assert conf["kubernetes.operator.deployment.readiness.timeout"] == "5 min"
+    assert conf["kubernetes.operator.jm-deployment-recovery.enabled"] == "true"
+    assert conf["kubernetes.operator.cluster.health-check.enabled"] == "true"
+    assert conf["kubernetes.operator.cluster.health-check.checkpoint-progress.enabled"] == "true"
+    window = conf["kubernetes.operator.cluster.health-check.restarts.window"]
+    threshold = int(conf["kubernetes.operator.cluster.health-check.restarts.threshold"])
+    assert window == "10 min"
+    # A job that fails on every start, restarted 1 s, 2 s, 4 s ... apart (capped), reaches the
+    # threshold inside the window.
+    initial = float(conf["restart-strategy.exponential-delay.initial-backoff"].split()[0])
+    factor = float(conf["restart-strategy.exponential-delay.backoff-multiplier"])
+    assert sum(initial * factor**i for i in range(threshold)) < 10 * 60
+    assert _violations(deployment, SCHEMA) == []
+
+
+@pytest.mark.parametrize(
+    ("savepoints", "ha_dir", "expected"),
+    [
+        ("s3://streamwright-prod/savepoints", None, "s3://streamwright-prod/ha"),
+        ("file:///tmp/streamwright/savepoints/", None, "file:///tmp/streamwright/ha"),
+        ("s3://bucket", None, "s3://bucket/ha"),
+        ("s3://bucket/savepoints", "s3://other/ha-meta", "s3://other/ha-meta"),
+    ],
+)
+def test_the_ha_directory_defaults_next_to_the_savepoints(
+    savepoints: str, ha_dir: str | None, expected: str, profile: Profile
+) -> None:
+    """It keeps the HA metadata beside the savepoints unless the profile names a directory."""
+    storage = profile.storage.model_copy(update={"savepoint_dir": savepoints, "ha_dir": ha_dir})
+    assert storage.ha_storage_dir == expected
 
 
 @pytest.mark.parametrize("target", ["2.3", "1.20"])
