@@ -49,6 +49,7 @@ from services.mesh.events import Envelope, Event, MessageDeadLettered, dlq_topic
 from services.mesh.kafka import HEADER_EVENT_ID, HEADER_EVENT_TYPE, subscriber_options
 from services.mesh.logging import bound_event, get_logger
 from services.mesh.metrics import MeshMetrics, default_metrics
+from services.mesh.parking import installed as parking_installed
 from services.mesh.settings import MeshSettings
 from services.mesh.store.base import DocumentStore
 from services.mesh.tracing import AttrValue, SpanKind, tracer_for
@@ -350,6 +351,12 @@ class MeshSubscription:
         self._closing = False
         self._uncommitted: dict[tuple[str, int], int] = {}
         self._flush_handle: asyncio.TimerHandle | None = None
+        self.subscriber: Any = None  # FastStream's subscriber (set by `subscribe`)
+
+    def kafka_consumer(self) -> Any:
+        """The subscription's confluent_kafka.Consumer once the broker started it, else None."""
+        client = getattr(self.subscriber, "consumer", None)
+        return getattr(client, "consumer", None)
 
     async def on_message(self, message: KafkaMessage) -> None:
         if self._closing:
@@ -519,7 +526,8 @@ def subscribe(
         group_id=group_id,
         ack_policy=AckPolicy.MANUAL,
         decoder=_whole_message,
-        **subscriber_options(settings),
+        **subscriber_options(settings, parking=parking_installed(broker)),
     )
     subscriber(subscription.on_message)
+    subscription.subscriber = subscriber
     return subscription

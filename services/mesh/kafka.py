@@ -18,6 +18,7 @@ from faststream.confluent import KafkaBroker
 
 from services.mesh.events import ALL_TOPICS, dlq_topic
 from services.mesh.metrics import MeshMetrics, default_metrics
+from services.mesh.parking import install as install_parking
 from services.mesh.settings import MeshSettings
 from services.mesh.tracing import (
     AttrValue,
@@ -32,6 +33,7 @@ from services.mesh.tracing import (
 if TYPE_CHECKING:
     from services.mesh.avro import EventCodec
     from services.mesh.events import Event
+    from services.mesh.wakeup import WakeupBus
 
 HEADER_EVENT_TYPE = "event_type"
 HEADER_EVENT_ID = "event_id"
@@ -63,9 +65,12 @@ def _security_passthrough(settings: MeshSettings) -> dict[str, str]:
     return {k: v for k, v in client_config(settings).items() if k != "bootstrap.servers"}
 
 
-def create_broker(settings: MeshSettings, *, client_id: str) -> KafkaBroker:
-    """A FastStream confluent broker (not connected) configured from settings."""
-    return KafkaBroker(
+def create_broker(settings: MeshSettings, *, client_id: str, wakeup: WakeupBus | None = None) -> KafkaBroker:
+    """A FastStream confluent broker (not connected) configured from settings.
+
+    With `wakeup`, its consumers park while idle and wake on its hints (services/mesh/parking.py).
+    """
+    broker = KafkaBroker(
         settings.bootstrap_servers,
         client_id=client_id,
         enable_idempotence=True,
@@ -81,12 +86,20 @@ def create_broker(settings: MeshSettings, *, client_id: str) -> KafkaBroker:
         # dependency injection or pydantic validation on the hot path.
         apply_types=False,
     )
+    if wakeup is not None:
+        install_parking(broker, wakeup=wakeup, probe_s=settings.fetch_wakeup_probe_ms / 1000)
+    return broker
 
 
-def subscriber_options(settings: MeshSettings) -> dict[str, Any]:
-    """Consumer options of every mesh subscriber (FastStream `broker.subscriber` kwargs)."""
+def subscriber_options(settings: MeshSettings, *, parking: bool = False) -> dict[str, Any]:
+    """Consumer options of every mesh subscriber (FastStream `broker.subscriber` kwargs).
+
+    `parking`: the broker's consumers park while idle (create_broker with a wake-up bus), so an
+    awake one can fetch with the short `fetch_wakeup_wait_ms`.
+    """
+    wait = settings.fetch_wakeup_wait_ms if parking else settings.fetch_wait_max_ms
     return {
-        "fetch_max_wait_ms": settings.fetch_wait_max_ms,
+        "fetch_max_wait_ms": wait,
         "session_timeout_ms": settings.session_timeout_ms,
         "heartbeat_interval_ms": max(100, settings.session_timeout_ms // 3),
         "auto_offset_reset": "earliest",
@@ -140,7 +153,11 @@ async def aprovision_topics(settings: MeshSettings, topics: Iterable[str] | None
 
 
 class Publisher:
-    """Publishes mesh events: Avro-encoded, key = envelope.domain, awaited until acknowledged."""
+    """Publishes mesh events: Avro-encoded, key = envelope.domain, awaited until acknowledged.
+
+    With `wakeup`, every acknowledged record is followed by a wake-up hint for its topic to the
+    installation's parked consumers (services/mesh/wakeup.py).
+    """
 
     def __init__(
         self,
@@ -151,7 +168,9 @@ class Publisher:
         topic_prefix: str = "",
         metrics: MeshMetrics | None = None,
         tracer: Tracer | None = None,
+        wakeup: WakeupBus | None = None,
     ) -> None:
+        self._wakeup = wakeup
         self._tracer = tracer  # None: the one the service's consumers configured (tracing.tracer_for)
         self._broker = broker
         self._prefix = topic_prefix
@@ -208,6 +227,8 @@ class Publisher:
         """Publish bytes as they are (dead letters keep the original value and key)."""
         await self._broker.publish(value, topic, key=key, headers=dict(headers))
         self._metrics.produced.labels(self._service, topic, event_type).inc()
+        if self._wakeup is not None:
+            self._wakeup.notify(topic)
 
 
 def _publish_parent(traceparent: str | None) -> SpanContext | None:

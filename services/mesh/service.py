@@ -44,6 +44,8 @@ from services.mesh.logging import configure_logging, get_logger
 from services.mesh.metrics import MeshMetrics, MetricsServer, default_metrics
 from services.mesh.settings import MeshSettings, settings_or_exit
 from services.mesh.store import DocumentStore, open_store
+from services.mesh.wakeup import WakeupBus
+from services.mesh.wakeup import available as wakeup_available
 
 # service -> (gRPC port, metrics port)
 DEFAULT_PORTS: dict[str, tuple[int, int]] = {
@@ -159,6 +161,7 @@ class ServiceRunner:
         self._parts = ServiceParts()
         self._health_names: list[str] = [""]
         self.context: ServiceContext | None = None
+        self.wakeup: WakeupBus | None = None
         self.grpc_port = 0
         self.metrics_port = 0
 
@@ -167,9 +170,15 @@ class ServiceRunner:
         store = self._store or open_store(settings, self.service)
         codec = self._codec or codec_from_settings(settings)
         await aprovision_topics(settings)
-        self._broker = broker = create_broker(settings, client_id=self.service)
+        self.wakeup = self._start_wakeup()
+        self._broker = broker = create_broker(settings, client_id=self.service, wakeup=self.wakeup)
         publisher = Publisher(
-            broker, codec, service=self.service, topic_prefix=settings.topic_prefix, metrics=self._metrics
+            broker,
+            codec,
+            service=self.service,
+            topic_prefix=settings.topic_prefix,
+            metrics=self._metrics,
+            wakeup=self.wakeup,
         )
         self.context = ctx = ServiceContext(
             self.service, settings, store, codec, broker, publisher, self._metrics
@@ -198,9 +207,21 @@ class ServiceRunner:
             metrics_port=self.metrics_port,
             subscriptions=[s.topic for s in ctx.subscriptions],
             grpc_auth=settings.grpc_auth,
+            fetch_wakeup="on" if self.wakeup is not None else "off",
         )
         if settings.grpc_auth == "off":
             log.warning("gRPC auth is off (STREAMWRIGHT_GRPC_AUTH=off): every call is accepted unchecked")
+
+    def _start_wakeup(self) -> WakeupBus | None:
+        """The process's wake-up bus when settings.fetch_wakeup is on (and the platform has one)."""
+        if self.settings.fetch_wakeup != "on":
+            return None
+        if not wakeup_available():
+            log.warning("fetch wake-ups need Linux; consumers fetch every fetch_wait_max_ms instead")
+            return None
+        bus = WakeupBus(self.settings.home)
+        bus.start()
+        return bus
 
     async def _set_health(self, *, serving: bool) -> None:
         if self._grpc is not None:
@@ -214,6 +235,9 @@ class ServiceRunner:
         if self._broker is not None:
             await self._broker.stop()
             self._broker = None
+        if self.wakeup is not None:
+            self.wakeup.close()
+            self.wakeup = None
         if self._grpc is not None:
             await stop_server(self._grpc, grace=min(grace, 5.0))
             self._grpc = None

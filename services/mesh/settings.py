@@ -51,10 +51,22 @@ class MeshSettings(BaseSettings):
     ssl_ca_location: Path | None = None
     ssl_certificate_location: Path | None = None
     ssl_key_location: Path | None = None
-    # A real broker answers a fetch as soon as data arrives, so the wait costs no latency there.
-    # Tansu always waits it out: 5 ms gave ~3 ms hops but an idle mesh burnt 1.5 of 2 cores on
-    # empty fetches (and starved Flink); 100 ms costs ~50 ms per hop and leaves the cores idle.
+    # The fetch wait of a consumer without wake-ups (below). A real broker answers a fetch as soon
+    # as data arrives, so the wait costs no latency there. Tansu answers at once only when data is
+    # already there; a record that arrives during the wait comes back at the next check point
+    # (half the wait, then three quarters, ...). Measured on 2 cores with the mesh's 24 consumers
+    # (docs/operations.md, "Hop latency on the embedded broker"): 100 ms costs up to 50 ms per hop
+    # (p50 ~17 ms) and an idle mesh ~0.3 cores; 5 ms gave ~3 ms hops but burnt 1.0-1.5 cores idle.
     fetch_wait_max_ms: int = Field(default=100, ge=0, le=10_000)
+    # Wake-ups (services/mesh/wakeup.py, parking.py; Linux): an idle consumer parks (no fetches
+    # at all) and producers of the same installation wake it after each publish, so it fetches
+    # with a short wait only while records flow. `streamwright up` turns it on for the embedded
+    # broker; off (the default) everything is as without it, e.g. on a real Kafka cluster.
+    fetch_wakeup: Literal["on", "off"] = "off"
+    fetch_wakeup_wait_ms: int = Field(default=5, ge=1, le=10_000)  # the fetch wait of an awake consumer
+    # A parked consumer still fetches this often: records whose wake-up was lost (another
+    # producer, a full socket buffer) wait at most this long; group rebalances too.
+    fetch_wakeup_probe_ms: int = Field(default=1000, ge=10, le=60_000)
     session_timeout_ms: int = Field(default=6000, ge=1000, le=300_000)
     linger_ms: int = Field(default=1, ge=0, le=10_000)
 

@@ -201,6 +201,10 @@ class Supervisor:
             "STREAMWRIGHT_PEERS": self._peers,
             PARENT_PID_ENV: str(os.getpid()),
         }
+        if self.broker is not None:
+            # The embedded broker (Tansu) makes idle consumers choose between CPU and latency;
+            # wake-ups avoid both (services/mesh/wakeup.py). An explicit setting wins.
+            env.setdefault("STREAMWRIGHT_FETCH_WAKEUP", "on")
         process = subprocess.Popen(
             [sys.executable, "-m", instance.module],
             stdin=subprocess.DEVNULL,
