@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from services.mesh.events import Event, Target
 from services.mesh.store import Stored, VersionConflict
-from services.router.ports import DeployError, StartRequest, StartResult
+from services.router.ports import DeployError, RestoreFailed, StartRequest, StartResult
 
 E = TypeVar("E", bound=Event)
 
@@ -96,7 +96,9 @@ class MemoryStore:
 
 class FakeDeployer:
     """A Flink-like deployer (the router's `Deployer` port): numbered jobs in `started`, stops with a
-    savepoint per job in `stopped`; `fail_start` / `fail_stop` make the next calls raise DeployError."""
+    savepoint per job in `stopped`; `fail_start` / `fail_stop` make the next calls raise DeployError;
+    `fail_restore[revision]` makes that revision's starts from a savepoint fail as Flink's restore
+    does: an upgrade stops the previous job first (RestoreFailed with its savepoint)."""
 
     target: Target = "sql-gateway"
 
@@ -105,14 +107,21 @@ class FakeDeployer:
         self.stopped: list[str] = []
         self.fail_start: str | None = None
         self.fail_stop: str | None = None
+        self.fail_restore: dict[int, str] = {}
 
     async def start(self, request: StartRequest) -> StartResult:
         if self.fail_start:
             raise DeployError(self.fail_start)
-        self.started.append(request)
         savepoint = request.restore_from
+        stopped_here = None
         if savepoint is None and request.previous and request.previous.get("job_id"):
-            savepoint = await self.stop(request.previous)
+            savepoint = stopped_here = await self.stop(request.previous)
+        refusal = self.fail_restore.get(request.revision)
+        if refusal and savepoint:
+            if stopped_here:
+                raise RestoreFailed(refusal, savepoint=stopped_here)
+            raise DeployError(refusal)
+        self.started.append(request)
         job = f"job-{len(self.started)}"
         return StartResult(
             target=self.target,

@@ -24,6 +24,7 @@ from services.router.errors import (
     NoPreviousRevision,
     NotAllowed,
     NothingDeployed,
+    RunNotFound,
     approver_hint,
 )
 from services.router.ports import (
@@ -31,6 +32,7 @@ from services.router.ports import (
     Deployer,
     DeployError,
     LineageEmitter,
+    RestoreFailed,
     RunRepository,
     StartRequest,
     StartResult,
@@ -171,10 +173,19 @@ class Deployments:
                 error = str(failure) or type(failure).__name__
                 await save_deployment(self._runs, replace(stopped, last_error=error[:4000]))
                 where = stopped.savepoint_path or "no savepoint path recorded"
-                raise DeploymentFailed(
+                message = (
                     f"revision {from_revision} of {domain} is stopped ({where}), "
                     f"but starting revision {revision} failed: {error}"
-                ) from None
+                )
+                if not current.stopped and stopped.savepoint_path:  # this rollback stopped it
+                    restarted, note = await self._restore_previous(stopped, request, error, requested_by)
+                    if restarted is not None:
+                        message = (
+                            f"starting revision {revision} of {domain} from {where} failed: {error}; {note}"
+                        )
+                    else:
+                        message = f"{message}; {note}"
+                raise DeploymentFailed(message) from None
             record = self._started_record(
                 request,
                 result,
@@ -211,14 +222,18 @@ class Deployments:
         )
         result: StartResult | None = None
         error: str | None = custody_error
-        try:
-            if custody_error is None:
-                result = await self._deployer.start(request)
-        except DeployError as failure:
-            error = str(failure) or type(failure).__name__
-        except Exception as failure:  # an adapter bug must still end the run, with its error
-            log.exception("deployer crashed", run_id=record.run_id)
-            error = f"{type(failure).__name__}: {failure}"
+        restore_failed: RestoreFailed | None = None
+        if custody_error is None:
+            result, error, restore_failed = await self._deploy(request)
+        if restore_failed is not None and previous is not None and not previous.stopped:
+            # The upgrade stopped the running revision, then the new one did not start from its
+            # savepoint: start the previous revision again from that savepoint, on our own.
+            stopped = self._stopped_record(
+                previous, restore_failed.savepoint, f"stopped to upgrade to revision {request.revision}", None
+            )
+            await save_deployment(self._runs, stopped)
+            _, note = await self._restore_previous(stopped, request, error or "start failed", None)
+            error = f"{error}; {note}"
         cause_id = cause.envelope.event_id
         model = self._model
 
@@ -264,6 +279,110 @@ class Deployments:
         if started is not None and self._lineage is not None:
             # OpenLineage START (adapters/openlineage.py): queued, delivered in the background.
             await self._lineage.run_started(started, request.artifact_ref)
+
+    async def _deploy(
+        self, request: StartRequest
+    ) -> tuple[StartResult | None, str | None, RestoreFailed | None]:
+        """The deployer's start: its result, else its error (and the RestoreFailed, if it was one)."""
+        try:
+            return await self._deployer.start(request), None, None
+        except RestoreFailed as failure:  # the previous job is stopped with this savepoint
+            return None, str(failure) or type(failure).__name__, failure
+        except DeployError as failure:
+            return None, str(failure) or type(failure).__name__, None
+        except Exception as failure:  # an adapter bug must still end the run, with its error
+            log.exception("deployer crashed", run_id=request.run_id)
+            return None, f"{type(failure).__name__}: {failure}", None
+
+    async def _restore_previous(
+        self, stopped: Deployment, failed: StartRequest, error: str, requested_by: str | None
+    ) -> tuple[Deployment | None, str]:
+        """Start `stopped` (the revision a failed start replaced) again from its own savepoint.
+
+        Its own savepoint restores exactly: the same job, the same operators. Both the failure and
+        the restart (or why it did not happen) are recorded: the deployment record, the audit log,
+        a RunStarted of the restarted revision's run. Returns the started record (None when the
+        restart failed too, the record then STOPPED with both errors) and a note saying what happened.
+        """
+        domain, savepoint = stopped.domain, stopped.savepoint_path
+        failure = f"revision {failed.revision} did not start from savepoint {savepoint}: {error}"
+        await self._audit.append(
+            {
+                "at": self._model.clock().isoformat(),
+                "action": "restore-failed",
+                "domain": domain,
+                "run_id": failed.run_id,
+                "revision": failed.revision,
+                "rolled_back_from": None,
+                "savepoint": savepoint,
+                "requested_by": requested_by,
+                "reason": failure[:4000],
+            }
+        )
+        try:
+            request = replace(await self._restart_request(domain, stopped.as_entry()), restore_from=savepoint)
+            result = await self._deployer.start(request)
+        except Exception as second:
+            if not isinstance(second, DeployError | DeploymentConflict):
+                log.exception("deployer crashed while restarting the previous revision", domain=domain)
+            why = str(second) or type(second).__name__
+            record = replace(
+                stopped,
+                last_error=f"{failure}; restarting revision {stopped.revision} from it failed: {why}"[:4000],
+            )
+            await save_deployment(self._runs, record)
+            await self._audit_deployment(
+                "auto-rollback-failed", record, requested_by, record.last_error or ""
+            )
+            return None, (
+                f"restarting revision {stopped.revision} from that savepoint failed too ({why}): "
+                f"revision {stopped.revision} is stopped there (`streamwright rollback --to {stopped.revision}` "
+                "starts it again)"
+            )
+        started = self._started_record(
+            request,
+            result,
+            stopped,
+            reason=f"automatic rollback: {failure}; revision {stopped.revision} restarted from it",
+            rolled_back_from=failed.revision,
+        )
+        started = replace(started, last_error=failure[:4000])
+        await save_deployment(self._runs, started)
+        await self._audit_deployment("auto-rollback", started, requested_by, started.reason)
+        await self._record_restart(started, result, request.sql_digest, key=(failed.run_id, "auto-rollback"))
+        return started, (
+            f"revision {stopped.revision} was restarted from that savepoint automatically"
+            + (f" (job {result.job_id})" if result.job_id else "")
+        )
+
+    async def _record_restart(
+        self, started: Deployment, result: StartResult, sql_digest: str | None, *, key: tuple[str, ...]
+    ) -> None:
+        """A RunStarted in the restarted revision's run: its job runs again, under a new job id."""
+        model = self._model
+
+        def change(rec: RunRecord) -> list[Event]:
+            event = RunStarted(
+                envelope=model.envelope(
+                    rec,
+                    RunStarted.EVENT_TYPE,
+                    cause_id=None,
+                    key=(*key, RunStarted.EVENT_TYPE),
+                ),
+                target=result.target,
+                job_id=result.job_id,
+                deployment_ref=result.deployment_ref,
+                revision=started.revision,
+                sql_digest=sql_digest,
+            )
+            if rec.has(RunStarted.EVENT_TYPE, job_id=started.job_id) is not None:
+                return []
+            return [model.emit(rec, event, None)]
+
+        try:
+            await model.update(started.run_id, None, change)
+        except RunNotFound:
+            log.warning("the restarted revision's run is not stored", run_id=started.run_id)
 
     def _started_record(
         self,
@@ -416,9 +535,12 @@ def _no_savepoint_note(current: Deployment) -> str:
 
 
 def rollback_target(domain: str, current: Deployment, to_revision: int | None) -> DeploymentEntry:
-    """The history entry to roll back to: `to_revision`'s latest, else the latest of a lower revision."""
+    """The history entry to roll back to: `to_revision`'s latest, else the latest of a lower revision;
+    `to_revision` naming the current revision when it is stopped starts it again (from its savepoint)."""
     revision, history = current.revision, current.history
     if to_revision is not None:
+        if to_revision == revision and current.stopped:  # start the stopped revision again
+            return current.as_entry()
         if to_revision == revision:
             raise DeploymentConflict(f"revision {revision} is the deployed revision of {domain}")
         found = [e for e in history if e.revision == to_revision]

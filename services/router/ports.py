@@ -71,6 +71,10 @@ class StartRequest:
     # The digest of the statement list the validator verified (services.flinksql.statements):
     # the router starts only SQL with this digest, and the runner checks it again.
     sql_digest: str | None = None
+    # Start even when some savepoint state maps to no operator of the new job (Flink's
+    # allowNonRestoredState): only for an upgrade whose dropped state was approved (docs/operations.md,
+    # "Safe upgrades").
+    allow_non_restored_state: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +90,18 @@ class StartResult:
 
 class DeployError(Exception):
     """The engine refused or failed the start; the message is the engine's error."""
+
+
+class RestoreFailed(DeployError):
+    """An upgrade stopped the previous job with a savepoint, then the new job did not start from it.
+
+    `savepoint` is where the previous job's state now is: the router restarts the previous
+    revision from it (services.router.deployments).
+    """
+
+    def __init__(self, message: str, *, savepoint: str) -> None:
+        super().__init__(message)
+        self.savepoint = savepoint
 
 
 class Deployer(Protocol):

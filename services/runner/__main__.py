@@ -1,7 +1,8 @@
 """`python -m services.runner`: check a job's SQL file and submit it to Flink.
 
     python -m services.runner --sql JOB.sql --digest sha256:... [--secret NAME ...]
-        [--remote HOST:PORT] [--jars JAR ...] [--savepoint PATH] [--pipeline-name NAME] [--check-only]
+        [--remote HOST:PORT] [--jars JAR ...] [--savepoint PATH [--allow-non-restored-state]]
+        [--pipeline-name NAME] [--check-only]
 
 Without `--remote` it runs inside Flink (application mode through PythonDriver: `-pym
 services.runner`); with it, against a session cluster's REST endpoint. `--secret` declares the
@@ -56,6 +57,11 @@ def build_parser() -> _Parser:
     parser.add_argument("--remote", help="HOST:PORT of a session cluster's REST endpoint")
     parser.add_argument("--jars", action="append", default=[], help="jar paths or URLs for pipeline.jars")
     parser.add_argument("--savepoint", help="start from this savepoint")
+    parser.add_argument(
+        "--allow-non-restored-state",
+        action="store_true",
+        help="with --savepoint: skip savepoint state that maps to no operator (it is lost)",
+    )
     parser.add_argument("--pipeline-name", help="the Flink job's name")
     parser.add_argument("--check-only", action="store_true", help="check, resolve nothing, submit nothing")
     return parser
@@ -124,6 +130,7 @@ def main(
             remote=parse_remote(args.remote) if args.remote else None,
             jars=jar_urls(args.jars),
             savepoint=args.savepoint or None,
+            allow_non_restored_state=bool(args.savepoint and args.allow_non_restored_state),
             pipeline_name=args.pipeline_name or None,
         )
         if submit is None:

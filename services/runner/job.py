@@ -28,7 +28,29 @@ class Submission:
     remote: tuple[str, int] | None = None  # REST host and port of a session cluster
     jars: str = ""  # `pipeline.jars`: ';'-joined URLs
     savepoint: str | None = None  # execution.state-recovery.path
+    # execution.state-recovery.ignore-unclaimed-state: state of operators gone from the job is dropped
+    allow_non_restored_state: bool = False
     pipeline_name: str | None = None
+
+
+def submission_options(submission: Submission) -> dict[str, str]:
+    """The Flink options a submission sets before the TableEnvironment exists."""
+    options: dict[str, str] = {}
+    if submission.remote is None:
+        options.update(LOOPBACK_OPTIONS)
+    else:
+        host, port = submission.remote
+        options["execution.target"] = "remote"
+        options["rest.address"] = host
+        options["rest.port"] = str(port)
+        options["execution.attached"] = "false"
+    if submission.pipeline_name:
+        options["pipeline.name"] = submission.pipeline_name
+    if submission.savepoint:
+        options["execution.state-recovery.path"] = submission.savepoint
+        if submission.allow_non_restored_state:
+            options["execution.state-recovery.ignore-unclaimed-state"] = "true"
+    return options
 
 
 def submit(plan: RunPlan, submission: Submission) -> str:
@@ -40,19 +62,8 @@ def submit(plan: RunPlan, submission: Submission) -> str:
     # interface, unauthenticated); a local run's Flink endpoints listen on loopback only.
     os.environ["_python_worker_execution_mode"] = "process"  # noqa: SIM112 - PyFlink's own name
     conf = Configuration()
-    if submission.remote is None:
-        for key, value in LOOPBACK_OPTIONS.items():
-            conf.set_string(key, value)
-    if submission.remote is not None:
-        host, port = submission.remote
-        conf.set_string("execution.target", "remote")
-        conf.set_string("rest.address", host)
-        conf.set_string("rest.port", str(port))
-        conf.set_string("execution.attached", "false")
-    if submission.pipeline_name:
-        conf.set_string("pipeline.name", submission.pipeline_name)
-    if submission.savepoint:
-        conf.set_string("execution.state-recovery.path", submission.savepoint)
+    for key, value in submission_options(submission).items():
+        conf.set_string(key, value)
     settings = EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(conf).build()
     env = TableEnvironment.create(settings)
     config = env.get_config()

@@ -56,6 +56,18 @@ class FlinkRest:
             )
         return None
 
+    async def failures(self, job_id: str) -> int:
+        """How many failures Flink recorded for the job (GET /jobs/:jobid/exceptions history); 0 when
+        the endpoint does not answer (the job's state alone then decides)."""
+        try:
+            answer = await self._get(f"/jobs/{job_id}/exceptions")
+        except HttpError:
+            return 0
+        if not isinstance(answer, dict):
+            return 0
+        entries = (answer.get("exceptionHistory") or {}).get("entries") or []
+        return len(entries) or (1 if answer.get("root-exception") else 0)
+
     async def completed_checkpoints(self, job_id: str) -> int:
         answer = await self._get(f"/jobs/{job_id}/checkpoints")
         return int((answer.get("counts") or {}).get("completed", 0))
@@ -63,19 +75,32 @@ class FlinkRest:
     async def wait_running(
         self, job_id: str, *, stable_seconds: float, require_checkpoint: bool, deadline_s: float
     ) -> None:
-        """Return once the job was RUNNING for `stable_seconds` (and checkpointed); else DeployError."""
+        """Return once the job was RUNNING for `stable_seconds` (and checkpointed) without failing
+        once; else DeployError with Flink's cause.
+
+        A job that failed while starting is not started, even if its restart strategy brings it
+        back to RUNNING: a restore from incompatible state fails in the tasks (the job stays
+        RUNNING or RESTARTING, restarting for ever), so RESTARTING, or any failure in the job's
+        exception history when the window ends, fails the start.
+        """
         started = time.monotonic()
         running_since: float | None = None
         while True:
             state = await self.job_state(job_id)
             now = time.monotonic()
-            if state in _FAILED_STATES:
+            if state in _FAILED_STATES or state == "RESTARTING":
                 cause = await self.job_failure(job_id)
-                raise DeployError(f"Flink job {job_id} is {state}" + (f": {cause}" if cause else ""))
+                what = "failed and is restarting" if state == "RESTARTING" else f"is {state}"
+                raise DeployError(f"Flink job {job_id} {what}" + (f": {cause}" if cause else ""))
             if state == "RUNNING":
                 running_since = running_since if running_since is not None else now
                 stable = now - running_since >= stable_seconds
                 if stable and (not require_checkpoint or await self.completed_checkpoints(job_id) > 0):
+                    if await self.failures(job_id):
+                        cause = await self.job_failure(job_id)
+                        raise DeployError(
+                            f"Flink job {job_id} failed while starting" + (f": {cause}" if cause else "")
+                        )
                     return
             else:
                 running_since = None

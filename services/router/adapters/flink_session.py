@@ -4,7 +4,9 @@ Submission goes through the project's runner (`python -m services.runner --remot
 PyFlink's TableEnvironment with `execution.target: remote`) in a child process, so the router
 never hosts a JVM; the job is then watched through Flink's REST API (`FlinkRest`) until it has
 stayed RUNNING (and checkpointed, when asked). An upgrade stops the domain's previous job with
-a savepoint and starts the new one from it.
+a savepoint and starts the new one from it; when the new one then does not start (or does not
+stay RUNNING), the failure is a `RestoreFailed` carrying that savepoint, and the router restarts
+the previous revision from it.
 
 Only SQL with a validated statement digest starts: the deployer checks the run's SQL with the
 runner's own checks (`services.flinksql.job_policy`: digest, statement kinds, hints, secret
@@ -35,7 +37,7 @@ from services.mesh.events import Target
 from services.router.adapters.flink_rest import FlinkRest
 from services.router.adapters.http_json import HttpError
 from services.router.adapters.job_config import JobConfigError, read_declared_secrets
-from services.router.ports import DeployError, StartRequest, StartResult
+from services.router.ports import DeployError, RestoreFailed, StartRequest, StartResult
 
 RUNNER_MODULE = "services.runner"
 
@@ -82,7 +84,27 @@ class FlinkSessionDeployer:
             check_script(request.sql, expected_digest=request.sql_digest, declared_secrets=secrets)
         except RunnerError as refused:
             raise DeployError(f"the SQL runner refuses this job: {refused}") from None
-        savepoint = request.restore_from or await self._stop_previous(request.previous)
+        stopped = None if request.restore_from else await self._stop_previous(request.previous)
+        savepoint = request.restore_from or stopped
+        try:
+            job_id = await self._submit_and_watch(request, secrets, savepoint)
+        except DeployError as failure:
+            if stopped:  # the previous job is stopped: the router restarts it from its savepoint
+                raise RestoreFailed(str(failure), savepoint=stopped) from None
+            raise
+        return StartResult(
+            target=self.target,
+            deployment_ref=f"http://{self._host}:{self._port}/jobs/{job_id}",
+            job_id=job_id,
+            savepoint_restored=savepoint,
+            detail={"submitter": RUNNER_MODULE, "sql_digest": request.sql_digest, "secrets": list(secrets)},
+        )
+
+    async def _submit_and_watch(
+        self, request: StartRequest, secrets: Sequence[str], savepoint: str | None
+    ) -> str:
+        """Submit the job (from `savepoint`) and watch it until it has stayed RUNNING; its id."""
+        assert request.sql is not None and request.sql_digest is not None
         job_id = await self._submit(
             request.sql,
             [
@@ -95,6 +117,7 @@ class FlinkSessionDeployer:
                 *(arg for name in secrets for arg in ("--secret", name)),
                 *(arg for jar in self._jars for arg in ("--jars", jar)),
                 *(("--savepoint", savepoint) if savepoint else ()),
+                *(("--allow-non-restored-state",) if savepoint and request.allow_non_restored_state else ()),
             ],
         )
         try:
@@ -110,13 +133,7 @@ class FlinkSessionDeployer:
         except HttpError as error:
             await self._cancel_quietly(job_id)
             raise DeployError(f"cannot watch Flink job {job_id} after submitting it: {error}") from None
-        return StartResult(
-            target=self.target,
-            deployment_ref=f"http://{self._host}:{self._port}/jobs/{job_id}",
-            job_id=job_id,
-            savepoint_restored=savepoint,
-            detail={"submitter": RUNNER_MODULE, "sql_digest": request.sql_digest, "secrets": list(secrets)},
-        )
+        return job_id
 
     async def _submit(self, sql: str, args: Sequence[str]) -> str:
         """Run the runner on the SQL (a private temp file, removed after); its Flink job id."""

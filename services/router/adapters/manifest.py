@@ -7,6 +7,10 @@ Kubernetes Operator take it from there (upgradeMode: savepoint upgrades the runn
 Files the previous write recorded and this one does not have are removed, so a renamed
 manifest never leaves a second job on the same sink.
 
+`spec.job.allowNonRestoredState` is written as the start asks (true only for an upgrade whose
+dropped state was approved; docs/operations.md, "Safe upgrades"); a restore that fails is the
+operator's to roll back (the generated manifests enable its rollback and health check).
+
 Stop suspends the job in the manifests (the operator takes the savepoint). Rollback writes the
 previous revision's recorded manifests back with upgradeMode savepoint, state running and, when a
 savepoint is known, initialSavepointPath.
@@ -96,6 +100,29 @@ def _resume(name: str, text: str, savepoint: str | None) -> str:
     return yaml.safe_dump_all(docs, sort_keys=False, allow_unicode=True)
 
 
+def _allow_non_restored(name: str, text: str, allow: bool) -> str:
+    """Set the FlinkDeployments' `job.allowNonRestoredState` to `allow` (the text unchanged when it is)."""
+    docs = _documents(name, text)
+    deployments = [d for d in docs if isinstance(d, dict) and d.get("kind") == "FlinkDeployment"]
+
+    def current(doc: dict[str, Any]) -> bool:
+        spec = doc.get("spec")
+        job = spec.get("job") if isinstance(spec, dict) else None
+        return bool(job.get("allowNonRestoredState", False)) if isinstance(job, dict) else False
+
+    if all(current(d) is allow for d in deployments):
+        return text
+    for doc in deployments:
+        spec = doc.get("spec")
+        if not isinstance(spec, dict):
+            spec = doc["spec"] = {}
+        job = spec.get("job")
+        if not isinstance(job, dict):
+            job = spec["job"] = {}
+        job["allowNonRestoredState"] = allow
+    return yaml.safe_dump_all(docs, sort_keys=False, allow_unicode=True)
+
+
 def _recorded_files(dest: Path) -> list[str]:
     """The file names the last write recorded in the domain's directory (plain names only)."""
     try:
@@ -128,6 +155,9 @@ class ManifestDeployer:
             raise DeployError(f"no FlinkDeployment among {sorted(texts)} (kinds: {sorted(set(kinds))})")
         if request.manifests is not None or request.restore_from:
             texts = {name: _resume(name, text, request.restore_from) for name, text in texts.items()}
+        # Dropped state only where the upgrade's loss was approved; never carried into a later start.
+        allow = request.allow_non_restored_state
+        texts = {name: _allow_non_restored(name, text, allow) for name, text in texts.items()}
         stale = set(_recorded_files(dest)) - set(texts)
         for name, text in texts.items():
             atomic_write(dest / name, text)

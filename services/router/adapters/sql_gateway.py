@@ -11,7 +11,9 @@ Requests and answers as the gateway documents them (rest_v1/v2_sql_gateway):
 
 An ERROR operation's failure is read from the result call, which answers HTTP 500 with Flink's
 `{"errors": [...]}`; that text becomes the run's FAILED reason. With a Flink REST URL, the job
-is then watched until it has stayed RUNNING (and checkpointed, when asked).
+is then watched until it has stayed RUNNING (and checkpointed, when asked); a job that does not
+is cancelled. When the start had stopped the previous job with a savepoint (an upgrade), its
+failure is a `RestoreFailed` carrying that savepoint: the router restarts the previous revision.
 
 What is sent is the kernel's statement list of the run's SQL (each statement with the comments
 before it), never a split of its own, and only after the SQL runner's checks pass
@@ -37,7 +39,7 @@ from services.mesh.events import Target
 from services.router.adapters.flink_rest import FlinkRest
 from services.router.adapters.http_json import HttpError, request_json
 from services.router.adapters.job_config import JobConfigError, read_declared_secrets
-from services.router.ports import DeployError, StartRequest, StartResult
+from services.router.ports import DeployError, RestoreFailed, StartRequest, StartResult
 
 _DONE = {"FINISHED"}
 _BROKEN = {"ERROR", "CANCELED", "CLOSED", "TIMEOUT"}
@@ -77,10 +79,23 @@ class SqlGatewayDeployer:
 
     async def start(self, request: StartRequest) -> StartResult:
         statements = self._checked_statements(request)
-        savepoint = request.restore_from or await self._stop_previous(request.previous)
+        stopped = None if request.restore_from else await self._stop_previous(request.previous)
+        savepoint = request.restore_from or stopped
+        try:
+            return await self._start_from(request, statements, savepoint)
+        except DeployError as failure:
+            if stopped:  # the previous job is stopped: the router restarts it from its savepoint
+                raise RestoreFailed(str(failure), savepoint=stopped) from None
+            raise
+
+    async def _start_from(
+        self, request: StartRequest, statements: list[Step], savepoint: str | None
+    ) -> StartResult:
         properties = {"pipeline.name": f"streamwright-{request.domain}-r{request.revision}"}
         if savepoint:
             properties["execution.savepoint.path"] = savepoint
+            if request.allow_non_restored_state:
+                properties["execution.savepoint.ignore-unclaimed-state"] = "true"
         try:
             opened = await self._call(
                 "POST",
@@ -100,12 +115,18 @@ class SqlGatewayDeployer:
         if job_id is None:
             raise DeployError("the SQL gateway ran the statements but reported no job id")
         if self._rest is not None:
-            await self._rest.wait_running(
-                job_id,
-                stable_seconds=self._stable,
-                require_checkpoint=self._checkpoint,
-                deadline_s=self._deadline,
-            )
+            try:
+                await self._rest.wait_running(
+                    job_id,
+                    stable_seconds=self._stable,
+                    require_checkpoint=self._checkpoint,
+                    deadline_s=self._deadline,
+                )
+            except DeployError:
+                # A job that failed its start leaves nothing behind: the previous revision may be
+                # restarted on the same sink next.
+                await self._cancel_quietly(job_id)
+                raise
         return StartResult(
             target=self.target,
             deployment_ref=f"{self._base}/sessions/{session}",
@@ -113,6 +134,15 @@ class SqlGatewayDeployer:
             savepoint_restored=savepoint,
             detail={"session": session, "statements": len(statements)},
         )
+
+    async def _cancel_quietly(self, job_id: str) -> None:
+        """Cancel a job that failed its start (best effort: it may be over already)."""
+        assert self._rest is not None
+        try:
+            if await self._rest.job_state(job_id) not in ("FAILED", "CANCELED", "FINISHED"):
+                await self._rest.cancel(job_id)
+        except HttpError:
+            return
 
     def _checked_statements(self, request: StartRequest) -> list[Step]:
         """The kernel's statements of the run's SQL (comments kept with their statement), after the

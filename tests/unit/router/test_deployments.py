@@ -10,6 +10,7 @@ import pytest
 import yaml
 from router_events import OPS, RunEvents, deploy, make_handlers
 
+from services.mesh.events import RunStarted, RunStartFailed
 from services.mesh.identity import Identity
 from services.router.adapters.manifest import ManifestDeployer
 from services.router.handlers import (
@@ -20,7 +21,7 @@ from services.router.handlers import (
     NotAllowed,
     NothingDeployed,
 )
-from tests.fakes import FakeDeployer
+from tests.fakes import FakeDeployer, RecordingPublisher
 
 
 async def test_stop_then_rollback_then_forward_with_a_fake_deployer(tmp_path: Path) -> None:
@@ -157,3 +158,97 @@ async def test_manifest_rollback_sets_the_known_savepoint(tmp_path: Path) -> Non
         yaml.safe_load_all((out / "job" / "orders" / "deployment" / "deploy-orders-v3.yaml").read_text())
     )
     assert docs[1]["spec"]["job"]["initialSavepointPath"] == "s3://sp/orders-1"
+
+
+async def test_a_failed_restore_restarts_the_previous_revision_from_its_savepoint(tmp_path: Path) -> None:
+    """It restarts revision 1 from the savepoint its upgrade took when revision 2 does not start from
+    it, and records both: the failed run, the record, the audit log, a RunStarted of revision 1's run."""
+    deployer, publisher = FakeDeployer(), RecordingPublisher()
+    handlers = make_handlers(tmp_path, deployer, publisher=publisher)
+    run1 = await deploy(handlers, tmp_path, 1)
+    deployer.fail_restore[2] = "Flink job x is FAILED: StateMigrationException: key serializer incompatible"
+    run2 = await deploy(handlers, tmp_path, 2, started=False)
+
+    assert deployer.stopped == ["job-1"]  # the upgrade's stop, and nothing else
+    restart = deployer.started[-1]
+    assert (restart.run_id, restart.revision, restart.restore_from) == (
+        run1,
+        1,
+        "file:///savepoints/sp-job-1",
+    )
+    record = await handlers.runs.deployment("orders") or {}
+    assert (record["state"], record["revision"], record["run_id"], record["job_id"]) == (
+        "RUNNING",
+        1,
+        run1,
+        "job-2",
+    )
+    assert record["rolled_back_from"] == 2 and record["savepoint_restored"] == "file:///savepoints/sp-job-1"
+    assert record["reason"].startswith("automatic rollback: revision 2 did not start from savepoint")
+    assert "StateMigrationException" in record["last_error"]
+    [stopped] = record["history"]
+    assert (stopped["revision"], stopped["state"], stopped["savepoint_path"]) == (
+        1,
+        "STOPPED",
+        "file:///savepoints/sp-job-1",
+    )
+
+    failed = (await handlers.runs.get(run2)).view()  # type: ignore[union-attr]
+    assert failed.state == "FAILED" and "StateMigrationException" in failed.reason
+    assert "revision 1 was restarted from that savepoint automatically (job job-2)" in failed.reason
+    again = [e for e in publisher.events if isinstance(e, RunStarted) and e.envelope.run_id == run1]
+    assert [e.job_id for e in again] == ["job-1", "job-2"] and again[-1].revision == 1
+    assert (await handlers.runs.get(run1)).view().job_id == "job-2"  # type: ignore[union-attr]
+    assert any(isinstance(e, RunStartFailed) and e.envelope.run_id == run2 for e in publisher.events)
+    audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [(a["action"], a["revision"], a["savepoint"]) for a in audit] == [
+        ("restore-failed", 2, "file:///savepoints/sp-job-1"),
+        ("auto-rollback", 1, "file:///savepoints/sp-job-1"),
+    ]
+
+
+async def test_when_the_restart_fails_too_the_previous_revision_stays_stopped_with_both_errors(
+    tmp_path: Path,
+) -> None:
+    """It leaves revision 1 STOPPED at its savepoint with both errors, and `rollback --to 1` starts it."""
+    deployer = FakeDeployer()
+    handlers = make_handlers(tmp_path, deployer)
+    run1 = await deploy(handlers, tmp_path, 1)
+    deployer.fail_restore.update({2: "cannot map state of operator 90bea66d", 1: "the cluster has no slots"})
+    run2 = await deploy(handlers, tmp_path, 2, started=False)
+
+    record = await handlers.runs.deployment("orders") or {}
+    assert (record["state"], record["revision"], record["savepoint_path"]) == (
+        "STOPPED",
+        1,
+        "file:///savepoints/sp-job-1",
+    )
+    assert "cannot map state" in record["last_error"] and "no slots" in record["last_error"]
+    failed = (await handlers.runs.get(run2)).view()  # type: ignore[union-attr]
+    assert failed.state == "FAILED" and "failed too (the cluster has no slots)" in failed.reason
+    audit = [json.loads(line)["action"] for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert audit == ["restore-failed", "auto-rollback-failed"]
+
+    del deployer.fail_restore[1]
+    back = await handlers.rollback("orders", by=OPS, to_revision=1)
+    assert (back.state, back.revision, back.run_id) == ("RUNNING", 1, run1)
+    assert deployer.started[-1].restore_from == "file:///savepoints/sp-job-1"
+    assert deployer.stopped == ["job-1"]  # a stopped job is not stopped again
+
+
+async def test_a_rollback_that_does_not_restore_restarts_the_revision_it_stopped(tmp_path: Path) -> None:
+    """It starts revision 2 again from the savepoint the rollback took when revision 1 does not start."""
+    deployer = FakeDeployer()
+    handlers = make_handlers(tmp_path, deployer)
+    await deploy(handlers, tmp_path, 1)
+    run2 = await deploy(handlers, tmp_path, 2)
+    deployer.fail_restore[1] = "Cannot map checkpoint/savepoint state for operator 20ba6b65"
+    with pytest.raises(DeploymentFailed) as caught:
+        await handlers.rollback("orders", by=OPS)
+    assert "starting revision 1 of orders from file:///savepoints/sp-job-2 failed: Cannot map" in str(
+        caught.value
+    )
+    assert "revision 2 was restarted from that savepoint automatically" in str(caught.value)
+    record = await handlers.runs.deployment("orders") or {}
+    assert (record["state"], record["revision"], record["run_id"]) == ("RUNNING", 2, run2)
+    assert deployer.started[-1].restore_from == "file:///savepoints/sp-job-2"

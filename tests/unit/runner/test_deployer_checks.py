@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -18,7 +19,7 @@ from services.router.adapters.flink_rest import FlinkRest
 from services.router.adapters.flink_session import FlinkSessionDeployer
 from services.router.adapters.job_config import JobConfigError, read_declared_secrets, secrets_from_job_config
 from services.router.adapters.sql_gateway import SqlGatewayDeployer
-from services.router.ports import DeployError, StartRequest
+from services.router.ports import DeployError, RestoreFailed, StartRequest
 
 JOB_ID = "b" * 32
 
@@ -104,6 +105,35 @@ async def test_the_session_deployer_hands_the_runner_the_file_digest_and_declare
     assert seen["sql"] == JOB.encode() and seen["mode"] == 0o600
     assert not seen["path"].exists()
     assert ("stop", "c" * 32) in rest.calls and ("wait", JOB_ID) in rest.calls
+    assert "--allow-non-restored-state" not in args
+
+
+async def test_a_session_upgrade_that_does_not_start_carries_the_savepoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It fails an upgrade whose new job Flink refuses with RestoreFailed and the stopped job's
+    savepoint (the router restarts that job from it); it passes an approved drop of state on."""
+    rest = FakeRest()
+    deployer = _session(rest)
+    runs: list[list[str]] = []
+
+    async def refusing_runner(args: list[str]) -> str:
+        runs.append(args)
+        raise DeployError(
+            "Flink refused the job: Cannot map checkpoint/savepoint state for operator 90bea66d"
+        )
+
+    monkeypatch.setattr(deployer, "_run_runner", refusing_runner)
+    request = _request(_artifacts(tmp_path, ["dim-reader"]), digest=script_digest(JOB))
+    with pytest.raises(RestoreFailed) as caught:
+        await deployer.start(replace(request, allow_non_restored_state=True))
+    assert caught.value.savepoint == "file:///sp/old" and "Cannot map" in str(caught.value)
+    assert "--allow-non-restored-state" in runs[0]
+    # Restoring from a savepoint the router gave (a stopped job): a plain failure, nothing stopped here.
+    rest.calls.clear()
+    with pytest.raises(DeployError) as plain:
+        await deployer.start(replace(request, previous=None, restore_from="file:///sp/given"))
+    assert not isinstance(plain.value, RestoreFailed) and rest.calls == []
 
 
 @pytest.mark.parametrize(

@@ -70,6 +70,26 @@ def test_submits_the_plan_and_prints_the_job_id_and_digest(job_file: Path, tmp_p
     assert script_digest(JOB) in log and "s3cr3t" not in log
 
 
+@pytest.mark.parametrize(
+    ("extra", "allowed"),
+    [
+        (["--savepoint", "file:///sp/1", "--allow-non-restored-state"], True),
+        (["--savepoint", "file:///sp/1"], False),
+        (["--allow-non-restored-state"], False),  # nothing to restore: nothing to skip
+    ],
+)
+def test_dropped_state_is_allowed_only_when_asked_and_restoring(
+    extra: list[str], allowed: bool, job_file: Path
+) -> None:
+    """It lets a restore skip unmapped savepoint state only with --allow-non-restored-state and a savepoint."""
+    flink = FakeFlink()
+    code, _, _ = _run(
+        ["--sql", str(job_file), "--digest", script_digest(JOB), "--secret", "dim-reader", *extra],
+        flink=flink,
+    )
+    assert code == 0 and flink.calls[0][1].allow_non_restored_state is allowed
+
+
 def test_inside_flink_there_is_no_remote_target(job_file: Path) -> None:
     """It leaves the execution target to the Flink that started it when --remote is not given."""
     flink = FakeFlink()
