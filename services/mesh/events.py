@@ -306,7 +306,7 @@ class GenerationFailed(Event):
 
 class ValidationScored(Event):
     EVENT_TYPE = TOPIC = "sw.validation.scored"
-    SCHEMA_VERSION = 2
+    SCHEMA_VERSION = 3
     attempt: Positive
     score: Score
     dimensions: tuple[DimensionScore, ...] = ()
@@ -318,6 +318,8 @@ class ValidationScored(Event):
     provisional: bool = False
     rule_set_version: NonEmpty
     sql_digest: str | None = None  # the verified statement list (services.flinksql.statements)
+    # The job's state fingerprint, compact JSON (services.flinksql.state_fingerprint); None: none.
+    state_fingerprint: str | None = None
 
 
 class GateDecided(Event):

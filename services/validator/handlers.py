@@ -344,6 +344,7 @@ def scored_event(cause: SqlGenerated, stored: StoredReport) -> ValidationScored:
         provisional=report.provisional,
         rule_set_version=report.rule_set_version,
         sql_digest=report.sql_digest,
+        state_fingerprint=report.state_fingerprint,
     )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from services.flinksql.state_fingerprint import to_json
 from services.mesh.logging import get_logger
 from services.validator.adapters.connector_jars import (
     ConnectorJarError,
@@ -26,12 +27,14 @@ from services.validator.adapters.postgres import PostgresError, PostgresUnavaila
 from services.validator.domain.cases import Case, CaseResult
 from services.validator.domain.checks_accuracy import check_invariants
 from services.validator.domain.connector_swap import OptionSwap
-from services.validator.domain.engine_report import PlanReport
+from services.validator.domain.engine_report import PlanReport, trim
 from services.validator.domain.model import CaseFacts, EngineStatement, PlanFacts, Swap
 
 log = get_logger(__name__)
 
 EDGE_CASE_NAME = "generated_edge_cases"
+# The fingerprint travels in ValidationScored and the router's run record: bounded.
+MAX_FINGERPRINT_CHARS = 256_000
 
 # The first validation after start paid ~5-10 s more than the next ones: the planner's rules, code
 # generation, JSON format, the JDBC connector and the PostgreSQL driver all load and JIT on first
@@ -92,6 +95,18 @@ def plan_facts(report: PlanReport) -> PlanFacts:
         seconds=report.seconds,
         notes=report.notes,
     )
+
+
+def state_fingerprint(engine: FlinkEngine, sql: str) -> tuple[str | None, str | None]:
+    """The job's state fingerprint as compact JSON, or None and why (never fails a validation)."""
+    try:
+        text = to_json(engine.state_fingerprint(sql))
+    except Exception as exc:  # the fingerprint only informs upgrades: the validation goes on
+        log.warning("no state fingerprint", error=str(exc)[:300])
+        return None, f"no state fingerprint (upgrades of this job are not checked): {trim(str(exc), 300)}"
+    if len(text) > MAX_FINGERPRINT_CHARS:
+        return None, f"no state fingerprint: {len(text)} characters, more than {MAX_FINGERPRINT_CHARS}"
+    return text, None
 
 
 def case_facts(result: CaseResult, source: Literal["request", "edge_cases"] = "request") -> CaseFacts:
@@ -232,10 +247,18 @@ class EngineRunner:
     # ---- work
 
     def plan(self, sql: str) -> PlanFacts:
+        """The planner's verdict, and (when every statement planned) the job's state fingerprint."""
         engine = self.engine()
         if engine is None:
             return PlanFacts(ran=False, notes=(f"engine unavailable: {self._engine_error}",))
-        return plan_facts(engine.plan(sql))
+        facts = plan_facts(engine.plan(sql))
+        if not facts.statements or not all(s.ok for s in facts.statements):
+            return facts
+        if not any(s.kind in ("INSERT", "STATEMENT_SET") for s in facts.statements):
+            return facts
+        fingerprint, note = state_fingerprint(engine, sql)
+        notes = (*facts.notes, note) if note else facts.notes
+        return facts.model_copy(update={"state_fingerprint": fingerprint, "notes": notes})
 
     def run_all_cases(
         self,

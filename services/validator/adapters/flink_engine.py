@@ -30,6 +30,7 @@ PostgreSQL I/O.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import tempfile
@@ -45,9 +46,17 @@ from typing import TYPE_CHECKING, Any, Literal
 from services.flinksql import query
 from services.flinksql.ddl import DdlError, Option, read_create_table, rewrite_options
 from services.flinksql.job_policy import LOOPBACK_OPTIONS
+from services.flinksql.lexer import LexError
 from services.flinksql.quoting import quote_identifier, quote_string
 from services.flinksql.sqltypes import TypeSyntaxError
-from services.flinksql.statements import Statement, parse_set, split_statements
+from services.flinksql.state_fingerprint import FingerprintError, StateFingerprint, StreamOperator, derive
+from services.flinksql.statements import (
+    Statement,
+    parse_set,
+    split_statements,
+    statement_set_members,
+    statements_digest,
+)
 from services.validator.adapters.connector_jars import ConnectorJarError, jar_urls, verify_connector_jars
 from services.validator.adapters.flink_cluster import (
     HotCluster,
@@ -93,6 +102,9 @@ if TYPE_CHECKING:
 JOB_TIMEOUT_MS = 120_000
 BATCH_CASE_TIMEOUT_MS = 15_000  # more time a batched job gets for each further case
 MAX_BATCH_CASES = 12  # cases per batched job (a request has 3-5, plus the edge case)
+# The parallelism operator ids are computed at when the job sets none (any value above 1 gives
+# the same ids: docs/operations.md, "Safe upgrades").
+FINGERPRINT_PARALLELISM = 2
 
 
 # ================================================================ where the time goes
@@ -320,6 +332,68 @@ class FlinkEngine:
         except Exception as exc:  # an engine error is a result, not a crash
             return replace(base, ok=False, error=engine_error(exc, st))
 
+    # ------------------------------------------------------------ state fingerprint
+
+    def state_fingerprint(self, script: str, *, swaps_policy: SwapPolicy | None = None) -> StateFingerprint:
+        """The job's state fingerprint (services.flinksql.state_fingerprint): its compiled plan and
+        the operator ids Flink will give its stream graph.
+
+        The job's DDL and SETs run in a fresh TableEnvironment with the connector swaps planning
+        uses; its INSERTs are compiled together into one plan (`COMPILE PLAN`'s JSON), and that
+        plan is translated with uids off (`table.exec.uid.generation: DISABLED`, so the ids are
+        the hashes a job run from SQL gets: such a job sets no uids) and turned into the stream
+        graph the way `executeSql` does (the environment's own executor, `createPipeline`), whose
+        operators Flink's StreamGraphHasherV2 hashes. Parallelism: the job's `parallelism.default`,
+        else FINGERPRINT_PARALLELISM (ids depend on parallelism only where it breaks a chain, as
+        a parallelism-1 operator does among parallel ones). Raises FingerprintError (or the
+        engine's error) when the job cannot be compiled.
+        """
+        self.start()
+        policy = swaps_policy or SwapPolicy(jars_available=self.jars_available)
+        statements = split_statements(script, strict=False)
+        roles = table_roles(statements)
+        swaps: list[OptionSwap] = []
+        written: dict[str, dict[str, str]] = {}
+        inserts: list[str] = []
+        env = self.new_env(streaming=True)
+        config = env.get_config()
+        config.set("parallelism.default", str(FINGERPRINT_PARALLELISM))
+        config.set("table.exec.resource.default-parallelism", "-1")
+        for st in statements:
+            if st.kind == "SET":
+                pair = parse_set(st.text)
+                if pair is not None:
+                    config.set(*pair)
+            elif st.kind == "CREATE_TABLE":
+                with contextlib.suppress(DdlError, TypeSyntaxError):
+                    ddl = read_create_table(st.text, strict=False)
+                    written[ddl.name] = dict(ddl.option_map)
+                _create_table(env, st, roles=roles, policy=policy, swaps=swaps)
+            elif st.kind == "INSERT":
+                inserts.append(st.text)
+            elif st.kind == "STATEMENT_SET":
+                inserts += [m.text for m in statement_set_members(st) if m.kind == "INSERT"]
+            elif st.kind not in ("BEGIN_STATEMENT_SET", "END"):
+                env.execute_sql(st.text)
+        if not inserts:
+            raise FingerprintError("the job has no INSERT: nothing runs, nothing holds state")
+        parallelism = int(config.get("parallelism.default", str(FINGERPRINT_PARALLELISM)))
+        self.ensure_jars_on_this_thread()
+        with _phase("fingerprint"):
+            plan_json, operators = _compiled_graph(env, inserts)
+        try:
+            digest: str | None = statements_digest(split_statements(script))
+        except LexError:
+            digest = None
+        return derive(
+            json.loads(plan_json),
+            operators,
+            parallelism=parallelism,
+            sql_digest=digest,
+            written_options=written,
+            connector_swaps=[s.table for s in swaps if s.option == "connector"],
+        )
+
     def ensure_jars_on_this_thread(self) -> None:
         """The connector jars on the context class loader of the Java thread serving this call.
 
@@ -531,6 +605,50 @@ def _create_table(
     with _phase("ddl"):
         _ensure_namespace(env, ddl.name_parts)
         env.execute_sql(rewrite_options(st.text, ddl, options) if made else st.text)
+
+
+def _compiled_graph(env: TableEnvironment, inserts: Sequence[str]) -> tuple[str, list[StreamOperator]]:
+    """The INSERTs' compiled plan (JSON) and the stream graph's operators with Flink's ids."""
+    from pyflink.java_gateway import get_gateway  # type: ignore[import-untyped]
+
+    jvm = get_gateway().jvm
+    table_env = env._j_tenv
+    operations = jvm.java.util.ArrayList()
+    for insert in inserts:
+        for operation in list(table_env.getParser().parse(insert).toArray()):
+            operations.add(operation)
+    planner = table_env.getPlanner()
+    plan = planner.compilePlan(operations)
+    plan_json = str(plan.asJsonString())
+    config = table_env.getConfig()
+    config.set("table.exec.uid.generation", "DISABLED")  # ids as a job run from SQL gets them
+    transformations = planner.translatePlan(plan)
+    graph = _executor(table_env).createPipeline(transformations, config.getConfiguration(), "fingerprint")
+    hasher = jvm.org.apache.flink.streaming.api.graph.StreamGraphHasherV2()
+    hashes = hasher.traverseStreamGraphAndGenerateHashes(graph)
+    operators = [
+        StreamOperator(
+            name=str(node.getOperatorName()),
+            uid=bytes(hashes.get(node.getId())).hex(),
+            parallelism=int(node.getParallelism()),
+            id=int(node.getId()),
+            inputs=tuple(int(edge.getSourceId()) for edge in node.getInEdges().toArray()),
+        )
+        for node in sorted(graph.getStreamNodes().toArray(), key=lambda n: int(n.getId()))
+    ]
+    return plan_json, operators
+
+
+def _executor(table_env: Any) -> Any:
+    """The TableEnvironment's own executor (the one `executeSql` builds the stream graph with)."""
+    cls = table_env.getClass()
+    while cls is not None:
+        for field_ in cls.getDeclaredFields():
+            if str(field_.getName()) == "execEnv":
+                field_.setAccessible(True)
+                return field_.get(table_env)
+        cls = cls.getSuperclass()
+    raise FingerprintError("this Flink's TableEnvironment has no executor field (execEnv)")
 
 
 def _explain(env: TableEnvironment, st: Statement) -> str:

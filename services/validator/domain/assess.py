@@ -107,6 +107,7 @@ def assess(
         language=lang,
         rule_set_version=config.version(),
         sql_digest=statements_digest(ctx.view.statements),  # the statements every check read
+        state_fingerprint=plan.state_fingerprint if plan is not None else None,
         score=result.total,
         grade=result.grade,
         gate_passed=result.gate_passed,

@@ -71,6 +71,9 @@ class PlanFacts(_Model):
     jars_loaded: bool = False
     seconds: float = 0.0
     notes: tuple[str, ...] = ()
+    # The job's state fingerprint, compact JSON (services.flinksql.state_fingerprint); None when
+    # the job did not compile (the notes say why).
+    state_fingerprint: str | None = None
 
 
 class CaseFacts(_Model):
@@ -231,6 +234,8 @@ class Report(_Model):
     # SHA-256 of the normalised statement list verified (services.flinksql.statements): the
     # router starts only SQL with this digest.
     sql_digest: str | None = None
+    # The job's state fingerprint (compact JSON), which the router compares before an upgrade.
+    state_fingerprint: str | None = None
     score: float
     grade: str
     gate_passed: bool
