@@ -10,13 +10,22 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
-from services.mesh.events import ErUpdated, Event, FinalState, RunStarted, RunStartFailed
+from services.mesh.events import (
+    ErUpdated,
+    Event,
+    FinalState,
+    GateDecided,
+    RunStarted,
+    RunStartFailed,
+    ValidationScored,
+)
 from services.mesh.identity import Identity
 from services.mesh.ids import derive
 from services.mesh.logging import get_logger
 from services.router.domain.custody import CustodyError, verified_digest
 from services.router.domain.deployment import Deployment, DeploymentEntry, DeploymentState
 from services.router.domain.runs import MARK_STARTING, MARK_SUPERSEDED, RunRecord, RunState, marker
+from services.router.domain.upgrade import UpgradeCheck, Verdict, classify, read_fingerprint
 from services.router.errors import (
     DeploymentConflict,
     DeploymentFailed,
@@ -193,6 +202,7 @@ class Deployments:
                 reason=f"rolled back from revision {from_revision}"
                 + (f" by {requested_by}" if requested_by else ""),
                 rolled_back_from=from_revision,
+                state_fingerprint=entry.state_fingerprint,
             )
             await save_deployment(self._runs, record)
         await self._audit_deployment("rollback", record, requested_by, record.reason)
@@ -207,6 +217,10 @@ class Deployments:
             digest: str | None = verified_digest(sql, view.references.get("sql_digest"))
         except CustodyError as refused:
             digest, custody_error = None, str(refused)
+        fingerprint = validated_fingerprint(record, view.attempt)
+        upgrade = upgrade_check(previous, fingerprint, digest)
+        if custody_error is None:
+            custody_error = start_refusal(upgrade, gated_upgrade(record, view.attempt))
         request = StartRequest(
             run_id=record.run_id,
             domain=identity.domain,
@@ -219,6 +233,8 @@ class Deployments:
             previous=previous.to_dict() if previous is not None and not previous.stopped else None,
             restore_from=previous.savepoint_path if previous is not None and previous.stopped else None,
             sql_digest=digest,
+            # Only an upgrade whose dropped state the gate approved (start_refusal refuses the rest).
+            allow_non_restored_state=upgrade.verdict is Verdict.DROP,
         )
         result: StartResult | None = None
         error: str | None = custody_error
@@ -274,7 +290,10 @@ class Deployments:
 
         update = await model.update(record.run_id, None, change)
         if result is not None:
-            await save_deployment(self._runs, self._started_record(request, result, previous))
+            started_record = self._started_record(
+                request, result, previous, state_fingerprint=fingerprint, upgrade=upgrade
+            )
+            await save_deployment(self._runs, started_record)
         started = next((e for e in update.published if isinstance(e, RunStarted)), None)
         if started is not None and self._lineage is not None:
             # OpenLineage START (adapters/openlineage.py): queued, delivered in the background.
@@ -345,6 +364,7 @@ class Deployments:
             stopped,
             reason=f"automatic rollback: {failure}; revision {stopped.revision} restarted from it",
             rolled_back_from=failed.revision,
+            state_fingerprint=stopped.state_fingerprint,
         )
         started = replace(started, last_error=failure[:4000])
         await save_deployment(self._runs, started)
@@ -392,6 +412,8 @@ class Deployments:
         *,
         reason: str = "",
         rolled_back_from: int | None = None,
+        state_fingerprint: str | None = None,
+        upgrade: UpgradeCheck | None = None,
     ) -> Deployment:
         history = (*previous.history, previous.as_entry()) if previous is not None else ()
         return Deployment(
@@ -411,6 +433,10 @@ class Deployments:
             history=history[-HISTORY_LIMIT:],
             manifests=dict(result.manifests),
             rolled_back_from=rolled_back_from,
+            state_fingerprint=state_fingerprint,
+            upgrade=upgrade.to_dict()
+            if upgrade is not None and upgrade.verdict is not Verdict.NONE
+            else None,
         )
 
     def _stopped_record(
@@ -555,3 +581,58 @@ def rollback_target(domain: str, current: Deployment, to_revision: int | None) -
     if not earlier:
         raise NoPreviousRevision(f"no revision of {domain} before revision {revision} was deployed")
     return earlier[-1]
+
+
+def restores_state(deployment: Deployment | None) -> bool:
+    """Whether the domain's next start restores the deployed job's state: it runs (an upgrade stops
+    it with a savepoint), was stopped with one, or lives in manifests (the operator takes it)."""
+    if deployment is None:
+        return False
+    return not deployment.stopped or bool(deployment.savepoint_path) or deployment.target == "manifest"
+
+
+def upgrade_check(deployment: Deployment | None, fingerprint: str | None, digest: str | None) -> UpgradeCheck:
+    """The upgrade check of starting a job with `fingerprint` (of the statement list `digest`) on
+    the domain's deployment (services.router.domain.upgrade)."""
+    revision = deployment.revision if deployment is not None else None
+    if deployment is None or not restores_state(deployment):
+        return classify(None, None, running=False, old_revision=revision)
+    old, old_missing = read_fingerprint(deployment.state_fingerprint)
+    new, new_missing = read_fingerprint(fingerprint)
+    return classify(
+        old,
+        new,
+        old_revision=revision,
+        new_digest=digest,
+        missing_why=old_missing if old is None else new_missing,
+    )
+
+
+def validated_fingerprint(record: RunRecord, attempt: int) -> str | None:
+    """The state fingerprint the validation of `attempt` carried (None: none)."""
+    scored = record.has(ValidationScored.EVENT_TYPE, attempt=attempt)
+    value = scored.data.get("state_fingerprint") if scored is not None else None
+    return str(value) if value else None
+
+
+def gated_upgrade(record: RunRecord, attempt: int) -> Verdict | None:
+    """The upgrade verdict the gate decided `attempt` with (None: it recorded none)."""
+    for fact in sorted(record.facts.values(), key=lambda f: (f.occurred_at, f.event_id)):
+        if fact.event_type != GateDecided.EVENT_TYPE or fact.attempt != attempt:
+            continue
+        found = fact.data.get("upgrade")
+        if isinstance(found, dict):
+            return UpgradeCheck.from_dict(found).verdict
+    return None
+
+
+def start_refusal(upgrade: UpgradeCheck, gated: Verdict | None) -> str | None:
+    """Why the start must not go ahead: its upgrade would drop or break state that the gate did not
+    see (the deployed revision changed since the gate decided); None: it may."""
+    if upgrade.verdict not in (Verdict.DROP, Verdict.INCOMPATIBLE) or gated is upgrade.verdict:
+        return None
+    seen = f"the gate saw {gated.value}" if gated is not None else "the gate checked no upgrade"
+    return (
+        f"not started, nothing stopped: {upgrade.summary}, but {seen} (the deployed revision changed "
+        "since it decided); submit the request again to have it checked against what runs now"
+    )

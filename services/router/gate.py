@@ -15,10 +15,11 @@ from services.mesh.events import (
     ValidationScored,
 )
 from services.mesh.identity import Identity
-from services.router.deployments import load_deployment
+from services.router.deployments import load_deployment, upgrade_check
 from services.router.domain.decide import Classifier, RoutingConfig, RoutingDecision, decide
 from services.router.domain.facts import FindingFact, RunFacts
 from services.router.domain.runs import RunRecord, RunState, RunView
+from services.router.domain.upgrade import UpgradeCheck, Verdict
 from services.router.errors import NotAllowed, RunConflict, RunNotFound, approver_hint
 from services.router.ports import AuditLog
 from services.router.runs_model import RunsModel
@@ -55,8 +56,9 @@ class Gate:
         # A late score of an attempt the run has moved past (a newer attempt exists) is only recorded.
         stale = current is not None and current.attempt > event.attempt
         routing: RoutingDecision | None = None
+        upgrade: UpgradeCheck | None = None
         if not already and not terminal and not stale:
-            routing = await self._decide(event, record)
+            routing, upgrade = await self._decide(event, record)
 
         def change(rec: RunRecord) -> list[Event]:
             view = rec.view()
@@ -67,7 +69,7 @@ class Gate:
                 or _decided(rec, event.attempt)
             ):
                 return []
-            return [self._gate_event(rec, event, routing)]
+            return [self._gate_event(rec, event, routing, upgrade)]
 
         await self._model.update(env.run_id, event, change)
 
@@ -179,12 +181,15 @@ class Gate:
         update = await self._model.update(run_id, None, change)
         return update.after
 
-    async def _decide(self, event: ValidationScored, record: RunRecord | None) -> RoutingDecision:
+    async def _decide(
+        self, event: ValidationScored, record: RunRecord | None
+    ) -> tuple[RoutingDecision, UpgradeCheck]:
         env = event.envelope
         view = record.view() if record is not None else None
         domain = record.identity.domain if record is not None else env.domain
         deployment = await load_deployment(self._model.runs, domain)
         content_hash = view.content_hash if view is not None else None
+        upgrade = upgrade_check(deployment, event.state_fingerprint, event.sql_digest)
         # The same content already deployed by another run: the routing rules may skip it.
         duplicate = bool(
             deployment is not None
@@ -205,10 +210,17 @@ class Gate:
             duplicate=duplicate,
             provisional=event.provisional,
             llm_repair=self._llm_repair,
+            upgrade=upgrade.verdict.value,
         )
-        return await decide(facts, self._routing, self._classifier)
+        return await decide(facts, self._routing, self._classifier, upgrade), upgrade
 
-    def _gate_event(self, record: RunRecord, cause: ValidationScored, routing: RoutingDecision) -> Event:
+    def _gate_event(
+        self,
+        record: RunRecord,
+        cause: ValidationScored,
+        routing: RoutingDecision,
+        upgrade: UpgradeCheck | None,
+    ) -> Event:
         reason = routing.reason
         if routing.rule_errors:
             reason += f" [rule errors: {'; '.join(routing.rule_errors)}]"
@@ -228,6 +240,9 @@ class Gate:
             score=cause.score,
         )
         extra: dict[str, Any] = {}
+        if upgrade is not None and upgrade.verdict is not Verdict.NONE:
+            # What the start checks its own verdict against (services.router.deployments).
+            extra["upgrade"] = upgrade.to_dict()
         if routing.llm is not None:
             extra["llm"] = {k: getattr(routing.llm, k) for k in routing.llm.__slots__}
         return self._model.emit(record, event, cause.envelope.event_id, **extra)

@@ -16,6 +16,8 @@ Accepts the router's own shape and seed 000's `workflow:` document (§5.1.2) ali
     repair:
       max_attempts: 2        # or workflow.global.max_retries_per_phase
       without_llm: review    # review | reject
+    upgrades:
+      state_drop: review     # review | approve: an upgrade that must drop state (docs/operations.md)
     timeouts:                # or workflow.global.workflow_timeout_minutes + workflow.phases.*
       workflow_minutes: 15
       review_minutes: 1440
@@ -28,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.mesh.events import Decision
 from services.router.domain.decide import RoutingConfig
 from services.router.domain.gate import ConfigError, gate_settings_from
 from services.router.domain.repair import repair_policy_from
@@ -75,7 +78,7 @@ def config_from(raw: Mapping[str, Any] | None) -> RouterConfig:
         doc.setdefault("quality_gate", seed.get("quality_gate"))
         glob = seed.get("global") or {}
         seed_phases = seed.get("phases") or {}
-    known = {"quality_gate", "routing", "repair", "timeouts"}
+    known = {"quality_gate", "routing", "repair", "timeouts", "upgrades"}
     unknown = set(doc) - known
     if unknown:
         raise ConfigError(
@@ -92,8 +95,24 @@ def config_from(raw: Mapping[str, Any] | None) -> RouterConfig:
             doc.get("repair"), max_retries_per_phase=retries if isinstance(retries, int) else None
         ),
         default_route=parse_route(routing_raw.get("default_route", "regenerate"), "routing.default_route"),
+        state_drop=_state_drop(doc.get("upgrades")),
     )
     return RouterConfig(routing=routing, timeouts=_timeouts(doc.get("timeouts"), glob, seed_phases))
+
+
+def _state_drop(raw: Any) -> Decision:
+    """`upgrades.state_drop`: review (default) or approve."""
+    if raw is None:
+        return Decision.REVIEW
+    if not isinstance(raw, Mapping):
+        raise ConfigError("upgrades: expected a mapping")
+    unknown = set(raw) - {"state_drop"}
+    if unknown:
+        raise ConfigError(f"upgrades: unknown key(s) {sorted(unknown)}")
+    route = parse_route(raw.get("state_drop", "review"), "upgrades.state_drop")
+    if route not in (Decision.REVIEW, Decision.APPROVED):
+        raise ConfigError(f"upgrades.state_drop: {route.value} is not one of review, approve")
+    return route
 
 
 def _minutes(value: Any, where: str) -> float:

@@ -6,7 +6,10 @@ absent or fails, to the documented default route (`routing.default_route`, regen
 default). (4) In strict mode an approval of a run that fails the gate becomes a review (in
 permissive mode, only with a Critical issue or a provisional score); advisory never blocks.
 (5) The repair policy turns a regenerate that cannot help, or is over budget, into review
-or reject.
+or reject. (6) The upgrade guard: an approval of a job whose savepoint upgrade cannot keep the
+running job's state (`upgrade: incompatible`) becomes a review, with the explanation, whatever
+decided it; one that must drop state (`upgrade: drop`) too, unless `upgrades.state_drop:
+approve` (docs/operations.md, "Safe upgrades").
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from services.router.domain.facts import RunFacts
 from services.router.domain.gate import GateInput, GateSettings, GateVerdict, evaluate_gate
 from services.router.domain.repair import RepairPolicy, apply_repair_policy
 from services.router.domain.rules import RuleSet
+from services.router.domain.upgrade import UpgradeCheck, Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,8 @@ class RoutingConfig:
     repair: RepairPolicy = field(default_factory=RepairPolicy)
     # Where a failing run goes when no rule decides and no classifier does.
     default_route: Decision = Decision.REGENERATE
+    # Where an approved upgrade that must drop state goes: review (default) or approved.
+    state_drop: Decision = Decision.REVIEW
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +86,10 @@ class RoutingDecision:
 
 
 async def decide(
-    facts: RunFacts, config: RoutingConfig, classifier: Classifier | None = None
+    facts: RunFacts,
+    config: RoutingConfig,
+    classifier: Classifier | None = None,
+    upgrade: UpgradeCheck | None = None,
 ) -> RoutingDecision:
     policy = config.gate.policy_for(facts.domain)
     verdict = evaluate_gate(
@@ -109,6 +118,7 @@ async def decide(
     if route is Decision.APPROVED and by is not DecidedBy.GATE and verdict.blocks_approval():
         route = Decision.REVIEW
         reason = f"{reason} — but the {policy.mode.value} gate forbids approval ({verdict.summary()}): review"
+    route, reason = _upgrade_guard(route, reason, upgrade, config)
     repair = apply_repair_policy(
         route, attempt=facts.attempt, llm_repair=facts.llm_repair, policy=config.repair
     )
@@ -124,6 +134,25 @@ async def decide(
         llm=llm,
         rule_errors=outcome.errors,
     )
+
+
+def _upgrade_guard(
+    route: Decision, reason: str, upgrade: UpgradeCheck | None, config: RoutingConfig
+) -> tuple[Decision, str]:
+    """An approval that would start the job from state it cannot keep goes to a human."""
+    if route is not Decision.APPROVED or upgrade is None:
+        return route, reason
+    if upgrade.verdict is Verdict.INCOMPATIBLE:
+        why = "; ".join(upgrade.incompatible) or upgrade.summary
+        return Decision.REVIEW, f"{reason} — but {upgrade.summary}: review ({why})"
+    if upgrade.verdict is Verdict.DROP and config.state_drop is Decision.REVIEW:
+        lost = "; ".join(upgrade.lost) or upgrade.summary
+        return Decision.REVIEW, (
+            f"{reason} — but {upgrade.summary}: review (approving starts it without that state: {lost})"
+        )
+    if upgrade.verdict is Verdict.DROP:
+        return route, f"{reason} — {upgrade.summary}; dropped as configured (upgrades.state_drop: approve)"
+    return route, reason
 
 
 async def _fallback(

@@ -42,6 +42,8 @@ class DeploymentEntry:
     stopped_at: str | None = None
     # The manifest texts written (manifest target); empty for Flink targets.
     manifests: Mapping[str, str] = field(default_factory=dict)
+    # The job's state fingerprint (compact JSON, services.flinksql.state_fingerprint), if validated with one.
+    state_fingerprint: str | None = None
 
     @property
     def stopped(self) -> bool:
@@ -64,6 +66,7 @@ class DeploymentEntry:
             savepoint_path=_str(doc.get("savepoint_path")),
             stopped_at=_str(doc.get("stopped_at")),
             manifests=_manifests(doc.get("manifests")),
+            state_fingerprint=_str(doc.get("state_fingerprint")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,6 +91,8 @@ class DeploymentEntry:
         doc["state"] = self.state.value
         if self.manifests:
             doc["manifests"] = dict(self.manifests)
+        if self.state_fingerprint is not None:
+            doc["state_fingerprint"] = self.state_fingerprint
         return doc
 
 
@@ -117,6 +122,10 @@ class Deployment:
     stopped_by: str | None = None
     # Why the start after a stop failed (a failed rollback); cleared by the next stop or start.
     last_error: str | None = None
+    # The job's state fingerprint (compact JSON), which the next upgrade is compared with.
+    state_fingerprint: str | None = None
+    # What the start's upgrade check said (services.router.domain.upgrade.UpgradeCheck.to_dict).
+    upgrade: Mapping[str, Any] | None = None
     # Stored keys this version does not know: written back as they were.
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -141,6 +150,7 @@ class Deployment:
             savepoint_path=self.savepoint_path,
             stopped_at=self.stopped_at,
             manifests=self.manifests,
+            state_fingerprint=self.state_fingerprint,
         )
 
     @classmethod
@@ -169,6 +179,8 @@ class Deployment:
             stopped_at=_str(doc.get("stopped_at")),
             stopped_by=_str(doc.get("stopped_by")),
             last_error=_str(doc.get("last_error")),
+            state_fingerprint=_str(doc.get("state_fingerprint")),
+            upgrade=dict(doc["upgrade"]) if isinstance(doc.get("upgrade"), Mapping) else None,
             extra={k: v for k, v in doc.items() if k not in _KNOWN},
         )
 
@@ -199,6 +211,10 @@ class Deployment:
             doc["stopped_by"] = self.stopped_by
         if self.last_error is not None:
             doc["last_error"] = self.last_error
+        if self.state_fingerprint is not None:
+            doc["state_fingerprint"] = self.state_fingerprint
+        if self.upgrade is not None:
+            doc["upgrade"] = dict(self.upgrade)
         return doc | dict(self.extra)
 
 

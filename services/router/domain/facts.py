@@ -33,6 +33,8 @@ FACT_NAMES: dict[str, str] = {
     "provisional": "true when the validation was incomplete",
     "llm_repair": "true when a regenerate can change the job (an LLM repairs it)",
     "gate_passed": "true when the quality gate passed",
+    "upgrade": "none | compatible | drop | incompatible | unknown: whether starting this job from the "
+    "running job's savepoint keeps its state (docs/operations.md, Safe upgrades)",
 }
 
 
@@ -71,6 +73,8 @@ class RunFacts:
     duplicate: bool = False
     provisional: bool = False
     llm_repair: bool = False
+    # The upgrade check's verdict (services.router.domain.upgrade.Verdict value).
+    upgrade: str = "none"
     risk_prefixes: tuple[str, ...] = ("ER_", "KB_", "CONFLICT")
 
     @property
@@ -104,6 +108,7 @@ class RunFacts:
             "revision": self.revision,
             "provisional": self.provisional,
             "llm_repair": self.llm_repair,
+            "upgrade": self.upgrade,
         }
         if gate_passed is not None:
             values["gate_passed"] = gate_passed

@@ -226,6 +226,8 @@ def fact_of(event: Event, **extra: Any) -> Fact:  # noqa: C901, PLR0912 - one br
             "provisional": event.provisional,
             "rule_set_version": event.rule_set_version,
             "sql_digest": event.sql_digest,
+            # What the next savepoint upgrade is checked with (the deployment record keeps it too).
+            "state_fingerprint": event.state_fingerprint,
         }
     elif isinstance(event, GateDecided):
         attempt = event.attempt
@@ -503,6 +505,8 @@ def _absorb(view: RunView, fact: Fact) -> None:  # noqa: C901, PLR0912 - one bra
         entry = {
             k: d.get(k) for k in ("decision", "reason", "rule", "mode", "decided_by", "reviewer", "score")
         }
+        if isinstance(d.get("upgrade"), Mapping):  # the upgrade check the gate decided with
+            entry["upgrade"] = dict(d["upgrade"])
         view.decisions.append({"attempt": fact.attempt, **entry, "decided_at": fact.occurred_at.isoformat()})
         if d.get("reviewer"):
             view.reviewer = str(d["reviewer"])

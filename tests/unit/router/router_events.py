@@ -110,6 +110,7 @@ class RunEvents:
         codes: tuple[str, ...] = (),
         provisional: bool = False,
         sql_digest: str | None = None,
+        state_fingerprint: str | None = None,
     ) -> ValidationScored:
         findings = tuple(
             Finding(
@@ -137,6 +138,7 @@ class RunEvents:
             rule_set_version="1",
             # What the validator verified: the SQL `generated` carries, unless a test says otherwise.
             sql_digest=sql_digest if sql_digest is not None else script_digest(SQL),
+            state_fingerprint=state_fingerprint,
         )
 
     def gate(self, attempt: int, decision: Decision, by: DecidedBy = DecidedBy.GATE) -> GateDecided:

@@ -20,6 +20,7 @@ from services.router.domain.facts import FindingFact, RunFacts
 from services.router.domain.gate import ConfigError, GateInput, GatePolicy, GateSettings, evaluate_gate
 from services.router.domain.repair import RepairPolicy
 from services.router.domain.rules import rules_from
+from services.router.domain.upgrade import UpgradeCheck, Verdict
 
 A, RV, RG, RJ = Decision.APPROVED, Decision.REVIEW, Decision.REGENERATE, Decision.REJECTED
 
@@ -280,3 +281,59 @@ def test_change_risk_from_conflict_findings() -> None:
     low = facts(findings=(FindingFact("SQL_STAR", "critical", "sql_standards"),))
     high = facts(findings=(FindingFact("ER_TYPE_NARROWED", "critical", "business_compliance"),))
     assert low.change_risk == "none" and high.change_risk == "high"
+
+
+INCOMPATIBLE = UpgradeCheck(
+    Verdict.INCOMPATIBLE,
+    "state of revision 1 cannot be restored into the new job",
+    incompatible=("GroupAggregate[4] (GroupAggregate(groupBy=[k])) -> GroupAggregate[4]: its key changed",),
+)
+DROP = UpgradeCheck(
+    Verdict.DROP,
+    "state of revision 1 must be dropped",
+    lost=("GroupAggregate[4]: groupAggregateState is lost",),
+)
+
+
+async def test_an_incompatible_upgrade_goes_to_review_whatever_approved_it() -> None:
+    """It turns the gate's and a rule's approval of an upgrade that cannot keep its state into a
+    review that says why; the fact is there for rules."""
+    for cfg in (config(), config(rules=[{"name": "yes", "when": "true", "route": "approve"}])):
+        result = await decide(facts(upgrade="incompatible"), cfg, None, INCOMPATIBLE)
+        assert result.decision is RV, result.reason
+        assert "cannot be restored" in result.reason and "its key changed" in result.reason
+    rule = [{"name": "no_drops", "when": "upgrade == 'drop'", "route": "reject", "reason": "no drops here"}]
+    assert (await decide(facts(upgrade="drop"), config(rules=rule), None, DROP)).decision is RJ
+
+
+async def test_a_state_drop_is_reviewed_unless_configured_to_be_approved() -> None:
+    """It sends an upgrade that drops state to review by default, naming the loss; with
+    upgrades.state_drop: approve it approves and records the loss in the reason."""
+    reviewed = await decide(facts(upgrade="drop"), config(), None, DROP)
+    assert reviewed.decision is RV and "groupAggregateState is lost" in reviewed.reason
+    approved = await decide(facts(upgrade="drop"), config(upgrades={"state_drop": "approve"}), None, DROP)
+    assert (
+        approved.decision is A
+        and "must be dropped" in approved.reason
+        and "state_drop: approve" in approved.reason
+    )
+    compatible = UpgradeCheck(Verdict.COMPATIBLE, "maps completely")
+    assert (await decide(facts(upgrade="compatible"), config(), None, compatible)).decision is A
+    failing = await decide(
+        facts(score=20, upgrade="incompatible", llm_repair=True), config(), None, INCOMPATIBLE
+    )
+    assert failing.decision is RG  # a regenerate is not an approval: nothing starts yet
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"upgrades": {"state_drop": "reject"}}, "not one of review, approve"),
+        ({"upgrades": {"drop": "approve"}}, "unknown key"),
+        ({"upgrades": "approve"}, "expected a mapping"),
+    ],
+)
+def test_bad_upgrade_config_fails_loudly(doc: dict[str, object], message: str) -> None:
+    """It refuses an upgrades section it does not understand."""
+    with pytest.raises(ConfigError, match=message):
+        config_from(doc)
