@@ -15,7 +15,10 @@ break or drop. On Flink 2.3 with a generator source (see docs/operations.md, "Sa
 
 from __future__ import annotations
 
-TABLES = """CREATE TEMPORARY TABLE `src` (`k` STRING, `v` INT, `i` INT) WITH (
+# Parallelism 2 whatever the machine: the session cluster of the tests has 2 slots.
+
+TABLES = """SET 'parallelism.default' = '2';
+CREATE TEMPORARY TABLE `src` (`k` STRING, `v` INT, `i` INT) WITH (
   'connector' = 'datagen',
   'rows-per-second' = '20',
   'fields.k.length' = '1',

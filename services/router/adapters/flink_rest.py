@@ -37,24 +37,23 @@ class FlinkRest:
         return str(answer.get("state", "UNKNOWN"))
 
     async def job_failure(self, job_id: str) -> str | None:
-        """The root exception of a failed job (GET /jobs/:jobid/exceptions), when Flink has one."""
+        """Why the job failed (GET /jobs/:jobid/exceptions), when Flink says: the exception's first
+        line and its deepest cause, which is where a restore failure says what it is (the top is
+        often only "Recovery is suppressed by NoRestartBackoffTimeStrategy")."""
         try:
             answer = await self._get(f"/jobs/{job_id}/exceptions")
         except HttpError:
             return None
-        root = answer.get("root-exception") if isinstance(answer, dict) else None
-        if root:
-            return str(root).splitlines()[0]
-        history = (
-            (answer.get("exceptionHistory") or {}).get("entries") or [] if isinstance(answer, dict) else []
-        )
-        if history:
-            return (
-                str(history[0].get("exceptionName", ""))
-                + ": "
-                + str(history[0].get("stacktrace", "")).splitlines()[0]
-            )
-        return None
+        if not isinstance(answer, dict):
+            return None
+        trace = str(answer.get("root-exception") or "")
+        history = (answer.get("exceptionHistory") or {}).get("entries") or []
+        if not trace and history:
+            first = history[0]
+            trace = str(first.get("stacktrace") or first.get("exceptionName") or "")
+            if first.get("exceptionName") and not trace.startswith(str(first["exceptionName"])):
+                trace = f"{first['exceptionName']}: {trace}"
+        return failure_summary(trace) if trace else None
 
     async def failures(self, job_id: str) -> int:
         """How many failures Flink recorded for the job (GET /jobs/:jobid/exceptions history); 0 when
@@ -157,3 +156,13 @@ class FlinkRest:
     async def cancel(self, job_id: str) -> None:
         """PATCH /jobs/:jobid?mode=cancel."""
         await request_json("PATCH", f"{self._base}/jobs/{job_id}?mode=cancel", timeout=self._timeout)
+
+
+def failure_summary(trace: str) -> str:
+    """A Java stack trace as one line: its first line and, when there is one, its deepest cause."""
+    lines = [line.strip() for line in trace.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    causes = [line.removeprefix("Caused by:").strip() for line in lines if line.startswith("Caused by:")]
+    deepest = causes[-1] if causes else None
+    return lines[0] if deepest is None or deepest in lines[0] else f"{lines[0]} (caused by {deepest})"

@@ -143,16 +143,20 @@ def _upgrade_guard(
     if route is not Decision.APPROVED or upgrade is None:
         return route, reason
     if upgrade.verdict is Verdict.INCOMPATIBLE:
-        why = "; ".join(upgrade.incompatible) or upgrade.summary
-        return Decision.REVIEW, f"{reason} — but {upgrade.summary}: review ({why})"
+        return Decision.REVIEW, f"{reason} — but {upgrade.summary}: review{_all(upgrade.incompatible)}"
     if upgrade.verdict is Verdict.DROP and config.state_drop is Decision.REVIEW:
-        lost = "; ".join(upgrade.lost) or upgrade.summary
         return Decision.REVIEW, (
-            f"{reason} — but {upgrade.summary}: review (approving starts it without that state: {lost})"
+            f"{reason} — but {upgrade.summary}: review (approving starts it without that state)"
+            f"{_all(upgrade.lost)}"
         )
     if upgrade.verdict is Verdict.DROP:
         return route, f"{reason} — {upgrade.summary}; dropped as configured (upgrades.state_drop: approve)"
     return route, reason
+
+
+def _all(items: tuple[str, ...]) -> str:
+    """Every item when there is more than the one the summary names."""
+    return f" [all {len(items)}: {'; '.join(items)}]" if len(items) > 1 else ""
 
 
 async def _fallback(

@@ -285,13 +285,13 @@ def test_change_risk_from_conflict_findings() -> None:
 
 INCOMPATIBLE = UpgradeCheck(
     Verdict.INCOMPATIBLE,
-    "state of revision 1 cannot be restored into the new job",
+    "state of revision 1 cannot be restored into the new job (GroupAggregate[4]: its key changed)",
     incompatible=("GroupAggregate[4] (GroupAggregate(groupBy=[k])) -> GroupAggregate[4]: its key changed",),
 )
 DROP = UpgradeCheck(
     Verdict.DROP,
-    "state of revision 1 must be dropped",
-    lost=("GroupAggregate[4]: groupAggregateState is lost",),
+    "state of revision 1 must be dropped (GroupAggregate[4]: groupAggregateState is lost)",
+    lost=("GroupAggregate[4]: groupAggregateState is lost", "Source: src[1]: its read positions are lost"),
 )
 
 
@@ -311,6 +311,7 @@ async def test_a_state_drop_is_reviewed_unless_configured_to_be_approved() -> No
     upgrades.state_drop: approve it approves and records the loss in the reason."""
     reviewed = await decide(facts(upgrade="drop"), config(), None, DROP)
     assert reviewed.decision is RV and "groupAggregateState is lost" in reviewed.reason
+    assert "[all 2: " in reviewed.reason and "its read positions are lost" in reviewed.reason
     approved = await decide(facts(upgrade="drop"), config(upgrades={"state_drop": "approve"}), None, DROP)
     assert (
         approved.decision is A
