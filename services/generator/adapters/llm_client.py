@@ -9,7 +9,6 @@ SDK's are switched off here.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -18,13 +17,18 @@ from typing import Any
 
 from services.generator.domain.repair import ChatMessage
 from services.generator.ports import LlmAnswer, LlmError
+from services.mesh.extras import require
 
 
 def import_litellm() -> ModuleType:
     """litellm, imported with the local cost map (no network at import)."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    module = importlib.import_module("litellm")
-    return module
+    return require(
+        "litellm",
+        package="litellm",
+        extra="llm",
+        what="the generator's LLM (STREAMWRIGHT_GENERATOR_LLM_MODEL)",
+    )
 
 
 class LitellmClient:

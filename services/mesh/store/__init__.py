@@ -3,14 +3,16 @@
 `open_store(settings, service)` picks the adapter: MongoDB when `STREAMWRIGHT_MONGODB_URL`
 is set (collections prefixed with the service name), else the SQLite file
 `<home>/<service>/store.sqlite3`. The MongoDB adapter (and pymongo) is imported only
-when it is used, so services on the embedded default start faster.
+when it is used (it is the `mongodb` extra), so services on the embedded default start faster and
+need no pymongo.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from services.mesh.settings import MeshSettings
+from services.mesh.extras import installed
+from services.mesh.settings import MONGODB_EXTRA_HINT, MeshSettings, SettingsError
 from services.mesh.store.base import (
     DocumentStore,
     InvalidDocument,
@@ -49,6 +51,8 @@ def open_store(settings: MeshSettings, service: str) -> DocumentStore:
     """The document store of `service`; nothing is connected or created until first use."""
     check_name(service, "service")
     if settings.mongodb_url is not None:
+        if not installed("pymongo"):  # MeshSettings checks it too; a model_copy skips that
+            raise SettingsError(f"STREAMWRIGHT_MONGODB_URL: {MONGODB_EXTRA_HINT}")
         from services.mesh.store.mongo import MongoDocumentStore
 
         return MongoDocumentStore.from_url(

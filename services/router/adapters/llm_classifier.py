@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from services.mesh.events import Decision
+from services.mesh.extras import MissingExtra, hint, installed
 from services.router.domain.decide import Classification, ClassifierError, LlmCall
 from services.router.domain.expr import Value
 
@@ -41,6 +42,10 @@ class LiteLlmClassifier:
     def __init__(
         self, model: str, *, timeout: float = 20.0, completion_kwargs: Mapping[str, Any] | None = None
     ) -> None:
+        if not installed("litellm"):  # at start-up, not as a failed classification per run
+            raise MissingExtra(
+                hint("the router's LLM classifier (STREAMWRIGHT_ROUTER_LLM_MODEL)", "litellm", "llm")
+            )
         self._model = model
         self._timeout = timeout
         self._extra = dict(completion_kwargs or {})
