@@ -13,19 +13,19 @@ import io
 import json
 import struct
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from hashlib import sha256
 from pathlib import Path
 from typing import Any, Protocol
 
+import httpx
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from pydantic import ValidationError
 
 from services.mesh.events import EVENTS, Event
+from services.mesh.httpclient import tls_context
 from services.mesh.settings import MeshSettings
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
@@ -279,7 +279,7 @@ class EmbeddedRegistry:
 
 
 class HttpRegistry:
-    """A Confluent-compatible Schema Registry over its REST API (stdlib only, results cached).
+    """A Confluent-compatible Schema Registry over its REST API (httpx, results cached).
 
     Basic auth may be given in the URL (https://user:secret@host); errors never show it.
     """
@@ -325,18 +325,23 @@ class HttpRegistry:
         if self._auth:
             headers["Authorization"] = self._auth
         data = None if body is None else json.dumps(body).encode()
-        # The scheme is checked in __init__ (http/https only), so S310's file: worry does not apply.
-        request = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310
-                payload = json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError as exc:
-            detail = exc.read()[:300].decode(errors="replace")
-            if exc.code == 404 and method == "GET":
-                raise UnknownSchemaId(f"schema registry GET {url} answered HTTP 404: {detail}") from exc
-            raise RegistryError(f"schema registry {method} {url} answered HTTP {exc.code}: {detail}") from exc
-        except (urllib.error.URLError, OSError) as exc:
-            raise RegistryError(f"schema registry {method} {url} unreachable: {exc}") from exc
+            response = httpx.request(
+                method, url, content=data, headers=headers, timeout=self._timeout, verify=tls_context()
+            )
+        except httpx.HTTPError as exc:  # connect, read or write failed, or timed out
+            raise RegistryError(
+                f"schema registry {method} {url} unreachable: {exc or type(exc).__name__}"
+            ) from exc
+        if response.is_error:
+            detail = response.content[:300].decode(errors="replace")
+            if response.status_code == 404 and method == "GET":
+                raise UnknownSchemaId(f"schema registry GET {url} answered HTTP 404: {detail}")
+            raise RegistryError(
+                f"schema registry {method} {url} answered HTTP {response.status_code}: {detail}"
+            )
+        try:
+            payload = json.loads(response.content or b"{}")
         except ValueError as exc:
             raise RegistryError(f"schema registry {method} {url} answered invalid JSON: {exc}") from exc
         if not isinstance(payload, dict):

@@ -7,7 +7,7 @@ join, nothing committed) and republishes dead letters' original bytes to their s
 Records are counted by reading them: Tansu's high watermarks are wrong when one batch holds
 several records, so a topic is read until it stays idle (or every partition reports EOF).
 
-Cheap to import: Kafka, gRPC, pymongo and the codec are imported inside the commands.
+Cheap to import: Kafka, gRPC, pymongo, httpx and the codec are imported inside the commands.
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -217,6 +215,11 @@ def check_store(settings: MeshSettings) -> Check:
 def check_mongodb(settings: MeshSettings) -> Check:
     if settings.mongodb_url is None or not settings.mongodb_url.get_secret_value():
         return Check("mongodb", "OK", "not configured: stores are SQLite files under home")
+    from services.mesh.extras import installed
+    from services.mesh.settings import MONGODB_EXTRA_HINT
+
+    if not installed("pymongo"):
+        return Check("mongodb", "FAIL", MONGODB_EXTRA_HINT, "pip install 'streamwright[mongodb]'")
     from pymongo import MongoClient
     from pymongo.errors import PyMongoError
 
@@ -289,10 +292,27 @@ def check_services(settings: MeshSettings) -> Check:
 
 
 def http_json(url: str, timeout: float = 3.0) -> Any:
+    """GET `url`'s JSON; OSError when it cannot be had (unreachable, not 2xx), ValueError when
+    the answer is not JSON."""
+    import httpx
+
+    from services.mesh.httpclient import tls_context
+
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"not an http(s) URL: {url}")
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - scheme checked above
-        return json.loads(response.read().decode())
+    try:
+        response = httpx.get(
+            url,
+            timeout=timeout,
+            follow_redirects=True,
+            headers={"Accept": "application/json"},
+            verify=tls_context(),
+        )
+    except httpx.HTTPError as error:
+        raise OSError(str(error) or type(error).__name__) from None
+    if response.is_error:
+        raise OSError(f"HTTP {response.status_code} {response.reason_phrase}")
+    return json.loads(response.content)
 
 
 def check_flink() -> list[Check]:

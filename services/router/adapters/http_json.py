@@ -1,12 +1,13 @@
-"""A small JSON-over-HTTP client (stdlib urllib in a worker thread) for the Flink REST APIs."""
+"""A small JSON-over-HTTP client (httpx, async) for the Flink REST APIs."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import urllib.error
-import urllib.request
 from typing import Any
+
+import httpx
+
+from services.mesh.httpclient import tls_context
 
 
 class HttpError(Exception):
@@ -27,35 +28,40 @@ def _error_text(body: bytes) -> list[str]:
     return [str(e) for e in errors] if isinstance(errors, list) else []
 
 
-def _call(method: str, url: str, body: Any, timeout: float) -> Any:
+def _reason(error: httpx.HTTPError) -> str:
+    """What went wrong, in a word or a line (httpx's timeouts may carry no text)."""
+    text = str(error)
+    if isinstance(error, httpx.TimeoutException):
+        return f"timed out{f' ({text})' if text else ''}"
+    return text or type(error).__name__
+
+
+async def request_json(method: str, url: str, body: Any = None, *, timeout: float = 30.0) -> Any:  # noqa: ASYNC109 - httpx's per-request timeout (connect, read, write, pool)
+    """The parsed JSON answer of one HTTP call; HttpError on failure."""
     if not url.startswith(("http://", "https://")):
         raise HttpError(f"refusing non-HTTP URL {url!r}")
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - scheme checked above
-    request.add_header("Accept", "application/json")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
+    headers = {"Accept": "application/json"}
+    content = None
+    if body is not None:
+        content = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked above
-            raw = response.read()
-    except urllib.error.HTTPError as error:
-        raw = error.read()
+        async with httpx.AsyncClient(timeout=timeout, verify=tls_context(), follow_redirects=True) as client:
+            response = await client.request(method, url, content=content, headers=headers)
+    except httpx.HTTPError as error:
+        raise HttpError(f"{method} {url}: {_reason(error)}") from None
+    raw = response.content
+    if response.is_error:
         errors = _error_text(raw)
-        first = errors[0].splitlines()[0] if errors else error.reason
+        first = errors[0].splitlines()[0] if errors else response.reason_phrase
         raise HttpError(
-            f"{method} {url}: HTTP {error.code}: {first}", status=error.code, errors=errors
-        ) from None
-    except (urllib.error.URLError, OSError, TimeoutError) as error:
-        reason = getattr(error, "reason", error)
-        raise HttpError(f"{method} {url}: {reason}") from None
+            f"{method} {url}: HTTP {response.status_code}: {first}",
+            status=response.status_code,
+            errors=errors,
+        )
     if not raw:
         return {}
     try:
         return json.loads(raw)
     except ValueError:
         raise HttpError(f"{method} {url}: answer is not JSON") from None
-
-
-async def request_json(method: str, url: str, body: Any = None, *, timeout: float = 30.0) -> Any:  # noqa: ASYNC109 - the socket timeout of the worker thread's call
-    """The parsed JSON answer of one HTTP call; HttpError on failure."""
-    return await asyncio.to_thread(_call, method, url, body, timeout)
