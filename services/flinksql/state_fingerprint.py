@@ -15,8 +15,8 @@ what the operator computes. Two consequences decide every upgrade:
 
 The validator compiles the job's plan (`COMPILE PLAN`'s JSON: the ExecNodes, their state
 metadata, types and edges) and the stream graph Flink generates from it with the runner's
-settings, hashed as Flink hashes it (docs/operations.md, "Safe upgrades", for how that is done
-and checked against a session cluster). `derive` joins the two: one `StateHolder` per stream
+settings, hashed as Flink hashes it (docs/safe-upgrades.md says how that is done and how it
+was checked against a session cluster). `derive` joins the two: one `StateHolder` per stream
 operator that holds state, with the id Flink will give it, its state (names, TTL), its key,
 input and output types, a digest of its definition and one of everything upstream of it.
 Pure: JSON and strings in, data out; `to_json`/`from_json` are its wire form.

@@ -72,8 +72,8 @@ class StartRequest:
     # the router starts only SQL with this digest, and the runner checks it again.
     sql_digest: str | None = None
     # Start even when some savepoint state maps to no operator of the new job (Flink's
-    # allowNonRestoredState): only for an upgrade whose dropped state was approved (docs/operations.md,
-    # "Safe upgrades").
+    # allowNonRestoredState): only for an upgrade whose dropped state was approved
+    # (docs/safe-upgrades.md).
     allow_non_restored_state: bool = False
 
 

@@ -1,6 +1,6 @@
 """A stateful job and three upgrades of it, as the safe-upgrade tests use them (validator engine and
 session cluster): the same source and sink, a GROUP BY aggregate whose state the upgrades keep,
-break or drop. On Flink 2.3 with a generator source (see docs/operations.md, "Safe upgrades"):
+break or drop. On Flink 2.3 with a generator source (see docs/safe-upgrades.md):
 
 - COMPATIBLE changes only the projection after the aggregate: same stream graph, same ids, same
   state layout. Flink restores it.

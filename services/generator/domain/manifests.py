@@ -24,8 +24,7 @@ emitted, because applying one fails where the Prometheus Operator's CRDs are not
 (docs/operations.md shows one to add where they are).
 
 Upgrades: `upgradeMode: savepoint` with `allowNonRestoredState: false`, Kubernetes HA, and the
-operator's upgrade rollback and cluster health check (`operator_safety`; docs/operations.md,
-"Safe upgrades").
+operator's upgrade rollback and cluster health check (`operator_safety`; docs/safe-upgrades.md).
 """
 
 from __future__ import annotations
@@ -112,7 +111,7 @@ def flink_configuration(ir: JobIR, target: Target, profile: Profile) -> dict[str
     return conf
 
 
-# How the operator guards an upgrade (docs/operations.md, "Safe upgrades"): Kubernetes HA (its
+# How the operator guards an upgrade (docs/safe-upgrades.md): Kubernetes HA (its
 # rollback and health check need the HA metadata), rollback to the last stable spec when an
 # upgraded job is not running within the readiness timeout, and the health check, which restarts
 # a job that restarts RESTART_THRESHOLD times within RESTART_WINDOW or stops completing

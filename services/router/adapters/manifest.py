@@ -8,7 +8,7 @@ Files the previous write recorded and this one does not have are removed, so a r
 manifest never leaves a second job on the same sink.
 
 `spec.job.allowNonRestoredState` is written as the start asks (true only for an upgrade whose
-dropped state was approved; docs/operations.md, "Safe upgrades"); a restore that fails is the
+dropped state was approved; docs/safe-upgrades.md); a restore that fails is the
 operator's to roll back (the generated manifests enable its rollback and health check).
 
 Stop suspends the job in the manifests (the operator takes the savepoint). Rollback writes the

@@ -9,7 +9,7 @@ permissive mode, only with a Critical issue or a provisional score); advisory ne
 or reject. (6) The upgrade guard: an approval of a job whose savepoint upgrade cannot keep the
 running job's state (`upgrade: incompatible`) becomes a review, with the explanation, whatever
 decided it; one that must drop state (`upgrade: drop`) too, unless `upgrades.state_drop:
-approve` (docs/operations.md, "Safe upgrades").
+approve` (docs/safe-upgrades.md).
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ FACT_NAMES: dict[str, str] = {
     "llm_repair": "true when a regenerate can change the job (an LLM repairs it)",
     "gate_passed": "true when the quality gate passed",
     "upgrade": "none | compatible | drop | incompatible | unknown: whether starting this job from the "
-    "running job's savepoint keeps its state (docs/operations.md, Safe upgrades)",
+    "running job's savepoint keeps its state (docs/safe-upgrades.md)",
 }
 
 

@@ -321,7 +321,10 @@ def rollback(
     to: Annotated[
         int | None,
         typer.Option(
-            "--to", min=1, help="The revision to start again (default: the previous deployed revision)."
+            "--to",
+            min=1,
+            help="The revision to start again (default: the previous deployed revision); the current "
+            "one when it is stopped.",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the deployment record as JSON.")] = False,

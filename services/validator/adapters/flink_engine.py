@@ -103,7 +103,7 @@ JOB_TIMEOUT_MS = 120_000
 BATCH_CASE_TIMEOUT_MS = 15_000  # more time a batched job gets for each further case
 MAX_BATCH_CASES = 12  # cases per batched job (a request has 3-5, plus the edge case)
 # The parallelism operator ids are computed at when the job sets none (any value above 1 gives
-# the same ids: docs/operations.md, "Safe upgrades").
+# the same ids: docs/safe-upgrades.md).
 FINGERPRINT_PARALLELISM = 2
 
 
