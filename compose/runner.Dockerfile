@@ -1,6 +1,7 @@
 # The Flink image that runs generated jobs: the official Flink 2.3.0 image (Java 17) plus
-#   - Python 3.11 with the pinned PyFlink (apache-flink==2.3.0 and its dependencies at the
-#     versions of requirements/lock.txt), for PythonDriver's client process;
+#   - Python 3.11 with the pinned PyFlink: exactly requirements/runner.txt (apache-flink==2.3.0,
+#     its dependencies and pydantic at the versions of requirements/lock.txt; scripts/lock.sh),
+#     for PythonDriver's client process;
 #   - the pinned Kafka/JDBC connector jars in /opt/flink/lib, each checked against
 #     requirements/flink-connectors.sha256 (the validator plans jobs with the same five jars);
 #   - the project's SQL runner: services/runner and the kernel it reads SQL with (services/flinksql).
@@ -17,18 +18,18 @@ ARG FLINK_IMAGE=flink:2.3.0-scala_2.12-java17
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 
 # --- python: a relocatable CPython 3.11 (uv's checksummed python-build-standalone) and a venv
-# with apache-flink, every version pinned by the lock. The Flink image is Ubuntu 24.04, whose
-# own Python is 3.12; the standalone build runs on any glibc >= 2.17.
+# with requirements/runner.txt, every version pinned by the lock. The Flink image is Ubuntu
+# 24.04, whose own Python is 3.12; the standalone build runs on any glibc >= 2.17.
 FROM ${PYTHON_IMAGE} AS python
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 UV_NO_CACHE=1 \
     UV_PYTHON_INSTALL_DIR=/opt/python UV_MANAGED_PYTHON=1
 RUN python -m venv /opt/uv && /opt/uv/bin/pip install "uv==0.13.9" \
  && /opt/uv/bin/uv python install 3.11.11 \
  && /opt/uv/bin/uv venv --python 3.11.11 /opt/venv
-COPY requirements/lock.txt /tmp/lock.txt
-# The lock is a constraints file here: only apache-flink's dependency closure (and pydantic, which
-# the kernel's type system uses) is installed, each at its locked version.
-RUN VIRTUAL_ENV=/opt/venv /opt/uv/bin/uv pip install --constraints /tmp/lock.txt "apache-flink==2.3.0" pydantic \
+COPY requirements/runner.txt /tmp/runner.txt
+# Only apache-flink's dependency closure and pydantic (the kernel's type system uses it), each at
+# its locked version; uv resolves nothing here.
+RUN VIRTUAL_ENV=/opt/venv /opt/uv/bin/uv pip sync /tmp/runner.txt \
  && /opt/venv/bin/python -c "import pyflink, pydantic; print('pyflink', pyflink.__file__)"
 
 # --- jars: the five connector jars, out of the pinned wheel that redistributes them (never

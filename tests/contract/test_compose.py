@@ -1,7 +1,8 @@
 """The docker-compose stack, checked statically (no Docker engine needed).
 
-Covers compose/docker-compose.yml, compose/Dockerfile, compose/.env.example, the Prometheus
-scrape config and alert rules, and the Grafana provisioning and dashboard.
+Covers compose/docker-compose.yml, compose/Dockerfile (each service's image, read per service),
+compose/runner.Dockerfile, compose/.env.example, the Prometheus scrape config and alert rules,
+and the Grafana provisioning and dashboard.
 """
 
 from __future__ import annotations
@@ -283,43 +284,187 @@ def test_service_env_matches_its_settings_class(service: str, monkeypatch: pytes
         pytest.fail(f"{service}: the compose environment does not satisfy {cls.__name__}: {exc}")
 
 
-# --- Dockerfile -----------------------------------------------------------------------------
+# --- the service images (compose/Dockerfile) ---------------------------------------------------
+# No Docker engine here: the Dockerfile is read as a build would read it, per service (its
+# SERVICE build argument and target), and what lands in each image is checked from that.
+
+DEV_TOOLS = ("pytest", "ruff", "mypy", "hypothesis", "testcontainers", "grpcio-tools", "coverage")
+JAVA_OR_POSTGRES = re.compile(r"openjdk|postgresql|/usr/lib/jvm|JAVA_HOME", re.IGNORECASE)
 
 
 def _dockerfile() -> str:
     return (COMPOSE / "Dockerfile").read_text(encoding="utf-8")
 
 
-def test_dockerfile_base_images_are_pinned_and_user_is_not_root() -> None:
-    """It builds FROM pinned images, installs the lock and Java 17, and runs as a non-root user."""
-    text = _dockerfile()
-    args = dict(re.findall(r"^ARG (\w+)=(\S+)", text, flags=re.MULTILINE))
-    bases = [re.sub(r"\$\{(\w+)\}", lambda m: args[m[1]], b) for b in re.findall(r"^FROM (\S+)", text, re.M)]
-    assert bases, "no FROM line"
-    for base in bases:
+def _logical_lines(text: str) -> list[str]:
+    """The Dockerfile's instructions, continuation lines joined, comments dropped."""
+    lines: list[str] = []
+    current = ""
+    for raw in text.splitlines():
+        if raw.lstrip().startswith("#") and not current:
+            continue
+        if raw.rstrip().endswith("\\"):
+            current += raw.rstrip()[:-1] + " "
+            continue
+        lines.append(current + raw)
+        current = ""
+    return [line for line in lines if line.strip()]
+
+
+def _parse_stages(text: str, build_args: dict[str, str] | None = None) -> list[tuple[str, str, list[str]]]:
+    """(name, base, instructions) per stage, `${ARG}` filled from the build args, then the
+    Dockerfile's ARG defaults (a stage's ARG without a default takes the build arg)."""
+    values = dict(re.findall(r"^ARG (\w+)=(\S+)", text, flags=re.MULTILINE))
+    values.update(build_args or {})
+
+    def fill(line: str) -> str:
+        return re.sub(r"\$\{(\w+)\}", lambda m: values.get(m[1], m[0]), line)
+
+    stages: list[tuple[str, str, list[str]]] = []
+    for line in _logical_lines(text):
+        if line.startswith("FROM "):
+            parts = line.split()
+            name = parts[3] if len(parts) > 3 and parts[2].upper() == "AS" else str(len(stages))
+            stages.append((name, fill(parts[1]), []))
+        elif stages:
+            stages[-1][2].append(fill(line))
+    return stages
+
+
+def _image(service: str, target: str) -> tuple[list[str], dict[str, list[str]]]:
+    """The instructions that make `target` with SERVICE=service (its stage and the stages it is
+    FROM, base first), and every stage's instructions by name (for COPY --from)."""
+    stages = _parse_stages(_dockerfile(), {"SERVICE": service})
+    by_name = {name: lines for name, _, lines in stages}
+    bases = {name: base for name, base, _ in stages}
+    chain: list[str] = []
+    current = target
+    while current in by_name:
+        chain.insert(0, current)
+        current = bases[current]
+    assert chain, f"no stage {target!r} in compose/Dockerfile"
+    return [line for name in chain for line in by_name[name]], by_name
+
+
+def _compose_build(service: str) -> tuple[str, str, dict[str, str]]:
+    """(image, target, build args) compose builds the service's container from."""
+    container = _containers()[service]
+    build = container["build"]
+    assert (COMPOSE / build["context"] / build["dockerfile"]).resolve() == COMPOSE / "Dockerfile"
+    args = {str(k): str(v) for k, v in build["args"].items()}
+    return str(container["image"]), str(build["target"]), args
+
+
+def _installed_sets(lines: list[str], stages: dict[str, list[str]]) -> list[str]:
+    """The requirement files a `uv pip sync|install -r` installs into the venv this image copies."""
+    sources = [line.split("--from=")[1].split()[0] for line in lines if line.startswith("COPY --from=")]
+    installing = [line for name in sources for line in stages.get(name, []) if line.startswith("RUN ")]
+    installing += [line for line in lines if line.startswith("RUN ")]
+    pattern = r"uv pip (?:sync|install) (?:-r )?(\S+\.txt)"
+    return sorted({found for line in installing for found in re.findall(pattern, line)})
+
+
+def test_dockerfile_base_images_are_pinned() -> None:
+    """It builds every stage FROM a pinned python:3.11 image or one of its own stages."""
+    stages = _parse_stages(_dockerfile())
+    names = {name for name, _, _ in stages}
+    for name, base, _ in stages:
+        if base in names:
+            continue
         _, _, tag = base.rpartition(":")
-        assert tag and tag != "latest" and base.startswith("python:3.11"), base
-    assert "requirements/lock.txt" in text
-    assert "openjdk-17-jre-headless" in text
-    users = re.findall(r"^USER (\S+)", text, flags=re.MULTILINE)
+        assert tag and tag != "latest" and base.startswith("python:3.11."), (name, base)
+    assert {"build", "service", "validator"} <= names
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_compose_builds_each_service_its_own_image(service: str) -> None:
+    """Every service has its own image, streamwright-<service>:0.1.0, built from compose/Dockerfile
+    with SERVICE=<service>: the validator's from target `validator`, the others' from `service`."""
+    image, target, args = _compose_build(service)
+    assert image == f"streamwright-{service}:0.1.0"
+    assert args == {"SERVICE": service}
+    assert target == ("validator" if service == "validator" else "service")
+    assert target in {name for name, _, _ in _parse_stages(_dockerfile())}
+
+
+def test_no_two_services_share_an_image() -> None:
+    images = [_containers()[s]["image"] for s in SERVICES]
+    assert len(set(images)) == len(SERVICES)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_image_installs_its_service_set_and_no_dev_tools(service: str) -> None:
+    """The image's venv is exactly requirements/<service>.txt (uv pip sync), plus the project
+    without dependencies; never the lock (which holds every extra and the dev tools), and the set
+    holds no dev tool (tests/contract/test_dependency_sets.py checks the set against the lock)."""
+    _, target, args = _compose_build(service)
+    lines, stages = _image(args["SERVICE"], target)
+    assert _installed_sets(lines, stages) == [f"/app/requirements/{service}.txt"]
+    build = stages["build"]
+    assert f"COPY requirements/{service}.txt /app/requirements/{service}.txt" in build
+    every = "\n".join(line for body in stages.values() for line in body)
+    assert "lock.txt" not in every
+    installs = [line for line in build if "uv pip install" in line]
+    assert installs and all("--no-deps -e ." in line for line in installs), installs
+    held = (ROOT / "requirements" / f"{service}.txt").read_text(encoding="utf-8")
+    for tool in DEV_TOOLS:
+        assert not re.search(rf"^{re.escape(tool)}==", held, flags=re.MULTILINE), (service, tool)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_java_and_postgresql_only_in_the_validator_image(service: str) -> None:
+    """Java 17 and PostgreSQL 15 are installed (and the connector jars copied) in the validator's
+    image only; the others are Python and their set."""
+    _, target, args = _compose_build(service)
+    lines, _ = _image(args["SERVICE"], target)
+    text = "\n".join(lines)
+    if service == "validator":
+        assert "openjdk-17-jre-headless" in text and "postgresql-15" in text
+        assert "JAVA_HOME=" in text and "/usr/lib/postgresql/15/bin" in text
+        assert any(line.startswith("COPY --from=jars") for line in lines)
+        assert 'test "validator" = validator' in text  # the target refuses another SERVICE
+    else:
+        assert not JAVA_OR_POSTGRES.search(text), [line for line in lines if JAVA_OR_POSTGRES.search(line)]
+        assert not any(line.startswith("COPY --from=jars") for line in lines)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_image_runs_as_a_non_root_user(service: str) -> None:
+    _, target, args = _compose_build(service)
+    lines, _ = _image(args["SERVICE"], target)
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
     assert users and users[-1] not in ("root", "0", "0:0")
 
 
-def test_dockerfile_cmd_names_a_real_module() -> None:
-    """It starts, by default, a service module that exists."""
-    [cmd] = re.findall(r"^CMD (\[.*\])", _dockerfile(), flags=re.MULTILINE)
-    argv = json.loads(cmd)
-    assert argv[:2] == ["python", "-m"]
-    assert (ROOT / (argv[2].replace(".", "/") + ".py")).is_file(), argv
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_image_starts_its_own_service_by_default(service: str) -> None:
+    """The image's default command starts the module of its SERVICE, which exists, and compose's
+    command for it is the same module."""
+    _, target, args = _compose_build(service)
+    lines, _ = _image(args["SERVICE"], target)
+    [cmd] = [json.loads(line.removeprefix("CMD ")) for line in lines if line.startswith("CMD ")]
+    env = " ".join(line for line in lines if line.startswith("ENV "))
+    found = re.search(r"STREAMWRIGHT_SERVICE_MODULE=(\S+)", env)
+    assert found and "$STREAMWRIGHT_SERVICE_MODULE" in cmd[-1] and cmd[:2] == ["sh", "-c"]
+    module = found.group(1)
+    assert module == f"services.{service}.entrypoints.main"
+    assert (ROOT / (module.replace(".", "/") + ".py")).is_file()
+    assert _containers()[service]["command"] == ["python", "-m", module]
 
 
-def test_compose_builds_the_services_image_from_the_dockerfile() -> None:
-    """It builds the one services image from compose/Dockerfile with the repository as context."""
-    images = {_containers()[s]["image"] for s in SERVICES}
-    assert len(images) == 1
-    for service in SERVICES:
-        build = _containers()[service]["build"]
-        assert (COMPOSE / build["context"] / build["dockerfile"]).resolve() == (COMPOSE / "Dockerfile")
+def test_a_build_without_a_known_service_fails() -> None:
+    """The build stage refuses a missing or unknown SERVICE instead of copying a wrong set."""
+    [check] = [line for line in _parse_stages(_dockerfile())[0][2] if line.startswith("RUN case")]
+    assert "ingest|generator|validator|knowledge|router) ;;" in check and "exit 1" in check
+
+
+def test_the_connector_jars_one_shot_uses_the_validator_image() -> None:
+    """The one-shot that fills the validator's jar volume runs on the validator's image (the only
+    one with the jars and the script's dependencies)."""
+    container = _containers()["flink-connectors"]
+    assert container["image"] == "streamwright-validator:0.1.0"
+    build = container["build"]
+    assert (build["target"], build["args"]) == ("validator", {"SERVICE": "validator"})
 
 
 # --- Prometheus -----------------------------------------------------------------------------
@@ -516,33 +661,9 @@ def _runner_dockerfile() -> str:
     return (COMPOSE / "runner.Dockerfile").read_text(encoding="utf-8")
 
 
-def _logical_lines(text: str) -> list[str]:
-    """The Dockerfile's instructions, continuation lines joined, comments dropped."""
-    lines: list[str] = []
-    current = ""
-    for raw in text.splitlines():
-        if raw.lstrip().startswith("#") and not current:
-            continue
-        if raw.rstrip().endswith("\\"):
-            current += raw.rstrip()[:-1] + " "
-            continue
-        lines.append(current + raw)
-        current = ""
-    return [line for line in lines if line.strip()]
-
-
 def _stages() -> list[tuple[str, list[str]]]:
-    """(base image with ARGs filled in, instructions) per build stage."""
-    text = _runner_dockerfile()
-    args = dict(re.findall(r"^ARG (\w+)=(\S+)", text, flags=re.MULTILINE))
-    stages: list[tuple[str, list[str]]] = []
-    for line in _logical_lines(text):
-        if line.startswith("FROM "):
-            base = re.sub(r"\$\{(\w+)\}", lambda m: args[m[1]], line.split()[1])
-            stages.append((base, []))
-        elif stages:
-            stages[-1][1].append(line)
-    return stages
+    """(base image with ARGs filled in, instructions) per build stage of the runner image."""
+    return [(base, lines) for _, base, lines in _parse_stages(_runner_dockerfile())]
 
 
 def _locked(package: str) -> str:
@@ -567,15 +688,18 @@ def test_runner_image_is_the_official_flink_2_3_java17_image_run_as_flink() -> N
 
 
 def test_runner_image_installs_python_3_11_and_the_locked_pyflink() -> None:
-    """It installs CPython 3.11 and apache-flink==<the lock's pin>, every dependency constrained by
-    the lock, into /opt/venv, which the final image puts first on PATH."""
+    """It installs CPython 3.11 and exactly requirements/runner.txt (apache-flink at the lock's pin,
+    its closure and pydantic: tests/contract/test_dependency_sets.py) into /opt/venv, which the
+    final image puts first on PATH."""
     text = _runner_dockerfile()
     assert re.search(r"uv python install 3\.11\.\d+", text)
     assert re.search(r"uv venv --python 3\.11\.\d+ /opt/venv", text)
-    install = next(line for line in _logical_lines(text) if "uv pip install" in line)
-    assert "--constraints /tmp/lock.txt" in install
-    assert f'"apache-flink=={_locked("apache-flink")}"' in install
-    assert "COPY requirements/lock.txt /tmp/lock.txt" in text
+    [install] = [line for line in _logical_lines(text) if "uv pip " in line]
+    assert "uv pip sync /tmp/runner.txt" in install
+    assert "COPY requirements/runner.txt /tmp/runner.txt" in text
+    assert not [line for line in _logical_lines(text) if "lock.txt" in line]
+    runner = (ROOT / "requirements" / "runner.txt").read_text(encoding="utf-8")
+    assert f"apache-flink=={_locked('apache-flink')}" in runner
     _, final = _stages()[-1]
     assert "COPY --from=python /opt/venv /opt/venv" in final
     assert "COPY --from=python /opt/python /opt/python" in final
