@@ -30,6 +30,7 @@ a record's outcome (handled, duplicate, dead-lettered) is stored.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import time
 from collections import defaultdict
@@ -43,6 +44,7 @@ from confluent_kafka import Message, TopicPartition
 from faststream.confluent import KafkaBroker
 from faststream.confluent.message import KafkaMessage
 from faststream.middlewares import AckPolicy
+from opentelemetry.trace import get_current_span
 
 from services.mesh.avro import DecodeError, EventCodec
 from services.mesh.events import Envelope, Event, MessageDeadLettered, dlq_topic
@@ -50,9 +52,20 @@ from services.mesh.kafka import HEADER_EVENT_ID, HEADER_EVENT_TYPE, subscriber_o
 from services.mesh.logging import bound_event, get_logger
 from services.mesh.metrics import MeshMetrics, default_metrics
 from services.mesh.parking import installed as parking_installed
+from services.mesh.run_phases import phase_of
 from services.mesh.settings import MeshSettings
 from services.mesh.store.base import DocumentStore
-from services.mesh.tracing import AttrValue, SpanKind, tracer_for
+from services.mesh.tracing import (
+    AttributeValue,
+    ServiceTracing,
+    Span,
+    SpanKind,
+    Status,
+    StatusCode,
+    envelope_attributes,
+    extract,
+    root_context,
+)
 
 Handler = Callable[[Event], Awaitable[None]]
 
@@ -138,6 +151,7 @@ class RecordProcessor:
         expected: type[Event] | None = None,
         metrics: MeshMetrics | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        tracing: ServiceTracing | None = None,
     ) -> None:
         self._handler = handler
         self._group_id = group_id
@@ -150,17 +164,56 @@ class RecordProcessor:
         self._expected = expected
         self._metrics = metrics or default_metrics()
         self._sleep = sleep
-        self._tracer = tracer_for(settings, service)  # disabled unless settings.otlp_endpoint is set
+        self._tracing = tracing or ServiceTracing.disabled(service)
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt `attempt` (1-based): base * 2^(attempt-1), capped."""
         return float(min(self._backoff_s * 2 ** (attempt - 1), MAX_BACKOFF_S))
 
     async def process(self, record: Record) -> Outcome:
+        """Handle one record; with tracing on, in a `process <event type>` span (tracing.py)."""
+        reason = ""
         try:
-            event = self._codec.decode(record.value)
+            event: Event | None = self._codec.decode(record.value)
         except DecodeError as error:
-            return await self._dead_letter(record, kind="decode", reason=error.reason, attempts=0, event=None)
+            event, reason = None, error.reason
+        if not self._tracing.enabled:
+            return await self._process(record, event, reason)
+        with self._span(record, event) as span:
+            outcome = await self._process(record, event, reason)
+            span.set_attribute("streamwright.outcome", outcome.value)
+            if outcome is Outcome.DEAD_LETTERED:
+                span.set_status(Status(StatusCode.ERROR, "dead-lettered"))
+            return outcome
+
+    def _span(self, record: Record, event: Event | None) -> contextlib.AbstractContextManager[Span]:
+        """The record's CONSUMER span, child of the send that produced it (headers, else envelope)."""
+        event_type = event.envelope.event_type if event is not None else record.headers.get(HEADER_EVENT_TYPE)
+        parent = extract(
+            record.headers, traceparent=event.envelope.traceparent if event is not None else None
+        )
+        attributes: dict[str, AttributeValue] = {
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.operation.name": "process",
+            "messaging.destination.name": record.topic,
+            "messaging.destination.partition.id": str(record.partition),
+            "messaging.kafka.offset": record.offset,
+            "messaging.consumer.group.name": self._group_id,
+            **(envelope_attributes(event.envelope) if event is not None else {}),
+        }
+        if record.key is not None:
+            attributes["messaging.kafka.message.key"] = record.key.decode(errors="replace")
+        return self._tracing.span(
+            f"process {event_type or record.topic}",
+            kind=SpanKind.CONSUMER,
+            context=parent or root_context(),
+            attributes=attributes,
+        )
+
+    async def _process(self, record: Record, event: Event | None, reason: str = "") -> Outcome:
+        if event is None:
+            return await self._dead_letter(record, kind="decode", reason=reason, attempts=0, event=None)
         env = event.envelope
         with bound_event(run_id=env.run_id, event_id=env.event_id, event_type=env.event_type):
             if self._expected is not None and not isinstance(event, self._expected):
@@ -179,10 +232,13 @@ class RecordProcessor:
         while True:
             attempt += 1
             try:
-                await self._traced_handler(record, event, attempt)
+                await self._attempt(event, attempt)
                 await self._store.insert(PROCESSED_EVENTS, marker, _marker_doc(record, self._group_id))
             except Exception as error:
                 self._metrics.failed.labels(self._service, record.topic, event_type).inc()
+                get_current_span().record_exception(
+                    error, attributes={"streamwright.handler_attempt": attempt}
+                )
                 log.warning("handler failed", attempt=attempt, error=f"{type(error).__name__}: {error}")
                 if attempt > self._retries:
                     reason = f"handler failed {attempt} times; last error {type(error).__name__}: {error}"
@@ -193,24 +249,20 @@ class RecordProcessor:
             else:
                 return Outcome.HANDLED
 
-    async def _traced_handler(self, record: Record, event: Event, attempt: int) -> None:
-        """One handler attempt in a span parented by the envelope's traceparent."""
-        env = event.envelope
-        attributes: dict[str, AttrValue] = {
-            "messaging.system": "kafka",
-            "messaging.operation.type": "process",
-            "messaging.destination.name": record.topic,
-            "messaging.destination.partition.id": str(record.partition),
-            "messaging.kafka.offset": record.offset,
-            "messaging.consumer.group.name": self._group_id,
-            "messaging.message.id": env.event_id,
-            "streamwright.run_id": env.run_id,
-            "streamwright.domain": env.domain,
-            "streamwright.attempt": attempt,
+    async def _attempt(self, event: Event, attempt: int) -> None:
+        """One handler attempt; the phase of its run it does (run_phases.py) gets its own span."""
+        phase = phase_of(self._service, event) if self._tracing.enabled else None
+        if phase is None:
+            await self._handler(event)
+            return
+        attributes: dict[str, AttributeValue] = {
+            "streamwright.phase": phase.name,
+            "streamwright.handler_attempt": attempt,
+            **envelope_attributes(event.envelope),
         }
-        with self._tracer.span(
-            f"handle {env.event_type}", parent=env.traceparent, kind=SpanKind.CONSUMER, attributes=attributes
-        ):
+        if phase.attempt is not None:
+            attributes["streamwright.attempt"] = phase.attempt
+        with self._tracing.span(f"phase {phase.name}", attributes=attributes):
             await self._handler(event)
 
     async def _dead_letter(
@@ -491,6 +543,7 @@ def subscribe(
     publisher: EventPublisher,
     settings: MeshSettings,
     metrics: MeshMetrics | None = None,
+    tracing: ServiceTracing | None = None,
 ) -> MeshSubscription:
     """Route every record of `source` (an event class, or a topic name) through `handler`.
 
@@ -512,6 +565,7 @@ def subscribe(
         settings=settings,
         expected=expected,
         metrics=metrics,
+        tracing=tracing,
     )
     subscription = MeshSubscription(
         processor,

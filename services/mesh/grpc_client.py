@@ -6,6 +6,10 @@
 The token travels as `authorization: Bearer <token>` metadata added by a client interceptor, not
 as call credentials: gRPC only sends call credentials over TLS, and the embedded default is
 plaintext on 127.0.0.1.
+
+A unary call made while a service's span is current (a handler, a gRPC call it serves) is a
+CLIENT span of that service, and carries its W3C trace context as `traceparent` / `tracestate`
+metadata (tracing.py); elsewhere (the CLI) calls are not traced.
 """
 
 from __future__ import annotations
@@ -19,6 +23,15 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.mesh.auth import client_token
 from services.mesh.settings import MeshSettings
+from services.mesh.tracing import (
+    TRACEPARENT,
+    TRACESTATE,
+    SpanKind,
+    Status,
+    StatusCode,
+    active_tracing,
+    inject,
+)
 
 DEFAULT_HEALTH_TIMEOUT = 2.0
 Continuation = Callable[..., Any]
@@ -62,6 +75,36 @@ class _StreamStreamToken(_TokenMetadata, grpc.aio.StreamStreamClientInterceptor)
         return await continuation(self._with_token(details), requests)
 
 
+class _UnaryUnaryTracing(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    """A CLIENT span per unary call made inside a traced service, its context in the metadata."""
+
+    async def intercept_unary_unary(self, continuation: Continuation, details: Any, request: Any) -> Any:
+        tracing = active_tracing()
+        if tracing is None:
+            return await continuation(details, request)
+        method = details.method.decode() if isinstance(details.method, bytes) else str(details.method)
+        name = method.lstrip("/")
+        service, _, rpc = name.partition("/")
+        attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": rpc}
+        with tracing.span(name, kind=SpanKind.CLIENT, attributes=attributes, record_errors=False) as span:
+            carrier: dict[str, str] = {}
+            inject(carrier)
+            kept = [(k, v) for k, v in details.metadata or () if k not in (TRACEPARENT, TRACESTATE)]
+            traced = grpc.aio.ClientCallDetails(
+                method=details.method,
+                timeout=details.timeout,
+                metadata=grpc.aio.Metadata(*kept, *carrier.items()),
+                credentials=details.credentials,
+                wait_for_ready=details.wait_for_ready,
+            )
+            call = await continuation(traced, request)
+            code = await call.code()  # the span lasts until the call ends; the caller reads the result
+            span.set_attribute("rpc.grpc.status_code", code.value[0])
+            if code is not grpc.StatusCode.OK:
+                span.set_status(Status(StatusCode.ERROR, f"{code.name}: {await call.details()}"))
+            return call
+
+
 def token_interceptors(token: str) -> list[Any]:
     """Client interceptors that send `token` as a bearer token on every kind of call."""
     kinds = (_UnaryUnaryToken, _UnaryStreamToken, _StreamUnaryToken, _StreamStreamToken)
@@ -95,7 +138,7 @@ def open_channel(
     Use the channel as `async with`, or `await channel.close()`.
     """
     token = client_token(settings)
-    interceptors = token_interceptors(token) if token else []
+    interceptors = [_UnaryUnaryTracing(), *(token_interceptors(token) if token else [])]
     roots = _root_certificates(settings, root_certificates)
     if roots is None:
         return grpc.aio.insecure_channel(target, options=list(options), interceptors=interceptors)

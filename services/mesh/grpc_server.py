@@ -13,7 +13,8 @@ SERVING, all NOT_SERVING once a graceful stop begins) and server reflection (v1a
 and most tools speak). Unless STREAMWRIGHT_GRPC_AUTH=off, every call except health checks and
 reflection must carry `authorization: Bearer <token>` (the tokens: services/mesh/auth.py); the
 identity the token stands for is readable by the servicer through `current_identity()`. When `grpc_tls_cert` and `grpc_tls_key` are set, the port
-is TLS-only.
+is TLS-only. With tracing on, every call but health checks and reflection that passes auth is
+a SERVER span, child of the caller's `traceparent` metadata (`TracingInterceptor`, after auth).
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import inspect
 import signal
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,16 @@ from grpc_reflection.v1alpha import reflection
 from services.mesh.auth import server_tokens
 from services.mesh.identity import Identity
 from services.mesh.settings import MeshSettings, SettingsError
+from services.mesh.tracing import (
+    AttributeValue,
+    ServiceTracing,
+    Span,
+    SpanKind,
+    Status,
+    StatusCode,
+    extract,
+    root_context,
+)
 
 # `add_XServicer_to_server` from a generated *_pb2_grpc module, and the servicer it registers.
 AddServicer = Callable[[Any, grpc.aio.Server], None]
@@ -139,6 +151,130 @@ def _denying_handler(handler: grpc.RpcMethodHandler, message: str) -> grpc.RpcMe
     )
 
 
+# Status codes that mean the server failed (OpenTelemetry's RPC conventions): a SERVER span with
+# one of them is an error; NOT_FOUND, INVALID_ARGUMENT, PERMISSION_DENIED... are the caller's.
+SERVER_ERRORS: frozenset[grpc.StatusCode] = frozenset(
+    {
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.UNIMPLEMENTED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DATA_LOSS,
+    }
+)
+_CODES: dict[int, grpc.StatusCode] = {code.value[0]: code for code in grpc.StatusCode}
+
+
+class TracingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """A SERVER span `<package.Service>/<Method>` per call, child of the caller's `traceparent`.
+
+    Health checks and reflection are not traced (probes call every second). Placed after the
+    auth interceptor: a call auth refuses never reaches it and has no span. Unary and
+    server-streaming calls are traced (the mesh's contracts have no other kind).
+    """
+
+    def __init__(self, tracing: ServiceTracing, *, untraced: Iterable[str] = PUBLIC_SERVICES) -> None:
+        self._tracing = tracing
+        self._untraced = frozenset(untraced)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[Any], Awaitable[grpc.RpcMethodHandler | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = await continuation(handler_call_details)
+        method: str = handler_call_details.method
+        if handler is None or not self._tracing.enabled or _service_of(method) in self._untraced:
+            return handler
+        return _traced(handler, self._tracing, method, handler_call_details.invocation_metadata)
+
+
+def _traced(
+    handler: grpc.RpcMethodHandler,
+    tracing: ServiceTracing,
+    method: str,
+    metadata: Sequence[tuple[str, str | bytes]] | None,
+) -> grpc.RpcMethodHandler:
+    """`handler` with its behaviour inside a SERVER span."""
+    name = method.lstrip("/")
+    service, _, rpc = name.partition("/")
+    carrier = {key: value for key, value in metadata or () if isinstance(value, str)}
+    parent = extract(carrier) or root_context()
+    attributes: dict[str, AttributeValue] = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": rpc}
+
+    def span() -> contextlib.AbstractContextManager[Span]:
+        return tracing.span(
+            name, kind=SpanKind.SERVER, context=parent, attributes=attributes, record_errors=False
+        )
+
+    if handler.unary_unary is not None:
+        unary = handler.unary_unary
+
+        async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            with span() as current:
+                try:
+                    response = await unary(request, context)
+                except BaseException as error:
+                    _end_call(current, context, error)
+                    raise
+                _end_call(current, context, None)
+                return response
+
+        return grpc.unary_unary_rpc_method_handler(
+            unary_unary,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    if handler.unary_stream is not None and inspect.isasyncgenfunction(handler.unary_stream):
+        stream = handler.unary_stream
+
+        async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            with span() as current:
+                try:
+                    async for message in stream(request, context):
+                        yield message
+                except BaseException as error:
+                    _end_call(current, context, error)
+                    raise
+                _end_call(current, context, None)
+
+        return grpc.unary_stream_rpc_method_handler(
+            unary_stream,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    return handler
+
+
+def _end_call(span: Span, context: grpc.aio.ServicerContext, error: BaseException | None) -> None:
+    """The call's status code on its span; ERROR status for a server failure (SERVER_ERRORS)."""
+    code = _code_of(context)
+    if code is None:
+        code = grpc.StatusCode.OK if error is None else grpc.StatusCode.UNKNOWN
+        if isinstance(error, asyncio.CancelledError):
+            code = grpc.StatusCode.CANCELLED
+    span.set_attribute("rpc.grpc.status_code", code.value[0])
+    if error is not None and not isinstance(error, grpc.aio.AbortError | asyncio.CancelledError):
+        span.record_exception(error)
+    if code in SERVER_ERRORS:
+        try:
+            details = context.details() or error
+        except Exception:
+            details = error
+        span.set_status(Status(StatusCode.ERROR, code.name + (f": {details}" if details else "")))
+
+
+def _code_of(context: grpc.aio.ServicerContext) -> grpc.StatusCode | None:
+    try:
+        code = context.code()
+    except Exception:  # not every context implementation has it
+        return None
+    if isinstance(code, grpc.StatusCode):
+        return code
+    return _CODES.get(code) if isinstance(code, int) else None
+
+
 def server_credentials(settings: MeshSettings) -> grpc.ServerCredentials | None:
     """TLS credentials from grpc_tls_cert + grpc_tls_key, None when neither is set."""
     if settings.grpc_tls_cert is None and settings.grpc_tls_key is None:
@@ -203,6 +339,7 @@ def create_server(
     service_names: Sequence[str],
     tokens: Mapping[str, Identity] | None = None,
     interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    tracing: ServiceTracing | None = None,
 ) -> tuple[grpc.aio.Server, int]:
     """A not yet started aio server on settings.grpc_host:port, and the port it is bound to.
 
@@ -210,6 +347,7 @@ def create_server(
     names ("streamwright.v1.IngestService"), for health and reflection. `tokens` overrides the
     token -> identity mapping taken from the settings (services/mesh/auth.py; an empty mapping
     turns auth off, as STREAMWRIGHT_GRPC_AUTH=off does).
+    With `tracing` on, calls are traced (TracingInterceptor), after auth and `interceptors`.
     Port 0 picks a free port. Raises GrpcConfigError for missing TLS files, unknown service
     names and a port that cannot be bound.
     """
@@ -221,8 +359,11 @@ def create_server(
         except SettingsError as error:
             raise GrpcConfigError(str(error)) from None
     chain = [BearerTokenInterceptor(tokens)] if tokens else []
+    traced = [TracingInterceptor(tracing)] if tracing is not None and tracing.enabled else []
     # No SO_REUSEPORT: a second server on a busy port must fail, not silently share it.
-    server = grpc.aio.server(interceptors=[*chain, *interceptors], options=[("grpc.so_reuseport", 0)])
+    server = grpc.aio.server(
+        interceptors=[*chain, *interceptors, *traced], options=[("grpc.so_reuseport", 0)]
+    )
     for add_servicer, servicer in registrations:
         add_servicer(servicer, server)
     health_servicer = _MeshHealth(service_names)

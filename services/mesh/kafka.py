@@ -21,13 +21,13 @@ from services.mesh.metrics import MeshMetrics, default_metrics
 from services.mesh.parking import install as install_parking
 from services.mesh.settings import MeshSettings
 from services.mesh.tracing import (
-    AttrValue,
-    SpanContext,
+    TRACEPARENT,
+    AttributeValue,
+    ServiceTracing,
     SpanKind,
-    Tracer,
-    current_span,
-    parse_traceparent,
-    registered_tracer,
+    envelope_attributes,
+    inject,
+    publish_parent,
 )
 
 if TYPE_CHECKING:
@@ -155,8 +155,11 @@ async def aprovision_topics(settings: MeshSettings, topics: Iterable[str] | None
 class Publisher:
     """Publishes mesh events: Avro-encoded, key = envelope.domain, awaited until acknowledged.
 
-    With `wakeup`, every acknowledged record is followed by a wake-up hint for its topic to the
-    installation's parked consumers (services/mesh/wakeup.py).
+    With tracing on, each publish is a `send <event type>` span whose W3C trace context goes in
+    the record's headers (`traceparent`, `tracestate`) and in the envelope's `traceparent`, so
+    the consumer's span is its child (tracing.py). With `wakeup`, every acknowledged record is
+    followed by a wake-up hint for its topic to the installation's parked consumers
+    (services/mesh/wakeup.py).
     """
 
     def __init__(
@@ -167,11 +170,11 @@ class Publisher:
         service: str,
         topic_prefix: str = "",
         metrics: MeshMetrics | None = None,
-        tracer: Tracer | None = None,
+        tracing: ServiceTracing | None = None,
         wakeup: WakeupBus | None = None,
     ) -> None:
         self._wakeup = wakeup
-        self._tracer = tracer  # None: the one the service's consumers configured (tracing.tracer_for)
+        self._tracing = tracing or ServiceTracing.disabled(service)
         self._broker = broker
         self._prefix = topic_prefix
         self._codec = codec
@@ -179,39 +182,46 @@ class Publisher:
         self._metrics = metrics or default_metrics()
 
     async def publish(self, event: Event) -> None:
-        tracer = self._tracer or registered_tracer(self._service)
-        if not tracer.enabled:
-            await self._publish(event)
+        if not self._tracing.enabled:
+            await self._publish(event, {})
             return
         envelope = event.envelope
-        attributes: dict[str, AttrValue] = {
+        topic = self._prefix + event.TOPIC
+        parent, links = publish_parent(envelope.traceparent)
+        attributes: dict[str, AttributeValue] = {
             "messaging.system": "kafka",
             "messaging.operation.type": "send",
-            "messaging.destination.name": self._prefix + event.TOPIC,
-            "messaging.message.id": envelope.event_id,
+            "messaging.operation.name": "send",
+            "messaging.destination.name": topic,
             "messaging.kafka.message.key": envelope.domain,
-            "streamwright.run_id": envelope.run_id,
+            **envelope_attributes(envelope),
         }
-        with tracer.span(
-            f"publish {envelope.event_type}",
-            parent=_publish_parent(envelope.traceparent),
+        with self._tracing.span(
+            f"send {envelope.event_type}",
             kind=SpanKind.PRODUCER,
+            context=parent,
+            links=links,
             attributes=attributes,
-        ) as span:
-            if span is not None:
-                # The W3C way: the next hop's parent is this send. The trace id is kept when the
-                # envelope has one; an envelope without a traceparent starts (or joins) a trace here.
-                traced = envelope.model_copy(update={"traceparent": span.traceparent})
+        ):
+            trace_headers: dict[str, str] = {}
+            inject(trace_headers)  # this send's context: the next hop's parent
+            traceparent = trace_headers.get(TRACEPARENT)
+            if traceparent is not None and traceparent != envelope.traceparent:
+                traced = envelope.model_copy(update={"traceparent": traceparent})
                 event = event.model_copy(update={"envelope": traced})
-            await self._publish(event)
+            await self._publish(event, trace_headers)
 
-    async def _publish(self, event: Event) -> None:
+    async def _publish(self, event: Event, trace_headers: Mapping[str, str]) -> None:
         envelope = event.envelope
         await self.publish_raw(
             self._prefix + event.TOPIC,
             self._codec.encode(event),
             key=envelope.domain.encode(),
-            headers={HEADER_EVENT_TYPE: envelope.event_type, HEADER_EVENT_ID: envelope.event_id},
+            headers={
+                HEADER_EVENT_TYPE: envelope.event_type,
+                HEADER_EVENT_ID: envelope.event_id,
+                **trace_headers,
+            },
             event_type=envelope.event_type,
         )
 
@@ -229,13 +239,3 @@ class Publisher:
         self._metrics.produced.labels(self._service, topic, event_type).inc()
         if self._wakeup is not None:
             self._wakeup.notify(topic)
-
-
-def _publish_parent(traceparent: str | None) -> SpanContext | None:
-    """The parent of a publish span: the enclosing span (a handler) when it belongs to the event's
-    trace or the event has none, else the event's own traceparent (None: a new trace)."""
-    own = parse_traceparent(traceparent)
-    enclosing = current_span()
-    if enclosing is not None and (own is None or enclosing.context.trace_id == own.trace_id):
-        return enclosing.context
-    return own

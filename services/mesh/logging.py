@@ -4,7 +4,9 @@
 asyncio) through one renderer. Values bound with `bound_event` (or structlog's
 `bind_contextvars`) live in contextvars, so every line written while a handler runs,
 by any library, carries that event's `run_id` and `event_id`. Each message is handled
-in its own asyncio task, so the bindings of two events never mix.
+in its own asyncio task, so the bindings of two events never mix. While a span is current
+(services/mesh/tracing.py), every line also carries its `trace_id` and `span_id` (hex, as
+tracing backends show them), so a trace leads to its log lines and back.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 
 import structlog
+from opentelemetry import trace
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from services.mesh.settings import MeshSettings
@@ -26,6 +29,15 @@ def use_json(settings: MeshSettings, stream: TextIO) -> bool:
     if settings.log_format == "auto":
         return not stream.isatty()
     return settings.log_format == "json"
+
+
+def add_trace_ids(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """`trace_id` and `span_id` of the current span, when there is one (tracing on)."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict.setdefault("trace_id", format(context.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(context.span_id, "016x"))
+    return event_dict
 
 
 def configure_logging(settings: MeshSettings, *, service: str, stream: TextIO | None = None) -> None:
@@ -42,6 +54,7 @@ def configure_logging(settings: MeshSettings, *, service: str, stream: TextIO | 
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         add_service,
+        add_trace_ids,
     ]
     renderer: Processor = (
         structlog.processors.JSONRenderer() if use_json(settings, out) else structlog.dev.ConsoleRenderer()

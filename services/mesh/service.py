@@ -13,8 +13,8 @@ A service supplies a builder that subscribes its handlers and returns its gRPC s
     def main() -> None:  # services/ingest/entrypoints/main.py
         run_service("ingest", build)
 
-Start-up order: logging, store, topics, broker + subscribers, gRPC (NOT_SERVING), metrics,
-then health SERVING once the consumers are subscribed. SIGTERM/SIGINT: health NOT_SERVING,
+Start-up order: logging, tracing, store, topics, broker + subscribers, gRPC (NOT_SERVING),
+metrics, then health SERVING once the consumers are subscribed. SIGTERM/SIGINT: health NOT_SERVING,
 stop taking records, finish those in flight, commit, stop Kafka, stop gRPC, close the store.
 
 Ports: gRPC and metrics come from STREAMWRIGHT_GRPC_PORT / STREAMWRIGHT_METRICS_PORT (0 =
@@ -42,8 +42,9 @@ from services.mesh.grpc_server import Registration, create_server, set_serving, 
 from services.mesh.kafka import Publisher, aprovision_topics, create_broker
 from services.mesh.logging import configure_logging, get_logger
 from services.mesh.metrics import MeshMetrics, MetricsServer, default_metrics
-from services.mesh.settings import MeshSettings, settings_or_exit
+from services.mesh.settings import MeshSettings, SettingsError, exit_invalid, settings_or_exit
 from services.mesh.store import DocumentStore, open_store
+from services.mesh.tracing import ServiceTracing
 from services.mesh.wakeup import WakeupBus
 from services.mesh.wakeup import available as wakeup_available
 
@@ -73,6 +74,7 @@ class ServiceContext:
     publisher: Publisher
     metrics: MeshMetrics
     subscriptions: list[MeshSubscription] = field(default_factory=list)
+    tracing: ServiceTracing = field(default_factory=ServiceTracing.disabled)
 
     def subscribe(
         self,
@@ -101,6 +103,7 @@ class ServiceContext:
             publisher=self.publisher,
             settings=self.settings,
             metrics=self.metrics,
+            tracing=self.tracing,
         )
         # Its counters exist at zero from now on (MeshMetrics.prime says why alerts need that).
         self.metrics.prime(
@@ -137,7 +140,11 @@ def service_ports(service: str, settings: MeshSettings) -> tuple[int, int]:
 
 
 class ServiceRunner:
-    """One service's runtime; `start()`/`stop()` for tests, `serve()` for a process."""
+    """One service's runtime; `start()`/`stop()` for tests, `serve()` for a process.
+
+    `tracing`: the service's tracer (tests pass one with an in-memory exporter); by default the
+    runner makes one from the OTEL_* variables on start and shuts it down on stop.
+    """
 
     def __init__(
         self,
@@ -148,6 +155,7 @@ class ServiceRunner:
         store: DocumentStore | None = None,
         codec: EventCodec | None = None,
         metrics: MeshMetrics | None = None,
+        tracing: ServiceTracing | None = None,
     ) -> None:
         self.service = service
         self.settings = settings
@@ -155,6 +163,8 @@ class ServiceRunner:
         self._store = store
         self._codec = codec
         self._metrics = metrics or default_metrics()
+        self._tracing = tracing
+        self.tracing = tracing or ServiceTracing.disabled(service)
         self._grpc: grpc.aio.Server | None = None
         self._metrics_server: MetricsServer | None = None
         self._broker: KafkaBroker | None = None
@@ -167,6 +177,9 @@ class ServiceRunner:
 
     async def start(self) -> None:
         settings = self.settings
+        if self._tracing is None:
+            self.tracing = ServiceTracing.from_environment(self.service)
+        tracing = self.tracing
         store = self._store or open_store(settings, self.service)
         codec = self._codec or codec_from_settings(settings)
         await aprovision_topics(settings)
@@ -178,10 +191,11 @@ class ServiceRunner:
             service=self.service,
             topic_prefix=settings.topic_prefix,
             metrics=self._metrics,
+            tracing=tracing,
             wakeup=self.wakeup,
         )
         self.context = ctx = ServiceContext(
-            self.service, settings, store, codec, broker, publisher, self._metrics
+            self.service, settings, store, codec, broker, publisher, self._metrics, tracing=tracing
         )
         built = self._build(ctx)
         self._parts = await built if inspect.isawaitable(built) else built
@@ -192,6 +206,7 @@ class ServiceRunner:
             settings=settings,
             port=grpc_port,
             service_names=self._parts.service_names,
+            tracing=tracing,
         )
         self._health_names = ["", *self._parts.service_names]
         await self._set_health(serving=False)
@@ -208,6 +223,7 @@ class ServiceRunner:
             subscriptions=[s.topic for s in ctx.subscriptions],
             grpc_auth=settings.grpc_auth,
             fetch_wakeup="on" if self.wakeup is not None else "off",
+            tracing="on" if tracing.enabled else "off",
         )
         if settings.grpc_auth == "off":
             log.warning("gRPC auth is off (STREAMWRIGHT_GRPC_AUTH=off): every call is accepted unchecked")
@@ -249,6 +265,8 @@ class ServiceRunner:
         if self.context is not None:
             await self.context.store.close()
             self.context = None
+        # Spans still queued go out now (a bounded wait); a tracer the runner made is shut down.
+        await asyncio.to_thread(self.tracing.flush if self._tracing is not None else self.tracing.shutdown)
         log.info("service stopped")
 
     async def serve(self, stop: asyncio.Event | None = None) -> None:
@@ -288,6 +306,14 @@ def run_service(service: str, build: Builder, settings: MeshSettings | None = No
     """
     settings = settings or settings_or_exit(MeshSettings, service)
     configure_logging(settings, service=service)
-    runner = ServiceRunner(service, build, settings=settings)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(runner.serve())
+    try:
+        tracing = ServiceTracing.from_environment(service)  # an OTEL_* setting it cannot honour exits 2
+    except SettingsError as error:
+        exit_invalid(service, error)
+    tracing.install_global()
+    runner = ServiceRunner(service, build, settings=settings, tracing=tracing)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(runner.serve())
+    finally:
+        tracing.shutdown()

@@ -102,7 +102,8 @@ class MeshSettings(BaseSettings):
     # Observability
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    otlp_endpoint: str | None = None
+    # Traces are configured by the standard OTEL_* variables only (services/mesh/tracing.py);
+    # STREAMWRIGHT_OTLP_ENDPOINT is no longer read.
 
     # Ports of one service process. None = the service's default (see services.mesh.service.DEFAULT_PORTS);
     # 0 = any free port. The supervisor sets them per child process.

@@ -1,373 +1,338 @@
-"""Spans for handler runs and publishes, exported as OTLP/HTTP JSON when an endpoint is set.
+"""Traces of the mesh: OpenTelemetry SDK spans, W3C trace context on every hop, OTLP/HTTP export.
 
-No OpenTelemetry SDK: a span is a small record, finished spans go to a bounded queue, and one
-daemon thread per tracer posts them in batches to `<otlp_endpoint>/v1/traces` as the OTLP
-JSON encoding of ExportTraceServiceRequest (ids hex-encoded, times as decimal strings).
+    tracing = ServiceTracing.from_environment("generator")  # off unless OTEL_* asks for an exporter
+    with tracing.span("process sw.request.accepted", kind=SpanKind.CONSUMER, context=parent):
+        ...                                                 # spans opened in here are its children
 
-    tracer = tracer_for(settings, "generator")     # a no-op unless settings.otlp_endpoint is set
-    with tracer.span("handle sw.request.accepted", parent=envelope.traceparent, kind=SpanKind.CONSUMER):
-        ...                                        # spans opened in here are its children
+The spans (docs/operations.md, "Tracing"):
 
-Context: the current span is a contextvar, so a publish inside a handler is the handler span's
-child; the W3C traceparent of the envelope carries the context from one service to the next.
-Nothing here may block or fail a handler: a full queue drops the span (counted in `dropped`),
-an unreachable collector loses the batch.
+- Kafka: `send <event type>` (PRODUCER) for each publish (kafka.Publisher) and `process <event
+  type>` (CONSUMER) for each record a service consumes (consumer.RecordProcessor), a child of
+  the send that produced the record;
+- run phases: `phase <name>` (INTERNAL) around the handler attempt that does one phase of a run
+  (run_phases.py: ingest, generate, validate, gate, knowledge, start), under its `process` span;
+- gRPC: `<package.Service>/<Method>` SERVER spans (grpc_server.py; health checks and reflection
+  are not traced) and CLIENT spans for the calls a service makes while it handles something
+  (grpc_client.py).
+
+Context travels as W3C trace context: `traceparent` and `tracestate` in every Kafka record's
+headers and in gRPC metadata. The envelope's own `traceparent` field carries it too, so an
+event keeps its place in its run's trace wherever its bytes go (dead letters, the router's run
+record); a consumer takes the record's headers first, the envelope's field when they have none.
+One run is one trace: it starts where the run starts (the SubmitRequest call, or the send of
+RequestSubmitted) and every event of the run stays in it, including events the router makes
+outside a handler (a timeout) and after a review call (which is its own trace, linked).
+
+Configuration: only the standard OTEL_* variables. Tracing is off (the API's no-op tracer: no
+span is recorded, nothing is added to headers or logs) unless an exporter is asked for:
+OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT set, or OTEL_TRACES_EXPORTER
+naming `otlp` or `console`; OTEL_SDK_DISABLED=true turns it off whatever else is set. The OTLP
+exporter speaks HTTP with protobuf bodies (`http/protobuf`, the collector's port 4318) and
+reads its own variables (headers, timeout, compression, certificates); the sampler comes from
+OTEL_TRACES_SAMPLER(_ARG), the batching from OTEL_BSP_*, extra resource attributes from
+OTEL_RESOURCE_ATTRIBUTES. STREAMWRIGHT_OTLP_ENDPOINT is no longer read (a warning says so).
+
+Each service has its own TracerProvider, whose resource names it (service.name =
+streamwright-<service> unless OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES says otherwise,
+service.version, service.namespace = streamwright), so five services in one process (tests)
+keep their names; a service process also installs its provider as the global one.
+
+Nothing here may block or fail a handler: the SDK's BatchSpanProcessor exports from its own
+thread; a full queue drops spans, an unreachable collector loses the batch.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import contextvars
-import enum
-import json
-import queue
-import re
-import secrets
-import threading
-import time
-import urllib.request
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
+import os
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from typing import TYPE_CHECKING
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import INVALID_SPAN, Link, Span, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.types import AttributeValue
 
 from services.mesh.logging import get_logger
-from services.mesh.settings import MeshSettings
+from services.mesh.settings import SettingsError
+from services.version import package_version
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.sdk.trace.sampling import Sampler
+
+    from services.mesh.events import Envelope
+
+__all__ = [
+    "INVALID_SPAN",
+    "AttributeValue",
+    "Link",
+    "ServiceTracing",
+    "Span",
+    "SpanKind",
+    "Status",
+    "StatusCode",
+    "active_tracing",
+    "envelope_attributes",
+    "exporters_from_environment",
+    "extract",
+    "inject",
+    "publish_parent",
+    "root_context",
+]
 
 SCOPE = "streamwright.mesh"
-MAX_QUEUE = 2048
-MAX_BATCH = 256
-FLUSH_INTERVAL_S = 1.0
-EXPORT_TIMEOUT_S = 3.0
-_TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
-_INVALID_TRACE = "0" * 32
-_INVALID_SPAN = "0" * 16
+SERVICE_NAME_PREFIX = "streamwright-"
+TRACEPARENT = "traceparent"
+TRACESTATE = "tracestate"
+LEGACY_ENDPOINT_ENV = "STREAMWRIGHT_OTLP_ENDPOINT"
+OTLP_PROTOCOL = "http/protobuf"  # the one exporter installed: opentelemetry-exporter-otlp-proto-http
+EXPORTERS = ("otlp", "console")
+FLUSH_TIMEOUT_S = 5.0
 
-AttrValue = str | int | float | bool
+Attributes = Mapping[str, AttributeValue]
 
 log = get_logger(__name__)
 
-
-class SpanKind(enum.IntEnum):
-    """OTLP Span.SpanKind."""
-
-    INTERNAL = 1
-    SERVER = 2
-    CLIENT = 3
-    PRODUCER = 4
-    CONSUMER = 5
+_PROPAGATOR = TraceContextTextMapPropagator()
+# The service whose span is current: gRPC client calls made inside it are traced by its tracer.
+_active: contextvars.ContextVar[ServiceTracing | None] = contextvars.ContextVar(
+    "streamwright_tracing", default=None
+)
+_legacy_warned = False
 
 
-class StatusCode(enum.IntEnum):
-    """OTLP Status.StatusCode."""
+def exporters_from_environment(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The span exporters the OTEL_* variables ask for ("otlp", "console"); () means tracing is off.
 
-    UNSET = 0
-    OK = 1
-    ERROR = 2
-
-
-@dataclass(frozen=True)
-class SpanContext:
-    trace_id: str  # 32 lowercase hex digits
-    span_id: str  # 16 lowercase hex digits
-    flags: str = "01"
-
-    @property
-    def traceparent(self) -> str:
-        return f"00-{self.trace_id}-{self.span_id}-{self.flags}"
-
-
-def parse_traceparent(value: str | None) -> SpanContext | None:
-    """The context in a W3C traceparent header, or None when absent or invalid."""
-    if not value:
-        return None
-    match = _TRACEPARENT.match(value)
-    if match is None or match[1] == "ff" or match[2] == _INVALID_TRACE or match[3] == _INVALID_SPAN:
-        return None
-    return SpanContext(match[2], match[3], match[4])
-
-
-@dataclass
-class Span:
-    name: str
-    context: SpanContext
-    parent_span_id: str | None
-    kind: SpanKind
-    start_ns: int
-    attributes: dict[str, AttrValue] = field(default_factory=dict)
-    end_ns: int = 0
-    status: StatusCode = StatusCode.UNSET
-    status_message: str = ""
-
-    @property
-    def traceparent(self) -> str:
-        return self.context.traceparent
-
-    def set_attribute(self, key: str, value: AttrValue) -> None:
-        self.attributes[key] = value
-
-    def set_error(self, error: BaseException) -> None:
-        self.status = StatusCode.ERROR
-        self.status_message = f"{type(error).__name__}: {error}"
+    Raises SettingsError (naming the variable) for an exporter or OTLP protocol this build does
+    not have, so a service refuses to start rather than run without the traces it was asked for.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return ()
+    raw = env.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if raw:
+        names = tuple(dict.fromkeys(name.strip() for name in raw.split(",") if name.strip()))
+        unknown = [name for name in names if name not in (*EXPORTERS, "none")]
+        if unknown:
+            raise SettingsError(
+                f"OTEL_TRACES_EXPORTER={raw!r}: {', '.join(unknown)} is not available here;"
+                " use otlp (OTLP over HTTP), console or none"
+            )
+        names = tuple(name for name in names if name != "none")
+    else:
+        endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        names = ("otlp",) if endpoint and endpoint.strip() else ()
+    if "otlp" in names:
+        for variable in ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+            protocol = env.get(variable, "").strip().lower()
+            if protocol:
+                if protocol != OTLP_PROTOCOL:
+                    raise SettingsError(
+                        f"{variable}={protocol!r}: traces are exported as OTLP over HTTP only"
+                        f" ({OTLP_PROTOCOL}; a collector listens for it on port 4318)"
+                    )
+                break
+    return names
 
 
-_current: contextvars.ContextVar[Span | None] = contextvars.ContextVar("streamwright_span", default=None)
+def _warn_legacy_endpoint() -> None:
+    global _legacy_warned  # noqa: PLW0603 - one warning per process, not one per service
+    if os.environ.get(LEGACY_ENDPOINT_ENV) and not _legacy_warned:
+        _legacy_warned = True
+        log.warning(
+            f"{LEGACY_ENDPOINT_ENV} is no longer read: set OTEL_EXPORTER_OTLP_ENDPOINT (the same base"
+            " URL; spans now go to <it>/v1/traces as OTLP/HTTP protobuf)",
+            value=os.environ[LEGACY_ENDPOINT_ENV],
+        )
 
 
-def current_span() -> Span | None:
-    """The span opened by the innermost `Tracer.span` block of this task, if any."""
-    return _current.get()
+def _resource(service: str) -> Resource:
+    """The service's resource: our names, overridden by OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES."""
+    from opentelemetry.sdk.resources import OTELResourceDetector, Resource
+
+    ours: dict[str, AttributeValue] = {
+        "service.name": SERVICE_NAME_PREFIX + service,
+        "service.namespace": "streamwright",
+        "service.version": package_version(),
+    }
+    return Resource.create({**ours, **OTELResourceDetector().detect().attributes})
 
 
-class Tracer:
-    """Makes spans; with an endpoint, exports them from a background thread. Thread-safe."""
+def _provider(service: str, processors: Sequence[SpanProcessor], sampler: Sampler | None) -> TracerProvider:
+    from opentelemetry.sdk.trace import TracerProvider
 
-    def __init__(
-        self,
-        service: str,
-        endpoint: str | None,
-        *,
-        max_queue: int = MAX_QUEUE,
-        flush_interval: float = FLUSH_INTERVAL_S,
-    ) -> None:
+    provider = TracerProvider(
+        resource=_resource(service), sampler=sampler
+    )  # sampler None: OTEL_TRACES_SAMPLER
+    for processor in processors:
+        provider.add_span_processor(processor)
+    return provider
+
+
+class ServiceTracing:
+    """One service's tracer, on its own TracerProvider; a no-op when tracing is off."""
+
+    def __init__(self, service: str, provider: TracerProvider | None = None) -> None:
         self.service = service
-        self.endpoint = endpoint.rstrip("/") + "/v1/traces" if endpoint else None
-        self.dropped = 0
-        self.exported = 0
-        self.failed_exports = 0
-        self._queue: queue.Queue[Span] = queue.Queue(maxsize=max_queue)
-        self._flush_interval = flush_interval
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._idle = threading.Condition(self._lock)
-        self._busy = 0
-        self._thread: threading.Thread | None = None
+        self.provider = provider
+        self.tracer: trace.Tracer = (
+            provider.get_tracer(SCOPE, package_version()) if provider is not None else trace.NoOpTracer()
+        )
 
     @property
     def enabled(self) -> bool:
-        return self.endpoint is not None
+        return self.provider is not None
+
+    @classmethod
+    def disabled(cls, service: str = "") -> ServiceTracing:
+        return cls(service)
+
+    @classmethod
+    def from_environment(cls, service: str) -> ServiceTracing:
+        """What the OTEL_* variables ask for (see the module's doc); SettingsError when they cannot work."""
+        _warn_legacy_endpoint()
+        names = exporters_from_environment()
+        if not names:
+            return cls(service)
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+        exporters: list[SpanExporter] = []
+        for name in names:
+            if name == "otlp":
+                from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+                exporters.append(OTLPSpanExporter())  # endpoint, headers, TLS, timeout: OTEL_EXPORTER_OTLP_*
+            else:
+                exporters.append(ConsoleSpanExporter(service_name=SERVICE_NAME_PREFIX + service))
+        return cls(service, _provider(service, [BatchSpanProcessor(e) for e in exporters], None))
+
+    @classmethod
+    def with_exporter(
+        cls, service: str, exporter: SpanExporter, *, batch: bool = False, sampler: Sampler | None = None
+    ) -> ServiceTracing:
+        """Spans of `service` go to `exporter` (tests: an InMemorySpanExporter), as each span ends
+        unless `batch`. The resource is the one a service process gets."""
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+
+        processor = BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter)
+        return cls(service, _provider(service, [processor], sampler))
+
+    def install_global(self) -> None:
+        """Make this the process's global provider (a service process: one service)."""
+        if self.provider is not None:
+            trace.set_tracer_provider(self.provider)
 
     @contextlib.contextmanager
     def span(
         self,
         name: str,
         *,
-        parent: str | SpanContext | None = None,
         kind: SpanKind = SpanKind.INTERNAL,
-        attributes: Mapping[str, AttrValue] | None = None,
-    ) -> Iterator[Span | None]:
-        """A span around the block; None (and nothing recorded) when the tracer is disabled.
+        context: Context | None = None,
+        attributes: Attributes | None = None,
+        links: Sequence[Link] = (),
+        record_errors: bool = True,
+    ) -> Iterator[Span]:
+        """A span around the block, current inside it; INVALID_SPAN (records nothing) when off.
 
-        Parent: the given context (a traceparent string or SpanContext), else the current span,
-        else a new trace. An exception leaving the block marks the span as failed and propagates.
+        `context`: the parent (None: the current span, else a new trace). With `record_errors`,
+        an exception leaving the block is recorded on the span and sets its status to ERROR.
         """
-        if not self.enabled:
-            yield None
+        if self.provider is None:
+            yield INVALID_SPAN
             return
-        span = self.start_span(name, parent=parent, kind=kind, attributes=attributes)
-        token = _current.set(span)
+        token = _active.set(self)
         try:
-            yield span
-        except BaseException as error:
-            span.set_error(error)
-            raise
+            with self.tracer.start_as_current_span(
+                name,
+                context=context,
+                kind=kind,
+                attributes=attributes,
+                links=links,
+                record_exception=record_errors,
+                set_status_on_exception=record_errors,
+            ) as span:
+                yield span
         finally:
-            _current.reset(token)
-            self.end_span(span)
+            # A generator closed from another context (never in the mesh) cannot reset it.
+            with contextlib.suppress(ValueError):
+                _active.reset(token)
 
-    def start_span(
-        self,
-        name: str,
-        *,
-        parent: str | SpanContext | None = None,
-        kind: SpanKind = SpanKind.INTERNAL,
-        attributes: Mapping[str, AttrValue] | None = None,
-    ) -> Span:
-        """A started span (not made current); finish it with `end_span`."""
-        ctx = parse_traceparent(parent) if isinstance(parent, str) else parent
-        if ctx is None:
-            enclosing = current_span()
-            ctx = enclosing.context if enclosing is not None else None
-        trace_id = ctx.trace_id if ctx is not None else secrets.token_hex(16)
-        flags = ctx.flags if ctx is not None else "01"
-        return Span(
-            name=name,
-            context=SpanContext(trace_id, secrets.token_hex(8), flags),
-            parent_span_id=ctx.span_id if ctx is not None else None,
-            kind=kind,
-            start_ns=time.time_ns(),
-            attributes=dict(attributes or {}),
-        )
-
-    def end_span(self, span: Span) -> None:
-        span.end_ns = time.time_ns()
-        if not self.enabled:
-            return
-        try:
-            self._queue.put_nowait(span)
-        except queue.Full:
-            self.dropped += 1  # never block a handler for the sake of a trace
-            return
-        self._ensure_thread()
-        if self._queue.qsize() >= MAX_BATCH:
-            self._wake.set()
-
-    def flush(self, timeout: float = 5.0) -> bool:
-        """Export what is queued now; True if the queue drained within `timeout` seconds."""
-        if not self.enabled:
+    def flush(self, timeout_s: float = FLUSH_TIMEOUT_S) -> bool:
+        """Export every span ended so far (blocking, up to `timeout_s`); True when all went out."""
+        if self.provider is None:
             return True
-        deadline = time.monotonic() + timeout
-        self._ensure_thread()
-        self._wake.set()
-        with self._idle:
-            while not (self._queue.empty() and self._busy == 0):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._idle.wait(min(left, 0.05))
-                self._wake.set()
-        return True
+        return bool(self.provider.force_flush(int(timeout_s * 1000)))
 
-    def _ensure_thread(self) -> None:
-        if self._thread is not None:
-            return
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._export_loop, name=f"otlp-export-{self.service}", daemon=True
-                )
-                self._thread.start()
-
-    def _export_loop(self) -> None:
-        while True:
-            self._wake.wait(self._flush_interval)
-            self._wake.clear()
-            while True:
-                with self._lock:
-                    batch = _take(self._queue, MAX_BATCH)
-                    self._busy += 1 if batch else 0
-                if not batch:
-                    break
-                try:
-                    self._export(batch)
-                finally:
-                    with self._idle:
-                        self._busy -= 1
-                        self._idle.notify_all()
-            with self._idle:
-                self._idle.notify_all()
-
-    def _export(self, batch: list[Span]) -> None:
-        assert self.endpoint is not None
-        body = json.dumps(encode_request(self.service, batch)).encode()
-        request = urllib.request.Request(  # noqa: S310 - the operator configures the URL
-            self.endpoint, data=body, method="POST", headers={"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=EXPORT_TIMEOUT_S) as response:  # noqa: S310
-                response.read()
-            self.exported += len(batch)
-        except Exception as error:  # a collector outage loses spans, never a record
-            self.failed_exports += 1
-            if self.failed_exports == 1 or self.failed_exports % 100 == 0:
-                log.warning("OTLP export failed", endpoint=self.endpoint, error=str(error), spans=len(batch))
+    def shutdown(self) -> None:
+        """Flush and stop the exporters (blocking); the tracer records nothing afterwards."""
+        if self.provider is not None:
+            self.provider.shutdown()
 
 
-def _take(source: queue.Queue[Span], limit: int) -> list[Span]:
-    batch: list[Span] = []
-    while len(batch) < limit:
-        try:
-            batch.append(source.get_nowait())
-        except queue.Empty:
-            break
-    return batch
+def active_tracing() -> ServiceTracing | None:
+    """The tracing of the service whose span is current (opened by `ServiceTracing.span`), if any."""
+    return _active.get()
 
 
-def _any_value(value: AttrValue) -> dict[str, object]:
-    if isinstance(value, bool):
-        return {"boolValue": value}
-    if isinstance(value, int):
-        return {"intValue": str(value)}  # int64 is a decimal string in OTLP JSON
-    if isinstance(value, float):
-        return {"doubleValue": value}
-    return {"stringValue": value}
+def inject(carrier: MutableMapping[str, str]) -> None:
+    """Write the current span's W3C trace context (`traceparent`, `tracestate`) into `carrier`."""
+    _PROPAGATOR.inject(carrier)
 
 
-def _attributes(values: Mapping[str, AttrValue]) -> list[dict[str, object]]:
-    return [{"key": key, "value": _any_value(value)} for key, value in values.items()]
+def _valid(context: Context) -> bool:
+    return trace.get_current_span(context).get_span_context().is_valid
 
 
-def _scope_version() -> str:
-    try:
-        return version("streamwright")
-    except PackageNotFoundError:
-        return "0"
+def extract(carrier: Mapping[str, str], *, traceparent: str | None = None) -> Context | None:
+    """The remote parent in `carrier`'s W3C headers, else in `traceparent` (an envelope's field);
+    None when neither holds a valid one."""
+    if carrier.get(TRACEPARENT):
+        found = _PROPAGATOR.extract(carrier, context=Context())
+        if _valid(found):
+            return found
+    if traceparent:
+        found = _PROPAGATOR.extract({TRACEPARENT: traceparent}, context=Context())
+        if _valid(found):
+            return found
+    return None
 
 
-def encode_span(span: Span) -> dict[str, object]:
-    encoded: dict[str, object] = {
-        "traceId": span.context.trace_id,
-        "spanId": span.context.span_id,
-        "name": span.name,
-        "kind": int(span.kind),
-        "startTimeUnixNano": str(span.start_ns),
-        "endTimeUnixNano": str(span.end_ns),
-        "attributes": _attributes(span.attributes),
-        "status": {
-            "code": int(span.status),
-            **({"message": span.status_message} if span.status_message else {}),
-        },
-    }
-    if span.parent_span_id is not None:
-        encoded["parentSpanId"] = span.parent_span_id
-    return encoded
+def root_context() -> Context:
+    """An empty context: a span started under it begins a new trace."""
+    return Context()
 
 
-def encode_request(service: str, spans: list[Span]) -> dict[str, object]:
-    """The OTLP JSON ExportTraceServiceRequest for one service's spans."""
+def publish_parent(traceparent: str | None) -> tuple[Context | None, list[Link]]:
+    """The parent of a send span, and its links.
+
+    The current span when the event belongs to its trace or has no traceparent (a handler
+    publishing what it caused); else the event's own traceparent, so the event stays in its
+    run's trace, linked to the current span (the router answering a review call publishes for
+    a run that started elsewhere); with neither, a new trace.
+    """
+    current = trace.get_current_span().get_span_context()
+    own = extract({}, traceparent=traceparent)
+    if own is None:
+        return (None, []) if current.is_valid else (root_context(), [])
+    own_trace = trace.get_current_span(own).get_span_context().trace_id
+    if current.is_valid and current.trace_id == own_trace:
+        return None, []
+    return own, ([Link(current)] if current.is_valid else [])
+
+
+def envelope_attributes(envelope: Envelope) -> dict[str, AttributeValue]:
+    """What every span about an event says of it: its id, type and run."""
     return {
-        "resourceSpans": [
-            {
-                "resource": {
-                    "attributes": _attributes({"service.name": service, "service.namespace": "streamwright"})
-                },
-                "scopeSpans": [
-                    {
-                        "scope": {"name": SCOPE, "version": _scope_version()},
-                        "spans": [encode_span(span) for span in spans],
-                    }
-                ],
-            }
-        ]
+        "messaging.message.id": envelope.event_id,
+        "streamwright.event_type": envelope.event_type,
+        "streamwright.run_id": envelope.run_id,
+        "streamwright.request_id": envelope.request_id,
+        "streamwright.domain": envelope.domain,
     }
-
-
-_tracers: dict[tuple[str, str | None], Tracer] = {}
-_by_service: dict[str, Tracer] = {}
-_registry_lock = threading.Lock()
-
-
-def tracer_for(settings: MeshSettings, service: str) -> Tracer:
-    """The process's tracer for `service` under these settings (one per service and endpoint)."""
-    key = (service, settings.otlp_endpoint)
-    with _registry_lock:
-        tracer = _tracers.get(key)
-        if tracer is None:
-            tracer = _tracers[key] = Tracer(service, settings.otlp_endpoint)
-        _by_service[service] = tracer
-        return tracer
-
-
-def registered_tracer(service: str) -> Tracer:
-    """The tracer last configured for `service` in this process, else a disabled one."""
-    with _registry_lock:
-        tracer = _by_service.get(service)
-        if tracer is None:
-            tracer = _by_service[service] = Tracer(service, None)
-        return tracer
-
-
-@atexit.register
-def _flush_all() -> None:
-    for tracer in list(_tracers.values()):
-        tracer.flush(timeout=1.0)

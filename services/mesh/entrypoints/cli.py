@@ -130,11 +130,16 @@ def up(  # noqa: PLR0917 - typer options
     ] = False,
 ) -> None:
     """Start the embedded broker and every service, each as its own process, until Ctrl-C."""
-    from services.mesh.settings import MeshSettings, settings_or_exit
+    from services.mesh.settings import MeshSettings, SettingsError, exit_invalid, settings_or_exit
     from services.mesh.supervisor import run_supervisor
+    from services.mesh.tracing import exporters_from_environment
 
     # Checked before the broker starts: an invalid variable exits 2 naming it, not a traceback.
     settings = settings_or_exit(MeshSettings, "streamwright up")
+    try:
+        exporters_from_environment()  # OTEL_* settings every service would refuse
+    except SettingsError as error:
+        exit_invalid("streamwright up", error)
     counts = _replicas(replicas)
     code = asyncio.run(
         run_supervisor(

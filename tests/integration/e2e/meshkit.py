@@ -62,7 +62,12 @@ _NOT_INHERITED = (
     "STREAMWRIGHT_GRPC_PORT",
     "STREAMWRIGHT_METRICS_PORT",
     "STREAMWRIGHT_ROUTER_DEPLOYER",
-    "STREAMWRIGHT_OTLP_ENDPOINT",
+    # Tracing (services/mesh/tracing.py): a collector configured in the shell is not the test's.
+    "OTEL_SDK_DISABLED",
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_SERVICE_NAME",
 )
 # A restarted service comes back on the same port: reconnect within a second, not gRPC's up-to-2-min backoff.
 _CHANNEL_OPTIONS = (
