@@ -125,10 +125,12 @@ def to_message(view: RunView) -> router_pb2.Run:  # noqa: C901 - one block per m
 
 
 def to_deployment_status(record: Mapping[str, Any]) -> router_pb2.DeploymentStatus:
-    """A deployment record as DeploymentStatus (manifest texts left out of detail_json)."""
-    detail = {k: v for k, v in record.items() if k != "manifests"}
+    """A deployment record as DeploymentStatus (manifest texts and state fingerprints left out of
+    detail_json; the upgrade check, which says what the fingerprints meant, stays)."""
+    bulky = ("manifests", "state_fingerprint")
+    detail = {k: v for k, v in record.items() if k not in bulky}
     detail["history"] = [
-        {k: v for k, v in entry.items() if k != "manifests"}
+        {k: v for k, v in entry.items() if k not in bulky}
         for entry in record.get("history") or []
         if isinstance(entry, Mapping)
     ]

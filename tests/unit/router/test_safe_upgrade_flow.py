@@ -187,3 +187,22 @@ async def test_the_manifest_deployer_writes_allow_non_restored_state_only_for_an
     assert allowed() is False
     record = json.loads((out / "job" / "orders" / "deployment" / ".streamwright-deployment.json").read_text())
     assert record["revision"] == 3
+
+
+def test_the_deployment_status_shows_the_check_but_not_the_fingerprints() -> None:
+    """It keeps the upgrade check in GetDeployment's detail and leaves the bulky fingerprints out."""
+    from services.router.entrypoints.grpc_api import to_deployment_status
+
+    record = {
+        "domain": "orders",
+        "revision": 2,
+        "state": "RUNNING",
+        "state_fingerprint": fingerprint(2),
+        "manifests": {"a.yaml": "x"},
+        "upgrade": {"verdict": "compatible", "summary": "maps completely"},
+        "history": [{"revision": 1, "state_fingerprint": fingerprint(1), "manifests": {"a.yaml": "x"}}],
+    }
+    detail = json.loads(to_deployment_status(record).detail_json)
+    assert detail["upgrade"]["verdict"] == "compatible"
+    assert "state_fingerprint" not in detail and "manifests" not in detail
+    assert detail["history"] == [{"revision": 1}]
