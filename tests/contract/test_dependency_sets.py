@@ -231,6 +231,8 @@ def _import_blocked(service: str, allowed: set[str]) -> list[str]:
     return tried
 
 
+# A subprocess per service (~5 s each): system tier, to keep `make test` within its 10 minutes.
+@pytest.mark.system
 @pytest.mark.parametrize("service", SERVICES)
 def test_the_service_imports_nothing_outside_its_set(service: str) -> None:
     """`python -m services.<service>.entrypoints.main` imports (its bootstrap, adapters and the

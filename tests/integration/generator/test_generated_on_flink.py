@@ -96,6 +96,9 @@ def test_target_1_20_output_plans_without_on_conflict(engine: FlinkEngine, name:
     assert report.ok, [e.message for e in report.errors]
 
 
+# ~15-25 s per example on Flink (the default tier keeps the compiler-vs-interpreter cross-check):
+# system tier, to keep `make test` within its 10 minutes.
+@pytest.mark.system
 @pytest.mark.parametrize("name", (*EXAMPLES, "hostile"))
 def test_example_cases_give_expected_rows(engine: FlinkEngine, name: str) -> None:
     """It gives exactly each case's expected rows when the generated INSERT runs (rewritten)."""

@@ -20,6 +20,8 @@ validate_cli.register(app)
 runner = CliRunner()
 
 
+# Three cold CLI processes (~30 s each): system tier, to keep `make test` within its 10 minutes.
+@pytest.mark.system
 @pytest.mark.parametrize("name", ["orders", "payments", "user-activity"])
 def test_every_example_validates_without_critical_and_its_cases_pass(name: str, tmp_path: Path) -> None:
     """It generates, plans and runs every case of each example: no Critical, all cases pass, gate passes."""
