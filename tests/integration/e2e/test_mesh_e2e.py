@@ -8,7 +8,8 @@ process on free ports (telling each where its peers are). One mesh serves the mo
   with its errors retrievable over gRPC; each run ends with exactly one RunCompleted;
 - a job whose cases expect wrong rows scores low, is regenerated once, scores low again and
   waits IN_REVIEW; a reviewer approves it over gRPC with their own token and it starts, the
-  audit naming them; another reviewer rejects a run and it ends REJECTED.
+  audit naming them; a reviewer without the approver role can neither approve nor reject, and
+  a rejected run ends REJECTED.
 
 gRPC auth is on for the whole mesh: services call each other with the shared token, the
 reviewers have their own tokens (STREAMWRIGHT_GRPC_TOKENS). The router repairs with an
@@ -178,8 +179,12 @@ async def test_a_failing_job_is_regenerated_then_reviewed_and_approved_by_its_re
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await client.router_as(BOB).Review(review, timeout=10)
         assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED, refused.value.details()
-        # The reviewer is the token's identity, whatever the request claims.
+        # The reviewer is the token's identity: a request naming someone else is refused.
         review.reviewer = "mallory"
+        with pytest.raises(grpc.aio.AioRpcError) as claimed:
+            await client.router_as(ALICE).Review(review, timeout=10)
+        assert claimed.value.code() == grpc.StatusCode.INVALID_ARGUMENT, claimed.value.details()
+        review.ClearField("reviewer")
         await client.router_as(ALICE).Review(review, timeout=10)
         with pytest.raises(grpc.aio.AioRpcError) as again:  # a run is reviewed once
             await client.router_as(ALICE).Review(review, timeout=10)
@@ -207,29 +212,31 @@ async def test_a_failing_job_is_regenerated_then_reviewed_and_approved_by_its_re
 
 @pytest.mark.timeout(600)
 async def test_a_reviewer_rejects_a_run_and_it_ends_rejected(mesh: Supervisor) -> None:
-    """A run in review rejected by bob (no approver role needed to reject) ends REJECTED and never starts."""
+    """Rejecting needs the approver role too: bob is refused; alice's rejection ends the run REJECTED,
+    and it never starts."""
     job = example("orders").renamed(REVIEW_DOMAIN)
     async with MeshClient(mesh) as client:
         sub = await client.submit(job)
         waiting = await client.settled(sub.run_id, 480)
         assert waiting.state_name == "IN_REVIEW", (waiting.state_name, waiting.reason)
         assert [(d.decision, d.rule) for d in waiting.decisions] == [("review", "e2e_review_domain")]
-        await client.router_as(BOB).Review(
-            router_pb2.ReviewRequest(
-                run_id=sub.run_id, decision=router_pb2.REVIEW_DECISION_REJECT, comment="not this quarter"
-            ),
-            timeout=10,
+        reject = router_pb2.ReviewRequest(
+            run_id=sub.run_id, decision=router_pb2.REVIEW_DECISION_REJECT, comment="not this quarter"
         )
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await client.router_as(BOB).Review(reject, timeout=10)
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED, refused.value.details()
+        await client.router_as(ALICE).Review(reject, timeout=10)
         done = await client.until(sub.run_id, {"REJECTED", "RUNNING", "FAILED"}, 60)
         assert done.state_name == "REJECTED"
-        assert done.reviewer == "bob"
+        assert done.reviewer == "alice"
     completed = await completions(client.wire, [sub.run_id])
     assert [str(e.final_state) for e in completed[sub.run_id]] == ["REJECTED"]
     assert events_of(client.wire, RunStarted, [sub.run_id])[sub.run_id] == []
     assert not (out_dir(mesh) / "job" / REVIEW_DOMAIN / "deployment").exists()
     audit = [json.loads(line) for line in audit_lines(mesh)]
     assert [(e["decision"], e["reviewer"]) for e in audit if e.get("run_id") == sub.run_id] == [
-        ("rejected", "bob")
+        ("rejected", "alice")
     ]
 
 
