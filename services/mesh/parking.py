@@ -12,8 +12,9 @@ a second. A `ParkingConsumer` (the consumer of one FastStream subscriber) avoids
 - a wake-up hint for one of its topics (services.mesh.wakeup, sent by the Publisher after a
   produce is acknowledged) or the probe timer (`fetch_wakeup_probe_ms`, for records whose
   hint was lost) unparks it: it resumes its partitions, its first fetch finds the record
-  and Tansu answers at once. Woken by a hint it stays awake at least WAKE_WINDOW_S, so that
-  a slow first fetch is not dropped by parking again; after a probe, PARK_AFTER_S.
+  and Tansu answers at once. Woken by a hint it stays awake until a record comes (then
+  PARK_AFTER_S more) or WAKE_WINDOW_S passed, so that a slow first fetch is not dropped by
+  parking again; after a probe, PARK_AFTER_S.
 
 A hint is never lost between the decision to park and the pause: it sets the gate, and a
 parked consumer whose gate is set unparks at once. The gate is cleared only just before a
@@ -52,14 +53,16 @@ from services.mesh.wakeup import WakeupBus
 
 # An awake consumer parks once it polled nothing for this long (several short fetches).
 PARK_AFTER_S = 0.025
-# After a wake-up hint a consumer stays awake this long even without a record: its first fetch
-# after the resume has to come back first (slow on a busy machine), or the record waits for a probe.
+# After a wake-up hint a consumer stays awake this long unless a record comes first: its first
+# fetch after the resume has to come back (slow on a busy machine), or the record waits for a probe.
 WAKE_WINDOW_S = 0.25
 # A poll is at most this long, so that commits queued on the consumer's thread wait little.
 MAX_POLL_S = 0.1
 # Without partitions a consumer polls this long at a time (its group join finishes in a poll).
 UNASSIGNED_POLL_S = 1.0
-KICK_TIMEOUT_S = 1.0
+# The kick waits for its answer (about a millisecond): a request that times out while in flight
+# makes librdkafka drop the broker connection (socket.max.fails=1), and with it every fetch.
+KICK_TIMEOUT_S = 5.0
 
 log = get_logger(__name__)
 
@@ -113,8 +116,9 @@ class Parking:
         now = time.monotonic()
         message = consumer.poll(min(MAX_POLL_S, max(PARK_AFTER_S, self.awake_until - now)))
         now = time.monotonic()
-        if message is not None:
-            self.awake_until = max(self.awake_until, now + PARK_AFTER_S)
+        if message is not None and message.error() is None:
+            # The record a hint announced is here: park once nothing followed it for PARK_AFTER_S.
+            self.awake_until = now + PARK_AFTER_S
         elif now >= self.awake_until:
             try:
                 consumer.pause(assignment)
@@ -134,11 +138,15 @@ class Parking:
             return
         try:
             consumer.resume(assignment)
-            # Any request to the partition's broker makes librdkafka's fetcher look at its
-            # partitions now instead of at its next timed round (up to 1 s away).
+        except KafkaException as error:
+            log.warning("could not unpark a consumer", error=str(error))
+            return
+        # Any request to the partition's broker makes librdkafka's fetcher look at its
+        # partitions now instead of at its next timed round (up to 1 s away).
+        try:
             consumer.get_watermark_offsets(assignment[0], timeout=KICK_TIMEOUT_S, cached=False)
         except KafkaException as error:
-            log.warning("could not unpark a consumer promptly", error=str(error))
+            log.warning("could not wake the fetcher of an unparked consumer", error=str(error))
 
 
 class ParkingConsumer(AsyncConfluentConsumer):  # type: ignore[misc]  # faststream is untyped here (follow_imports=skip)

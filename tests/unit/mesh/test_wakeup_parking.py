@@ -85,19 +85,26 @@ async def test_an_entry_left_by_a_killed_process_is_dropped_on_the_next_hint(tmp
         sender.close()
 
 
+class Record(str):
+    """A record as poll() returns it (a confluent_kafka.Message without an error)."""
+
+    def error(self) -> None:
+        return None
+
+
 class FakeConsumer:
     """confluent_kafka.Consumer's methods that parking uses; `records` are handed out by poll."""
 
     def __init__(self, assignment: list[str]) -> None:
         self._assignment = assignment
-        self.records: list[str] = []
+        self.records: list[Record] = []
         self.calls: list[str] = []
         self.paused = False
 
     def assignment(self) -> list[str]:
         return list(self._assignment)
 
-    def poll(self, timeout: float) -> str | None:
+    def poll(self, timeout: float) -> Record | None:
         self.calls.append("poll")
         if self.records and not self.paused:
             return self.records.pop(0)
@@ -132,7 +139,7 @@ async def test_an_idle_consumer_parks_and_then_neither_polls_nor_fetches_until_a
     waiting = asyncio.create_task(park.wait())
     await asyncio.sleep(0.1)
     assert not waiting.done()  # parked: no poll at all, however long
-    consumer.records.append("record")
+    consumer.records.append(Record("record"))
     park.wake()
     assert await asyncio.wait_for(waiting, 1.0) is True
     assert park.poll(consumer, woken=True) == "record"
@@ -147,7 +154,7 @@ async def test_a_hint_that_comes_while_awake_is_not_lost_when_the_consumer_parks
     park.wake()  # while awake: nothing to do yet
     assert park.poll(consumer, woken=False) is None  # the record was not fetched...
     assert park.parked  # ...and the consumer parked (its queue dropped)
-    consumer.records.append("record")
+    consumer.records.append(Record("record"))
 
     assert await asyncio.wait_for(park.wait(), 1.0) is True  # the kept hint unparks at once
     assert park.poll(consumer, woken=True) == "record"
@@ -157,7 +164,7 @@ async def test_a_parked_consumer_still_probes_so_a_record_without_a_hint_is_not_
     consumer, park = FakeConsumer(["t-0"]), Parking(probe_s=0.05)
     park.poll(consumer, woken=False)
     assert park.parked
-    consumer.records.append("record from a producer that sends no hints")
+    consumer.records.append(Record("record from a producer that sends no hints"))
 
     started = time.monotonic()
     assert await park.wait() is False  # the probe, not a hint
