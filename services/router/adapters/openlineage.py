@@ -7,7 +7,8 @@ RunStarted (services/flinksql/openlineage.py `run_start_event`). A run whose art
 lineage file (generated before it existed, or on a host whose files the router cannot read) is
 skipped with a log line and counted.
 
-Like the webhook (adapters/webhook.py), it can never hold the router's event handling:
+Like the webhook (adapters/webhook.py), it can never hold the router's event handling; both deliver
+through adapters/http_delivery.py:
 - `run_started` only puts the run on a bounded in-memory queue and returns; a background task
   reads the artifact, builds the event and delivers it. A full queue drops and counts.
 - One total deadline per event covers connecting, sending and reading the answer over every
@@ -26,72 +27,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import ssl
-import threading
-import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 
 from services.flinksql.artifacts import ArtifactLayout, BadDomain
 from services.flinksql.openlineage import producer_uri, run_start_event
 from services.mesh.events import RunStarted
 from services.mesh.logging import get_logger
-from services.router.adapters.webhook import _describe, _Failed, _status, _Target, _target
+from services.router.adapters.http_delivery import (
+    HttpDelivery,
+    Target,
+    delivery_counters,
+    describe,
+    parse_target,
+)
 
 log = get_logger(__name__)
 
 LINEAGE_PATH = "/api/v1/lineage"
-_RETRY_STATUS = frozenset({408, 425, 429})
-_MAX_STATUS_LINE = 8192
 _MAX_ARTIFACT_BYTES = 8 * 1024 * 1024
 
 
-def endpoint(url: str) -> _Target:
+def endpoint(url: str) -> Target:
     """The lineage endpoint of a Marquez-compatible base URL (`{url}/api/v1/lineage`); ValueError
     (never quoting the URL) when it is not usable."""
-    try:
-        base = _target(url)
-    except ValueError as error:
-        raise ValueError(str(error).replace("webhook URL", "OpenLineage URL")) from None
+    base = parse_target(url, "OpenLineage URL")
     path, _, query = base.target.partition("?")
-    target = path.rstrip("/") + LINEAGE_PATH + (f"?{query}" if query else "")
-    return _Target(base.scheme, base.host, base.port, base.host_header, target)
-
-
-_COUNTERS: weakref.WeakKeyDictionary[CollectorRegistry, dict[str, Any]] = weakref.WeakKeyDictionary()
-_COUNTERS_LOCK = threading.Lock()
-
-
-def _counters(registry: CollectorRegistry) -> dict[str, Any]:
-    with _COUNTERS_LOCK:
-        found = _COUNTERS.get(registry)
-        if found is None:
-            found = {
-                "delivered": Counter(
-                    "streamwright_openlineage_delivered",
-                    "OpenLineage events the endpoint accepted (2xx).",
-                    ("service",),
-                    registry=registry,
-                ),
-                "retried": Counter(
-                    "streamwright_openlineage_retries",
-                    "OpenLineage delivery attempts repeated after a failed one.",
-                    ("service",),
-                    registry=registry,
-                ),
-                "dropped": Counter(
-                    "streamwright_openlineage_dropped",
-                    "OpenLineage events never delivered (queue_full, failed, no_lineage, shutdown).",
-                    ("service", "reason"),
-                    registry=registry,
-                ),
-            }
-            _COUNTERS[registry] = found
-        return found
+    return replace(base, target=path.rstrip("/") + LINEAGE_PATH + (f"?{query}" if query else ""))
 
 
 @dataclass(frozen=True)
@@ -123,15 +88,23 @@ class OpenLineageEmitter:
         if api_key is not None and any(c.isspace() or ord(c) < 0x20 for c in api_key):
             raise ValueError("the OpenLineage API key holds whitespace or control characters")
         self._target = endpoint(url)
+        self._http = HttpDelivery(self._target, deadline=deadline, attempts=attempts, backoff=backoff)
         self._api_key = api_key or None
         self._deadline = deadline
         self._queue_size = queue_size
-        self._attempts = attempts
-        self._backoff = backoff
         self._service = service
         self._producer = producer or producer_uri("router", "unknown")
-        self._metrics = _counters(registry) if registry is not None else None
-        self._ssl = ssl.create_default_context() if self._target.scheme == "https" else None
+        self._metrics = (
+            delivery_counters(
+                registry,
+                "openlineage",
+                sender="OpenLineage",
+                items="events",
+                reasons="queue_full, failed, no_lineage, shutdown",
+            )
+            if registry is not None
+            else None
+        )
         self._queue: asyncio.Queue[_Start] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._worker: asyncio.Task[None] | None = None
@@ -209,85 +182,29 @@ class OpenLineageEmitter:
             self._drop("no_lineage", item.run_id, error=f"no {relative} in the run's artifacts")
             return None
         except (OSError, ValueError) as error:  # json.JSONDecodeError is a ValueError
-            self._drop("no_lineage", item.run_id, error=f"{relative}: {_describe(error)}")
+            self._drop("no_lineage", item.run_id, error=f"{relative}: {describe(error)}")
             return None
         return json.dumps(event, ensure_ascii=False).encode("utf-8")
 
     async def _deliver(self, item: _Start, body: bytes) -> None:
-        loop = asyncio.get_running_loop()
-        end = loop.time() + self._deadline
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                async with asyncio.timeout_at(end):
-                    status = await self._post(body)
-                failure = self._judge(status)
-            except TimeoutError:
-                failure = _Failed(f"no answer within the {self._deadline:g} s deadline", retry=False)
-            except _Failed as error:
-                failure = error
-            except (OSError, ssl.SSLError, EOFError) as error:
-                failure = _Failed(_describe(error), retry=True)
-            if failure is None:
-                self._count("delivered")
-                log.info(
-                    "OpenLineage START delivered", host=self.host, run_id=item.run_id, domain=item.domain
-                )
-                return
-            delay = self._backoff * 2 ** (attempt - 1)
-            if not failure.retry or attempt >= self._attempts or loop.time() + delay >= end:
-                self._drop("failed", item.run_id, error=str(failure), attempts=attempt)
-                return
+        headers = [f"Authorization: Bearer {self._api_key}"] if self._api_key is not None else []
+
+        def retrying(attempt: int, error: str) -> None:
             self._count("retried")
             log.info(
                 "OpenLineage attempt failed, retrying",
                 host=self.host,
                 run_id=item.run_id,
                 attempt=attempt,
-                error=str(failure),
+                error=error,
             )
-            await asyncio.sleep(delay)
 
-    @staticmethod
-    def _judge(status: int) -> _Failed | None:
-        if 200 <= status < 300:
-            return None
-        if 300 <= status < 400:
-            return _Failed(f"HTTP {status}: redirect not followed", retry=False)
-        return _Failed(f"HTTP {status}", retry=status >= 500 or status in _RETRY_STATUS)
-
-    async def _post(self, body: bytes) -> int:
-        """One POST; the status code of the answer. The caller bounds it with the deadline."""
-        t = self._target
-        reader, writer = await asyncio.open_connection(
-            t.host,
-            t.port,
-            ssl=self._ssl,
-            server_hostname=t.host if self._ssl is not None else None,
-            limit=_MAX_STATUS_LINE,
-        )
-        try:
-            headers = [
-                f"POST {t.target} HTTP/1.1",
-                f"Host: {t.host_header}",
-                "User-Agent: streamwright-router",
-                "Content-Type: application/json",
-                "Accept: */*",
-                f"Content-Length: {len(body)}",
-                "Connection: close",
-            ]
-            if self._api_key is not None:
-                headers.append(f"Authorization: Bearer {self._api_key}")
-            writer.write(("\r\n".join(headers) + "\r\n\r\n").encode("ascii") + body)
-            await writer.drain()
-            try:
-                line = await reader.readline()
-            except ValueError:  # longer than the stream's limit
-                raise _Failed("the answer's status line is too long", retry=False) from None
-            return _status(line)
-        finally:
-            writer.transport.abort()
+        undelivered = await self._http.deliver(body, headers=headers, on_retry=retrying)
+        if undelivered is None:
+            self._count("delivered")
+            log.info("OpenLineage START delivered", host=self.host, run_id=item.run_id, domain=item.domain)
+        else:
+            self._drop("failed", item.run_id, error=undelivered.error, attempts=undelivered.attempts)
 
     # -- counting and shutdown -------------------------------------------------------------------
 

@@ -10,9 +10,8 @@ A webhook that cannot hurt the router:
   reach a log line, an error message or a metric.
 - With a secret, each POST carries `X-Streamwright-Signature: sha256=<hex HMAC-SHA256 of the body>`.
 
-The client is asyncio's streams (no third-party HTTP client; the router needs none): HTTP/1.1,
-`Connection: close`, only the status line of the answer is read. Proxy settings (HTTP(S)_PROXY) are
-not used. Counters: `delivered`, `retried` and `dropped` (queue full, attempts exhausted or a
+The HTTP client, its deadline, retries and redirect rule are adapters/http_delivery.py, shared
+with the OpenLineage emitter. Counters: `delivered`, `retried` and `dropped` (queue full, attempts exhausted or a
 non-retryable answer, or still queued at shutdown), also exported as Prometheus counters when a
 registry is given.
 """
@@ -24,24 +23,17 @@ import contextlib
 import hashlib
 import hmac
 import json
-import ssl
-import threading
-import weakref
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 
 from services.mesh.logging import get_logger
+from services.router.adapters.http_delivery import HttpDelivery, delivery_counters, parse_target
 from services.router.domain.runs import RunView
 
 log = get_logger(__name__)
 
 SIGNATURE_HEADER = "X-Streamwright-Signature"
-# Retry an answer that says "try again"; any other 4xx (and every 3xx) will not change by retrying.
-_RETRY_STATUS = frozenset({408, 425, 429})
-_MAX_STATUS_LINE = 8192
 
 
 def payload(kind: str, view: RunView, domain: str) -> dict[str, object]:
@@ -70,82 +62,6 @@ def signature(secret: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
-class _Failed(Exception):
-    """One failed attempt; the message never holds the URL's path or query."""
-
-    def __init__(self, message: str, *, retry: bool) -> None:
-        super().__init__(message)
-        self.retry = retry
-
-
-@dataclass(frozen=True)
-class _Target:
-    scheme: str
-    host: str
-    port: int
-    host_header: str
-    target: str  # path and query: secret, never logged
-
-    @property
-    def shown(self) -> str:
-        """What logs may name: the host (and a port given in the URL)."""
-        return self.host_header
-
-
-def _target(url: str) -> _Target:
-    """The parts of a webhook URL; ValueError (which never quotes the URL) when it is not usable."""
-    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url):
-        raise ValueError("webhook URL holds whitespace or control characters")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise ValueError("webhook URL must start with http:// or https://")
-    try:
-        port = parts.port
-    except ValueError:
-        raise ValueError("webhook URL has an invalid port") from None
-    host = parts.hostname
-    if not host:
-        raise ValueError("webhook URL has no host")
-    shown_host = f"[{host}]" if ":" in host else host
-    host_header = f"{shown_host}:{port}" if port is not None else shown_host
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    default_port = 443 if parts.scheme == "https" else 80
-    return _Target(parts.scheme, host, port or default_port, host_header, target)
-
-
-_COUNTERS: weakref.WeakKeyDictionary[CollectorRegistry, dict[str, Any]] = weakref.WeakKeyDictionary()
-_COUNTERS_LOCK = threading.Lock()
-
-
-def _counters(registry: CollectorRegistry) -> dict[str, Any]:
-    """The webhook's Prometheus counters in `registry`, registered once per registry."""
-    with _COUNTERS_LOCK:
-        found = _COUNTERS.get(registry)
-        if found is None:
-            found = {
-                "delivered": Counter(
-                    "streamwright_webhook_delivered",
-                    "Webhook notifications the endpoint accepted (2xx).",
-                    ("service",),
-                    registry=registry,
-                ),
-                "retried": Counter(
-                    "streamwright_webhook_retries",
-                    "Webhook delivery attempts repeated after a failed one.",
-                    ("service",),
-                    registry=registry,
-                ),
-                "dropped": Counter(
-                    "streamwright_webhook_dropped",
-                    "Webhook notifications never delivered (queue_full, failed, shutdown).",
-                    ("service", "reason"),
-                    registry=registry,
-                ),
-            }
-            _COUNTERS[registry] = found
-        return found
-
-
 @dataclass(frozen=True)
 class _Notification:
     kind: str
@@ -170,15 +86,23 @@ class WebhookNotifier:
     ) -> None:
         if deadline <= 0 or queue_size < 1 or attempts < 1 or backoff < 0:
             raise ValueError("webhook deadline, queue size, attempts and backoff must be positive")
-        self._target = _target(url)
+        self._target = parse_target(url, "webhook URL")
+        self._http = HttpDelivery(self._target, deadline=deadline, attempts=attempts, backoff=backoff)
         self._deadline = deadline
         self._secret = secret.encode() if isinstance(secret, str) else secret
         self._queue_size = queue_size
-        self._attempts = attempts
-        self._backoff = backoff
         self._service = service
-        self._metrics = _counters(registry) if registry is not None else None
-        self._ssl = ssl.create_default_context() if self._target.scheme == "https" else None
+        self._metrics = (
+            delivery_counters(
+                registry,
+                "webhook",
+                sender="Webhook",
+                items="notifications",
+                reasons="queue_full, failed, shutdown",
+            )
+            if registry is not None
+            else None
+        )
         self._queue: asyncio.Queue[_Notification] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._worker: asyncio.Task[None] | None = None
@@ -231,28 +155,10 @@ class WebhookNotifier:
                 queue.task_done()
 
     async def _deliver(self, item: _Notification) -> None:
-        loop = asyncio.get_running_loop()
-        end = loop.time() + self._deadline
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                async with asyncio.timeout_at(end):
-                    status = await self._post(item.body)
-                failure = self._judge(status)
-            except TimeoutError:
-                failure = _Failed(f"no answer within the {self._deadline:g} s deadline", retry=False)
-            except _Failed as error:
-                failure = error
-            except (OSError, ssl.SSLError, EOFError) as error:
-                failure = _Failed(_describe(error), retry=True)
-            if failure is None:
-                self._count("delivered")
-                return
-            delay = self._backoff * 2 ** (attempt - 1)
-            if not failure.retry or attempt >= self._attempts or loop.time() + delay >= end:
-                self._drop("failed", item.kind, item.run_id, error=str(failure), attempts=attempt)
-                return
+        secret = self._secret
+        headers = [f"{SIGNATURE_HEADER}: {signature(secret, item.body)}"] if secret is not None else []
+
+        def retrying(attempt: int, error: str) -> None:
             self._count("retried")
             log.info(
                 "webhook attempt failed, retrying",
@@ -260,49 +166,20 @@ class WebhookNotifier:
                 kind=item.kind,
                 run_id=item.run_id,
                 attempt=attempt,
-                error=str(failure),
+                error=error,
             )
-            await asyncio.sleep(delay)
 
-    @staticmethod
-    def _judge(status: int) -> _Failed | None:
-        if 200 <= status < 300:
-            return None
-        if 300 <= status < 400:
-            return _Failed(f"HTTP {status}: redirect not followed", retry=False)
-        return _Failed(f"HTTP {status}", retry=status >= 500 or status in _RETRY_STATUS)
-
-    async def _post(self, body: bytes) -> int:
-        """One POST; the status code of the answer. The caller bounds it with the deadline."""
-        t = self._target
-        reader, writer = await asyncio.open_connection(
-            t.host,
-            t.port,
-            ssl=self._ssl,
-            server_hostname=t.host if self._ssl is not None else None,
-            limit=_MAX_STATUS_LINE,
-        )
-        try:
-            headers = [
-                f"POST {t.target} HTTP/1.1",
-                f"Host: {t.host_header}",
-                "User-Agent: streamwright-router",
-                "Content-Type: application/json",
-                "Accept: */*",
-                f"Content-Length: {len(body)}",
-                "Connection: close",
-            ]
-            if self._secret is not None:
-                headers.append(f"{SIGNATURE_HEADER}: {signature(self._secret, body)}")
-            writer.write(("\r\n".join(headers) + "\r\n\r\n").encode("ascii") + body)
-            await writer.drain()
-            try:
-                line = await reader.readline()
-            except ValueError:  # longer than the stream's limit
-                raise _Failed("the answer's status line is too long", retry=False) from None
-            return _status(line)
-        finally:
-            writer.transport.abort()
+        undelivered = await self._http.deliver(item.body, headers=headers, on_retry=retrying)
+        if undelivered is None:
+            self._count("delivered")
+        else:
+            self._drop(
+                "failed",
+                item.kind,
+                item.run_id,
+                error=undelivered.error,
+                attempts=undelivered.attempts,
+            )
 
     # -- counting and shutdown -------------------------------------------------------------------
 
@@ -361,21 +238,6 @@ class WebhookNotifier:
             retried=self.retried,
             dropped=self.dropped,
         )
-
-
-def _status(line: bytes) -> int:
-    if not line:
-        raise _Failed("connection closed without an answer", retry=True)
-    parts = line.split(None, 2)
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
-        raise _Failed("the answer is not HTTP", retry=False)
-    return int(parts[1])
-
-
-def _describe(error: BaseException) -> str:
-    """An error's kind and message; OSError messages name at most the address, never the path."""
-    text = getattr(error, "strerror", None) or str(error)
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 class NoNotifier:
