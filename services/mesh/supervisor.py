@@ -14,6 +14,11 @@ them, and its store (`<home>/<service>/`). The first instance keeps the service'
 is the one in STREAMWRIGHT_PEERS; the others are `<service>-2`, `<service>-3`, ... on free
 ports, logging to `<home>/logs/<instance>.log`.
 
+Tracing: the children share the supervisor's OTEL_* variables, but not a service name: each
+reports as streamwright-<service>. OTEL_SERVICE_NAME, or a `service.name=` in
+OTEL_RESOURCE_ATTRIBUTES, would give all of them one name; they are taken out of the children's
+environment, with one warning line when tracing is on (tracing.without_service_name).
+
 Stopping (SIGINT/SIGTERM, or any child exiting on its own): every service gets SIGTERM and
 15 s to drain, then SIGKILL; each child runs in its own process group, and the whole group
 is signalled, so nothing a service started survives it. Children also stop by themselves
@@ -39,6 +44,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from services import exit_codes
@@ -48,6 +54,7 @@ from services.mesh.grpc_client import check_health
 from services.mesh.kafka import client_config
 from services.mesh.service import DEFAULT_PORTS, PARENT_PID_ENV
 from services.mesh.settings import MeshSettings, SettingsError
+from services.mesh.tracing import exporters_from_environment, without_service_name
 
 SERVICES: tuple[str, ...] = tuple(DEFAULT_PORTS)
 STOP_GRACE_S = 15.0
@@ -146,12 +153,39 @@ class Supervisor:
         self.children: list[Child] = []
         self._peers = "{}"
 
+    def base_environment(self) -> dict[str, str]:
+        """What every child's environment starts from: `env` (default: ours, now) naming no service."""
+        env, _ = without_service_name(os.environ if self.env is None else self.env)
+        return env
+
+    def service_name_warning(self) -> str | None:
+        """The line `start` prints when the environment names a service for every child and
+        tracing is on (off, the name would change nothing); None otherwise."""
+        base = os.environ if self.env is None else self.env
+        _, removed = without_service_name(base)
+        if not removed:
+            return None
+        try:
+            if not exporters_from_environment(base):
+                return None
+        except SettingsError:
+            pass  # the services refuse it and say why; the name is still not theirs
+        return (
+            f"ignoring {' and '.join(removed)} for the services: each reports as"
+            " streamwright-<service> (one name for all five would hide which service a span is from);"
+            " to tell this mesh apart, set OTEL_RESOURCE_ATTRIBUTES=deployment.environment=<name>"
+            " or service.namespace=<name>"
+        )
+
     @property
     def bootstrap_servers(self) -> str:
         return self.broker.bootstrap_servers if self.broker is not None else self.settings.bootstrap_servers
 
     async def start(self) -> None:
         """Bring the broker and every service up; raises SupervisorError if one fails."""
+        warning = self.service_name_warning()
+        if warning is not None:
+            self._console.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)
         if auth_enabled(self.settings):
             # Created here, before any child starts, so every service and the CLI share it.
             try:
@@ -195,7 +229,7 @@ class Supervisor:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_file = log_path.open("ab")
         env = {
-            **(os.environ if self.env is None else self.env),
+            **self.base_environment(),
             "STREAMWRIGHT_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "STREAMWRIGHT_HOME": str(self.settings.home),
             "STREAMWRIGHT_GRPC_PORT": str(grpc_port),

@@ -35,7 +35,9 @@ OTEL_RESOURCE_ATTRIBUTES. STREAMWRIGHT_OTLP_ENDPOINT is no longer read (a warnin
 Each service has its own TracerProvider, whose resource names it (service.name =
 streamwright-<service> unless OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES says otherwise,
 service.version, service.namespace = streamwright), so five services in one process (tests)
-keep their names; a service process also installs its provider as the global one.
+keep their names; a service process also installs its provider as the global one. Those two
+variables name one process: `streamwright up` takes a service name out of its children's
+environment (`without_service_name`), so its five processes never share one.
 
 Nothing here may block or fail a handler: the SDK's BatchSpanProcessor exports from its own
 thread; a full queue drops spans, an unreachable collector loses the batch.
@@ -83,6 +85,7 @@ __all__ = [
     "inject",
     "publish_parent",
     "root_context",
+    "without_service_name",
 ]
 
 SCOPE = "streamwright.mesh"
@@ -93,6 +96,8 @@ LEGACY_ENDPOINT_ENV = "STREAMWRIGHT_OTLP_ENDPOINT"
 OTLP_PROTOCOL = "http/protobuf"  # the one exporter installed: opentelemetry-exporter-otlp-proto-http
 EXPORTERS = ("otlp", "console")
 FLUSH_TIMEOUT_S = 5.0
+SERVICE_NAME_ENV = "OTEL_SERVICE_NAME"
+RESOURCE_ATTRIBUTES_ENV = "OTEL_RESOURCE_ATTRIBUTES"
 
 Attributes = Mapping[str, AttributeValue]
 
@@ -150,6 +155,32 @@ def _warn_legacy_endpoint() -> None:
             " URL; spans now go to <it>/v1/traces as OTLP/HTTP protobuf)",
             value=os.environ[LEGACY_ENDPOINT_ENV],
         )
+
+
+def without_service_name(environ: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """A copy of `environ` naming no service, and what was taken out (`NAME=value`, for a warning).
+
+    OTEL_SERVICE_NAME goes; so does the `service.name=` entry of OTEL_RESOURCE_ATTRIBUTES (its
+    other attributes stay, as written). For an environment several services start from
+    (`streamwright up`): each then reports as streamwright-<service>.
+    """
+    env = dict(environ)
+    removed: list[str] = []
+    name = env.pop(SERVICE_NAME_ENV, None)
+    if name and name.strip():
+        removed.append(f"{SERVICE_NAME_ENV}={name}")
+    attributes = env.get(RESOURCE_ATTRIBUTES_ENV)
+    if attributes is not None:
+        # The SDK's reading (OTELResourceDetector): comma-separated key=value, keys stripped.
+        items = attributes.split(",")
+        kept = [item for item in items if item.partition("=")[0].strip() != "service.name"]
+        if len(kept) < len(items):
+            removed.extend(f"{RESOURCE_ATTRIBUTES_ENV} {item.strip()}" for item in items if item not in kept)
+            if any(item.strip() for item in kept):
+                env[RESOURCE_ATTRIBUTES_ENV] = ",".join(kept)
+            else:
+                del env[RESOURCE_ATTRIBUTES_ENV]
+    return env, removed
 
 
 def _resource(service: str) -> Resource:
