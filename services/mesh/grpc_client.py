@@ -7,9 +7,12 @@ The token travels as `authorization: Bearer <token>` metadata added by a client 
 as call credentials: gRPC only sends call credentials over TLS, and the embedded default is
 plaintext on 127.0.0.1.
 
-A unary call made while a service's span is current (a handler, a gRPC call it serves) is a
-CLIENT span of that service, and carries its W3C trace context as `traceparent` / `tracestate`
-metadata (tracing.py); elsewhere (the CLI) calls are not traced.
+A unary call made while a service's span is current (a handler, a gRPC call it serves, the
+CLI's command span: services/mesh/cli_tracing.py) is a CLIENT span of that service, and carries
+its W3C trace context as `traceparent` / `tracestate` metadata (tracing.py); a server-streaming
+call there carries the context too (no CLIENT span: its server span is the child of the current
+span). Health checks are not traced (as on the server side: probes poll); outside such a span
+(the CLI with tracing off) nothing is traced or added.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from services.mesh.tracing import (
 )
 
 DEFAULT_HEALTH_TIMEOUT = 2.0
+HEALTH_SERVICE: str = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 Continuation = Callable[..., Any]
 
 
@@ -75,34 +79,57 @@ class _StreamStreamToken(_TokenMetadata, grpc.aio.StreamStreamClientInterceptor)
         return await continuation(self._with_token(details), requests)
 
 
+def _method(details: Any) -> str:
+    """'streamwright.v1.IngestService/SubmitRequest' (no leading slash)."""
+    method = details.method.decode() if isinstance(details.method, bytes) else str(details.method)
+    return method.lstrip("/")
+
+
+def _untraced(method: str) -> bool:
+    return method.partition("/")[0] == HEALTH_SERVICE
+
+
+def _with_trace_context(details: Any) -> grpc.aio.ClientCallDetails:
+    """`details` with the current span's W3C trace context as its only trace metadata."""
+    carrier: dict[str, str] = {}
+    inject(carrier)
+    kept = [(k, v) for k, v in details.metadata or () if k not in (TRACEPARENT, TRACESTATE)]
+    return grpc.aio.ClientCallDetails(
+        method=details.method,
+        timeout=details.timeout,
+        metadata=grpc.aio.Metadata(*kept, *carrier.items()),
+        credentials=details.credentials,
+        wait_for_ready=details.wait_for_ready,
+    )
+
+
 class _UnaryUnaryTracing(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
     """A CLIENT span per unary call made inside a traced service, its context in the metadata."""
 
     async def intercept_unary_unary(self, continuation: Continuation, details: Any, request: Any) -> Any:
         tracing = active_tracing()
-        if tracing is None:
+        name = _method(details)
+        if tracing is None or _untraced(name):
             return await continuation(details, request)
-        method = details.method.decode() if isinstance(details.method, bytes) else str(details.method)
-        name = method.lstrip("/")
         service, _, rpc = name.partition("/")
         attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": rpc}
         with tracing.span(name, kind=SpanKind.CLIENT, attributes=attributes, record_errors=False) as span:
-            carrier: dict[str, str] = {}
-            inject(carrier)
-            kept = [(k, v) for k, v in details.metadata or () if k not in (TRACEPARENT, TRACESTATE)]
-            traced = grpc.aio.ClientCallDetails(
-                method=details.method,
-                timeout=details.timeout,
-                metadata=grpc.aio.Metadata(*kept, *carrier.items()),
-                credentials=details.credentials,
-                wait_for_ready=details.wait_for_ready,
-            )
-            call = await continuation(traced, request)
+            call = await continuation(_with_trace_context(details), request)
             code = await call.code()  # the span lasts until the call ends; the caller reads the result
             span.set_attribute("rpc.grpc.status_code", code.value[0])
             if code is not grpc.StatusCode.OK:
                 span.set_status(Status(StatusCode.ERROR, f"{code.name}: {await call.details()}"))
             return call
+
+
+class _UnaryStreamTracing(grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
+    """A server-streaming call made inside a traced span carries its context (no CLIENT span:
+    the stream outlives the call's return; the server's span is the child of the current span)."""
+
+    async def intercept_unary_stream(self, continuation: Continuation, details: Any, request: Any) -> Any:
+        if active_tracing() is None or _untraced(_method(details)):
+            return await continuation(details, request)
+        return await continuation(_with_trace_context(details), request)
 
 
 def token_interceptors(token: str) -> list[Any]:
@@ -138,7 +165,11 @@ def open_channel(
     Use the channel as `async with`, or `await channel.close()`.
     """
     token = client_token(settings)
-    interceptors = [_UnaryUnaryTracing(), *(token_interceptors(token) if token else [])]
+    interceptors = [
+        _UnaryUnaryTracing(),
+        _UnaryStreamTracing(),
+        *(token_interceptors(token) if token else []),
+    ]
     roots = _root_certificates(settings, root_certificates)
     if roots is None:
         return grpc.aio.insecure_channel(target, options=list(options), interceptors=interceptors)

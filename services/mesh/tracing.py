@@ -13,7 +13,9 @@ The spans (docs/operations.md, "Tracing"):
   (run_phases.py: ingest, generate, validate, gate, knowledge, start), under its `process` span;
 - gRPC: `<package.Service>/<Method>` SERVER spans (grpc_server.py; health checks and reflection
   are not traced) and CLIENT spans for the calls a service makes while it handles something
-  (grpc_client.py).
+  (grpc_client.py);
+- the CLI: `streamwright submit` / `run` (INTERNAL, service streamwright-cli) as the root of the
+  run's trace, its calls CLIENT spans under it (cli_tracing.py).
 
 Context travels as W3C trace context: `traceparent` and `tracestate` in every Kafka record's
 headers and in gRPC metadata. The envelope's own `traceparent` field carries it too, so an
@@ -49,7 +51,7 @@ import contextlib
 import contextvars
 import os
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -98,6 +100,7 @@ EXPORTERS = ("otlp", "console")
 FLUSH_TIMEOUT_S = 5.0
 SERVICE_NAME_ENV = "OTEL_SERVICE_NAME"
 RESOURCE_ATTRIBUTES_ENV = "OTEL_RESOURCE_ATTRIBUTES"
+_TIMEOUT_ENV = ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT")
 
 Attributes = Mapping[str, AttributeValue]
 
@@ -225,9 +228,24 @@ class ServiceTracing:
         return cls(service)
 
     @classmethod
-    def from_environment(cls, service: str) -> ServiceTracing:
-        """What the OTEL_* variables ask for (see the module's doc); SettingsError when they cannot work."""
-        _warn_legacy_endpoint()
+    def from_environment(
+        cls,
+        service: str,
+        *,
+        export_timeout_s: float | None = None,
+        console_out: IO[str] | None = None,
+        legacy_warning: bool = True,
+    ) -> ServiceTracing:
+        """What the OTEL_* variables ask for (see the module's doc); SettingsError when they cannot work.
+
+        For a short-lived command (the CLI): `export_timeout_s` bounds each OTLP export, retries
+        included, unless OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT says otherwise (the SDK's default,
+        10 s, is what a dead collector would add to the command's exit); `console_out` takes the
+        console exporter's spans (default stdout); `legacy_warning=False` leaves the warning about
+        STREAMWRIGHT_OTLP_ENDPOINT to the services (a structlog line the CLI would print on stdout).
+        """
+        if legacy_warning:
+            _warn_legacy_endpoint()
         names = exporters_from_environment()
         if not names:
             return cls(service)
@@ -238,7 +256,15 @@ class ServiceTracing:
             if name == "otlp":
                 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-                exporters.append(OTLPSpanExporter())  # endpoint, headers, TLS, timeout: OTEL_EXPORTER_OTLP_*
+                timeout = (
+                    None if any(os.environ.get(v, "").strip() for v in _TIMEOUT_ENV) else export_timeout_s
+                )
+                # endpoint, headers, TLS, timeout: OTEL_EXPORTER_OTLP_*
+                exporters.append(OTLPSpanExporter(timeout=timeout))
+            elif console_out is not None:
+                exporters.append(
+                    ConsoleSpanExporter(service_name=SERVICE_NAME_PREFIX + service, out=console_out)
+                )
             else:
                 exporters.append(ConsoleSpanExporter(service_name=SERVICE_NAME_PREFIX + service))
         return cls(service, _provider(service, [BatchSpanProcessor(e) for e in exporters], None))

@@ -15,12 +15,16 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from services import exit_codes
 from services.cli_output import echo_json
+from services.mesh.cli_tracing import OFF, command_trace  # light: imports nothing until a command traces
+
+if TYPE_CHECKING:
+    from services.mesh.cli_tracing import CommandTrace
 
 _USAGE, _NOT_PASSED = exit_codes.USAGE, exit_codes.FAILED
 _PASSED_STATES = {"RUNNING"}
@@ -70,8 +74,10 @@ def run(
     from services.mesh.settings import MeshSettings, settings_or_exit
 
     settings_or_exit(MeshSettings, "streamwright run")  # checked here: invalid exits 2, naming it
-    code = asyncio.run(_run(file, out.resolve(), cases, timeout, as_json=as_json))
-    raise typer.Exit(code)
+    # With tracing configured, the run's trace starts here (cli_tracing.py), not at the ingest service.
+    with command_trace("run", {"streamwright.request_file": str(file)}) as trace:
+        code = asyncio.run(_run(file, out.resolve(), cases, timeout, as_json=as_json, trace=trace))
+        raise typer.Exit(code)
 
 
 def child_environment(out: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -80,36 +86,27 @@ def child_environment(out: Path, base: Mapping[str, str] | None = None) -> dict[
     return {**(os.environ if base is None else base), ROUTER_OUTPUT_DIR_ENV: str(out)}
 
 
-async def _run(file: Path, out: Path, cases: Path | None, wait_s: float, *, as_json: bool = False) -> int:
+async def _run(
+    file: Path,
+    out: Path,
+    cases: Path | None,
+    wait_s: float,
+    *,
+    as_json: bool = False,
+    trace: CommandTrace = OFF,
+) -> int:
+    """`trace`: the command's span (cli_tracing.py), told the run's ids as they come."""
     from rich.console import Console
 
     from services.ingest.entrypoints.cli import submit_exit_code
     from services.ingest.entrypoints.submit import SubmitError, read_text, submit_document
-    from services.mesh.grpc_client import check_health
-    from services.mesh.service import peer_target
     from services.mesh.settings import MeshSettings
-    from services.mesh.supervisor import Supervisor, SupervisorError
 
     console = Console(stderr=True)
     settings = MeshSettings()
-    ingest_at = peer_target("ingest", settings)
-    supervisor = None
-    started = time.monotonic()
-    if await check_health(ingest_at, settings, timeout=1.0):
-        console.print(f"using the running mesh (ingest at {ingest_at})")
-    else:
-        # The router writes manifests and reports into --out: told through the children's environment.
-        supervisor = Supervisor(settings, console=console, env=child_environment(out))
-        try:
-            with console.status("starting the embedded mesh: broker + 5 services ..."):
-                await supervisor.start()
-        except SupervisorError as exc:
-            supervisor.stop()
-            console.print(f"[red]error:[/] the embedded mesh did not start: {exc}")
-            return _NOT_PASSED
-        console.print(
-            f"embedded mesh up in {time.monotonic() - started:.1f} s (logs: {settings.home / 'logs'})"
-        )
+    ready, supervisor = await _mesh(settings, out, console, trace)
+    if not ready:
+        return _NOT_PASSED
     try:
         try:
             document = read_text(file, "request document")
@@ -120,6 +117,8 @@ async def _run(file: Path, out: Path, cases: Path | None, wait_s: float, *, as_j
         except SubmitError as exc:
             console.print(f"[red]error:[/] {exc}")
             return submit_exit_code(exc)
+        trace.set("streamwright.run_id", submitted.run_id)
+        trace.set("streamwright.request_id", submitted.request_id)
         console.print(f"submitted {file.name}: run [bold]{submitted.run_id}[/]")
         try:
             final = await _follow(settings, submitted.run_id, console, wait_s)
@@ -133,6 +132,8 @@ async def _run(file: Path, out: Path, cases: Path | None, wait_s: float, *, as_j
             if as_json:
                 echo_json(outcome_json(file, submitted.run_id, None, None, []))
             return _NOT_PASSED
+        trace.set("streamwright.domain", final.domain)
+        trace.set("streamwright.state", final.state_name)
         report, written = await _summarise(settings, final, out, console)
         if as_json:
             echo_json(outcome_json(file, submitted.run_id, final, report, written))
@@ -141,6 +142,34 @@ async def _run(file: Path, out: Path, cases: Path | None, wait_s: float, *, as_j
         if supervisor is not None:
             with console.status("stopping the embedded mesh ..."):
                 await asyncio.to_thread(supervisor.stop)
+
+
+async def _mesh(settings: Any, out: Path, console: Any, trace: CommandTrace) -> tuple[bool, Any]:
+    """The running mesh, else the embedded one started for this run: (ready, the Supervisor we
+    started, None when we started none); not ready once the reason is printed."""
+    from services.mesh.grpc_client import check_health
+    from services.mesh.service import peer_target
+    from services.mesh.supervisor import Supervisor, SupervisorError
+
+    ingest_at = peer_target("ingest", settings)
+    started = time.monotonic()
+    if await check_health(ingest_at, settings, timeout=1.0):
+        console.print(f"using the running mesh (ingest at {ingest_at})")
+        return True, None
+    # The router writes manifests and reports into --out: told through the children's environment.
+    supervisor = Supervisor(settings, console=console, env=child_environment(out))
+    try:
+        with (
+            trace.step("start embedded mesh"),
+            console.status("starting the embedded mesh: broker + 5 services ..."),
+        ):
+            await supervisor.start()
+    except SupervisorError as exc:
+        supervisor.stop()
+        console.print(f"[red]error:[/] the embedded mesh did not start: {exc}")
+        return False, None
+    console.print(f"embedded mesh up in {time.monotonic() - started:.1f} s (logs: {settings.home / 'logs'})")
+    return True, supervisor
 
 
 def _sidecar(file: Path) -> str | None:

@@ -103,6 +103,7 @@ def submit(
 ) -> None:
     """Submit a document to the running mesh (`streamwright up`); prints the run id."""
     from services.ingest.entrypoints.submit import SubmitError, run_submit
+    from services.mesh.cli_tracing import command_trace
     from services.mesh.settings import MeshSettings, settings_or_exit
 
     if key is not None and not 0 < len(key) <= 256:
@@ -114,11 +115,15 @@ def submit(
             raise typer.Exit(_USAGE)
     cases_path = cases if cases is not None else _sidecar_cases(file)
     settings = settings_or_exit(MeshSettings, "streamwright submit")  # invalid: exit 2, naming it
-    try:
-        response = run_submit(file, cases=cases_path, idempotency_key=key, settings=settings)
-    except SubmitError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(submit_exit_code(error)) from None
+    # With tracing configured, the submit's span is the root of the run's trace (cli_tracing.py).
+    with command_trace("submit", {"streamwright.request_file": str(file)}) as trace:
+        try:
+            response = run_submit(file, cases=cases_path, idempotency_key=key, settings=settings)
+        except SubmitError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(submit_exit_code(error)) from None
+        trace.set("streamwright.run_id", response.run_id)
+        trace.set("streamwright.request_id", response.request_id)
     if as_json:
         echo_json(
             {"run_id": response.run_id, "request_id": response.request_id, "duplicate": response.duplicate}
