@@ -21,12 +21,10 @@ What it is made from:
     dead letters of its topics and `MessageDeadLettered`; `streamwright dlq` (the one static
     entry, OPERATOR) reads the dead-letter topics.
 
-Why not FastStream's AsyncAPI generator: tried on a broker built like the services build it
-(create_broker + broker.subscriber). It makes one channel per subscriber (so per service and
-topic, not per topic), describes payloads as JSON Schema from Python annotations (our handlers
-take the raw message, so the payload came out empty; with pydantic models it is JSON Schema,
-not the Avro actually on the wire), and has no way to set schemaFormat, the message key binding
-or the Confluent schema-id framing. Post-processing would have replaced nearly all of it.
+Why not a generator from a framework (FastStream's was tried while the runtime used it): it
+made one channel per subscriber (so per service and topic, not per topic), described payloads
+as JSON Schema from Python annotations, not the Avro actually on the wire, and had no way to set
+schemaFormat, the message key binding or the Confluent schema-id framing.
 
 Output is deterministic (flow order of EVENTS, service order of DEFAULT_PORTS).
 """

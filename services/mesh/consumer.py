@@ -1,10 +1,10 @@
 """The consumer runtime every service handler goes through.
 
-    sub = subscribe(broker, RequestAccepted, on_request_accepted, group_id="generator",
+    sub = subscribe(kafka, RequestAccepted, on_request_accepted, group_id="generator",
                     service="generator", store=store, codec=codec, publisher=publisher,
                     settings=settings)
     ...
-    await sub.drain()   # on shutdown, before broker.stop()
+    await sub.drain()   # on shutdown, before kafka.stop()
 
 For each record, `RecordProcessor.process`:
 
@@ -35,26 +35,22 @@ import enum
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
 
 from confluent_kafka import Message, TopicPartition
-from faststream.confluent import KafkaBroker
-from faststream.confluent.message import KafkaMessage
-from faststream.middlewares import AckPolicy
 from opentelemetry.trace import get_current_span
 
 from services.mesh.avro import DecodeError, EventCodec
 from services.mesh.events import Envelope, Event, MessageDeadLettered, dlq_topic
-from services.mesh.kafka import HEADER_EVENT_ID, HEADER_EVENT_TYPE, subscriber_options
+from services.mesh.kafka import HEADER_EVENT_ID, HEADER_EVENT_TYPE, KafkaClients
 from services.mesh.logging import bound_event, get_logger
 from services.mesh.metrics import MeshMetrics, default_metrics
-from services.mesh.parking import installed as parking_installed
 from services.mesh.run_phases import phase_of
 from services.mesh.settings import MeshSettings
 from services.mesh.store.base import DocumentStore
+from services.mesh.topic_consumer import TopicConsumer
 from services.mesh.tracing import (
     AttributeValue,
     ServiceTracing,
@@ -371,7 +367,7 @@ class OffsetTracker:
 class MeshSubscription:
     """Feeds one topic's records to a RecordProcessor, bounded and in key order; commits by hand.
 
-    What bounds the work: `on_message` is FastStream's handler, and FastStream's fetch loop
+    What bounds the work: `on_message` is the TopicConsumer's `on_record`, and its fetch loop
     awaits it before it polls the next record. It returns only once one of `max_in_flight`
     slots is free, so when every slot is busy the loop stops polling, and librdkafka's
     prefetch queue (bounded by queued.max.messages.kbytes) fills and stops fetching. Nothing
@@ -398,26 +394,16 @@ class MeshSubscription:
         self._tails: dict[tuple[int, bytes | None], asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._offsets = OffsetTracker()
-        self._consumer: Any = None  # the confluent_kafka.Consumer, known from the first record
-        self._lane: Executor | None = None  # the thread its poll() runs on (FastStream's, one per consumer)
         self._closing = False
         self._uncommitted: dict[tuple[str, int], int] = {}
         self._flush_handle: asyncio.TimerHandle | None = None
-        self.subscriber: Any = None  # FastStream's subscriber (set by `subscribe`)
+        self.source: TopicConsumer | None = None  # the Kafka consumer feeding it (set by `subscribe`)
 
-    def kafka_consumer(self) -> Any:
-        """The subscription's confluent_kafka.Consumer once the broker started it, else None."""
-        client = getattr(self.subscriber, "consumer", None)
-        return getattr(client, "consumer", None)
-
-    async def on_message(self, message: KafkaMessage) -> None:
+    async def on_message(self, message: Message) -> None:
         if self._closing:
             return  # neither handled nor committed: whoever consumes next gets it again
         await self._slots.acquire()
-        raw: Message = message.raw_message
-        self._consumer = message.consumer.consumer
-        self._lane = getattr(message.consumer, "_thread_pool", None)
-        record = Record.from_message(raw)
+        record = Record.from_message(message)
         self._offsets.begin(record.topic, record.partition, record.offset)
         event_type = record.headers.get(HEADER_EVENT_TYPE, "unknown")
         self._metrics.consumed.labels(self._service, record.topic, event_type).inc()
@@ -469,22 +455,25 @@ class MeshSubscription:
         self._flush_handle = None
         offsets = [TopicPartition(t, p, o) for (t, p), o in self._uncommitted.items()]
         self._uncommitted.clear()
-        if offsets and self._consumer is not None:
+        source = self.source
+        if offsets and source is not None and source.consumer is not None:
             # Asynchronous: librdkafka sends it in the background; drain() commits synchronously.
-            # On the consumer's own thread, in order: confluent-kafka serialises every call on a
-            # consumer with its poll(), so from here it would stall the event loop (every handler
-            # of the process) until the poll in progress returns.
-            commit = partial(self._consumer.commit, offsets=offsets, asynchronous=True)
+            # On the consumer's own thread (TopicConsumer.call), so the event loop never waits
+            # for the poll in progress.
+            commit = partial(source.consumer.commit, offsets=offsets, asynchronous=True)
             try:
-                done = asyncio.get_running_loop().run_in_executor(self._lane, commit)
+                done = asyncio.ensure_future(source.call(commit))
             except RuntimeError as error:  # the consumer's thread is gone: it was stopped
                 log.warning("offset commit failed", error=str(error))
             else:
                 done.add_done_callback(_log_commit_error)
 
     def _observe_lag(self, record: Record) -> None:
+        consumer = self.source.consumer if self.source is not None else None
+        if consumer is None:
+            return
         try:
-            _, high = self._consumer.get_watermark_offsets(
+            _, high = consumer.get_watermark_offsets(
                 TopicPartition(record.topic, record.partition), cached=True
             )
         except Exception:  # a metric must never stop consumption
@@ -501,6 +490,8 @@ class MeshSubscription:
     async def drain(self, grace: float = 30.0) -> None:
         """Take no new records, let those in flight finish (cancel after `grace` s), commit."""
         self._closing = True
+        if self.source is not None:
+            await self.source.stop_fetching()
         if self._tasks:
             _, late = await asyncio.wait(set(self._tasks), timeout=grace)
             for task in late:
@@ -512,11 +503,11 @@ class MeshSubscription:
             self._flush_handle = None
         self._uncommitted.clear()
         committed = self._offsets.committed()
-        if committed and self._consumer is not None:
+        source = self.source
+        if committed and source is not None and source.consumer is not None:
             offsets = [TopicPartition(t, p, o) for (t, p), o in committed.items()]
             try:
-                commit = partial(self._consumer.commit, offsets=offsets, asynchronous=False)
-                await asyncio.get_running_loop().run_in_executor(self._lane, commit)
+                await source.call(partial(source.consumer.commit, offsets=offsets, asynchronous=False))
             except Exception as error:  # e.g. partitions revoked meanwhile
                 log.warning("final commit failed", error=str(error))
 
@@ -526,13 +517,8 @@ def _log_commit_error(done: asyncio.Future[Any]) -> None:
         log.warning("offset commit failed", error=str(done.exception()))
 
 
-async def _whole_message(message: Any) -> Any:
-    """FastStream decoder: hand the handler the KafkaMessage itself (with apply_types=False)."""
-    return message
-
-
 def subscribe(
-    broker: KafkaBroker,
+    kafka: KafkaClients,
     source: type[Event] | str,
     handler: Handler,
     *,
@@ -547,7 +533,7 @@ def subscribe(
 ) -> MeshSubscription:
     """Route every record of `source` (an event class, or a topic name) through `handler`.
 
-    Call before `broker.start()`. With an event class, records of another type on that
+    Call before `kafka.start()`. With an event class, records of another type on that
     topic are dead-lettered; with a topic name, any event type is handed to the handler.
     Topic and consumer group both get settings.topic_prefix, so meshes (and tests) sharing a
     cluster never join each other's groups.
@@ -575,13 +561,5 @@ def subscribe(
         max_in_flight=settings.max_in_flight,
         metrics=metrics,
     )
-    subscriber = broker.subscriber(
-        topic,
-        group_id=group_id,
-        ack_policy=AckPolicy.MANUAL,
-        decoder=_whole_message,
-        **subscriber_options(settings, parking=parking_installed(broker)),
-    )
-    subscriber(subscription.on_message)
-    subscription.subscriber = subscriber
+    subscription.source = kafka.consumer(topic, group_id=group_id, on_record=subscription.on_message)
     return subscription

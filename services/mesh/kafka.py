@@ -1,4 +1,4 @@
-"""Kafka edge of every service: the FastStream broker, topic provisioning and the Publisher.
+"""Kafka edge of every service: its clients (producer, consumers), topic provisioning, the Publisher.
 
 Producers are idempotent with acks=all; consumers (see consumer.py) commit by hand after
 the outcome is stored, and a new group starts at `earliest` (Tansu's high watermark is
@@ -8,18 +8,18 @@ wrong when one batch holds several records, so `latest` could skip records).
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
-from faststream.confluent import KafkaBroker
 
 from services.mesh.events import ALL_TOPICS, dlq_topic
 from services.mesh.metrics import MeshMetrics, default_metrics
-from services.mesh.parking import install as install_parking
+from services.mesh.parking import Parking
 from services.mesh.settings import MeshSettings
+from services.mesh.topic_consumer import KAFKA_LOG, TopicConsumer
 from services.mesh.tracing import (
     TRACEPARENT,
     AttributeValue,
@@ -61,49 +61,133 @@ def client_config(settings: MeshSettings) -> dict[str, str]:
     return config
 
 
-def _security_passthrough(settings: MeshSettings) -> dict[str, str]:
-    return {k: v for k, v in client_config(settings).items() if k != "bootstrap.servers"}
+class KafkaClients:
+    """A service's Kafka clients: one idempotent producer, and one TopicConsumer per subscription.
 
-
-def create_broker(settings: MeshSettings, *, client_id: str, wakeup: WakeupBus | None = None) -> KafkaBroker:
-    """A FastStream confluent broker (not connected) configured from settings.
-
-    With `wakeup`, its consumers park while idle and wake on its hints (services/mesh/parking.py).
+    Register consumers with `consumer()` before `start()`. With `wakeup`, consumers park while
+    idle and wake on its hints (services/mesh/parking.py), so an awake one can fetch with the
+    short `fetch_wakeup_wait_ms`.
     """
-    broker = KafkaBroker(
-        settings.bootstrap_servers,
-        client_id=client_id,
-        enable_idempotence=True,
-        acks="all",
-        linger_ms=settings.linger_ms,
-        # Topics are provisioned explicitly (provision_topics); a typo must not create one.
-        allow_auto_create_topics=False,
-        config=_security_passthrough(settings),
-        graceful_timeout=30.0,
-        # FastStream's per-message access log ("Received"/"Processed") only at DEBUG: we log outcomes.
-        log_level=logging.DEBUG,
-        # Handlers get the raw message (consumer.py decodes Avro itself): no per-message
-        # dependency injection or pydantic validation on the hot path.
-        apply_types=False,
-    )
-    if wakeup is not None:
-        install_parking(broker, wakeup=wakeup, probe_s=settings.fetch_wakeup_probe_ms / 1000)
-    return broker
+
+    def __init__(self, settings: MeshSettings, *, client_id: str, wakeup: WakeupBus | None = None) -> None:
+        self.settings = settings
+        self.client_id = client_id
+        self.wakeup = wakeup
+        self.consumers: list[TopicConsumer] = []
+        self._producer: Producer | None = None
+        self._poller: threading.Thread | None = None
+        self._running = False
+
+    def consumer(
+        self, topic: str, *, group_id: str, on_record: Callable[[Message], Awaitable[None]]
+    ) -> TopicConsumer:
+        parking = Parking(probe_s=self.settings.fetch_wakeup_probe_ms / 1000) if self.wakeup else None
+        consumer = TopicConsumer(
+            topic,
+            consumer_config(
+                self.settings, client_id=self.client_id, group_id=group_id, parking=parking is not None
+            ),
+            on_record,
+            parking=parking,
+            wakeup=self.wakeup,
+        )
+        self.consumers.append(consumer)
+        return consumer
+
+    async def start(self) -> None:
+        """Connect the producer and subscribe every registered consumer."""
+        self._producer = Producer(producer_config(self.settings, client_id=self.client_id), logger=KAFKA_LOG)
+        self._running = True
+        # Delivery reports (and librdkafka's logs) are served by poll(); poll returns as soon as
+        # one is there, so an acknowledgement reaches its publisher without waiting out the 0.1 s.
+        self._poller = threading.Thread(target=self._serve_deliveries, name="kafka:producer", daemon=True)
+        self._poller.start()
+        await asyncio.gather(*(c.start() for c in self.consumers))
+
+    def _serve_deliveries(self) -> None:
+        producer = self._producer
+        while self._running and producer is not None:
+            producer.poll(0.1)
+
+    async def produce(
+        self, topic: str, value: bytes, *, key: bytes | None, headers: Mapping[str, str]
+    ) -> None:
+        """Send one record and wait until the broker acknowledged it (KafkaException if not)."""
+        if self._producer is None or not self._running:
+            raise RuntimeError("the Kafka producer is not started")
+        loop = asyncio.get_running_loop()
+        acked: asyncio.Future[None] = loop.create_future()
+
+        def delivered(error: KafkaError | None, _message: Message) -> None:
+            # On the poller thread: hand the outcome to the event loop.
+            loop.call_soon_threadsafe(_settle, acked, error)
+
+        while True:
+            try:
+                self._producer.produce(
+                    topic, value, key, headers=list(headers.items()), on_delivery=delivered
+                )
+                break
+            except BufferError:  # the local queue is full: wait for deliveries to drain it
+                await asyncio.sleep(0.01)
+        await acked
+
+    async def stop(self) -> None:
+        """Close every consumer (leaving its group), then flush and stop the producer."""
+        await asyncio.gather(*(c.close() for c in self.consumers))
+        if self._producer is not None:
+            producer = self._producer
+            await asyncio.to_thread(producer.flush, 10.0)
+            self._running = False
+            if self._poller is not None:
+                await asyncio.to_thread(self._poller.join, 1.0)
+            self._producer = None
 
 
-def subscriber_options(settings: MeshSettings, *, parking: bool = False) -> dict[str, Any]:
-    """Consumer options of every mesh subscriber (FastStream `broker.subscriber` kwargs).
+def _settle(acked: asyncio.Future[None], error: KafkaError | None) -> None:
+    if acked.done():
+        return
+    if error is None:
+        acked.set_result(None)
+    else:
+        acked.set_exception(KafkaException(error))
 
-    `parking`: the broker's consumers park while idle (create_broker with a wake-up bus), so an
-    awake one can fetch with the short `fetch_wakeup_wait_ms`.
-    """
-    wait = settings.fetch_wakeup_wait_ms if parking else settings.fetch_wait_max_ms
+
+def producer_config(settings: MeshSettings, *, client_id: str) -> dict[str, Any]:
+    """Idempotent, acks=all; topics are provisioned explicitly, so a typo must not create one."""
     return {
-        "fetch_max_wait_ms": wait,
-        "session_timeout_ms": settings.session_timeout_ms,
-        "heartbeat_interval_ms": max(100, settings.session_timeout_ms // 3),
-        "auto_offset_reset": "earliest",
-        "polling_interval": 0.05,
+        **client_config(settings),
+        "client.id": client_id,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": settings.linger_ms,
+        "allow.auto.create.topics": False,
+    }
+
+
+def consumer_config(
+    settings: MeshSettings, *, client_id: str, group_id: str, parking: bool = False
+) -> dict[str, Any]:
+    """Consumer settings of every mesh subscription.
+
+    Offsets are committed by hand (consumer.MeshSubscription) after each record's outcome is
+    stored; a new group starts at `earliest` (Tansu's high watermark can be wrong, so
+    `latest` could skip records). `parking`: consumers park while idle, so an awake one can
+    fetch with the short `fetch_wakeup_wait_ms`.
+    """
+    return {
+        **client_config(settings),
+        "client.id": client_id,
+        "group.id": group_id,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "fetch.wait.max.ms": settings.fetch_wakeup_wait_ms if parking else settings.fetch_wait_max_ms,
+        "session.timeout.ms": settings.session_timeout_ms,
+        "heartbeat.interval.ms": max(100, settings.session_timeout_ms // 3),
+        "partition.assignment.strategy": "roundrobin",
+        # New partitions and topics are seen within a second, as the mesh's topics are made at start.
+        "topic.metadata.refresh.interval.ms": 1000,
+        "allow.auto.create.topics": False,
     }
 
 
@@ -164,7 +248,7 @@ class Publisher:
 
     def __init__(
         self,
-        broker: KafkaBroker,
+        kafka: KafkaClients,
         codec: EventCodec,
         *,
         service: str,
@@ -175,7 +259,7 @@ class Publisher:
     ) -> None:
         self._wakeup = wakeup
         self._tracing = tracing or ServiceTracing.disabled(service)
-        self._broker = broker
+        self._kafka = kafka
         self._prefix = topic_prefix
         self._codec = codec
         self._service = service
@@ -235,7 +319,7 @@ class Publisher:
         event_type: str = "unknown",
     ) -> None:
         """Publish bytes as they are (dead letters keep the original value and key)."""
-        await self._broker.publish(value, topic, key=key, headers=dict(headers))
+        await self._kafka.produce(topic, value, key=key, headers=headers)
         self._metrics.produced.labels(self._service, topic, event_type).inc()
         if self._wakeup is not None:
             self._wakeup.notify(topic)

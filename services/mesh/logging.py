@@ -1,6 +1,6 @@
 """Structured logs for every service: JSON in services, a readable console on a terminal.
 
-`configure_logging` routes both structlog and the standard library (FastStream, grpc,
+`configure_logging` routes both structlog and the standard library (librdkafka, grpc,
 asyncio) through one renderer. Values bound with `bound_event` (or structlog's
 `bind_contextvars`) live in contextvars, so every line written while a handler runs,
 by any library, carries that event's `run_id` and `event_id`. Each message is handled
@@ -79,8 +79,8 @@ def configure_logging(settings: MeshSettings, *, service: str, stream: TextIO | 
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(settings.log_level)
-    # librdkafka and FastStream are chatty at INFO about things we log ourselves.
-    logging.getLogger("faststream").setLevel(max(logging.WARNING, root.level))
+    # librdkafka is chatty at INFO about connections we report ourselves.
+    logging.getLogger("streamwright.librdkafka").setLevel(max(logging.WARNING, root.level))
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

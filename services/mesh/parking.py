@@ -4,7 +4,7 @@ The embedded broker (Tansu) answers a fetch at once when records are already the
 record that arrives while a fetch waits is only returned at the fetch's next check point
 (at half of fetch.wait.max.ms, then three quarters, ...). A long wait therefore adds up to
 half of it to every hop, and a short one makes every idle consumer fetch hundreds of times
-a second. A `ParkingConsumer` (the consumer of one FastStream subscriber) avoids both:
+a second. A consumer with `Parking` (services/mesh/topic_consumer.py) avoids both:
 
 - awake, it fetches with a short wait (`fetch_wakeup_wait_ms`, 5 ms);
 - after PARK_AFTER_S without a record it *parks*: it pauses its partitions (librdkafka then
@@ -22,8 +22,8 @@ resume, and every record produced before that is fetched by a fetch started afte
 
 Why in the consumer's own poll thread: confluent-kafka serialises every call on a consumer
 with its poll(), so pause/resume from the event loop would wait for the poll in progress
-(and block the loop meanwhile). Here they run between polls, on FastStream's single
-consumer thread, and a parked consumer is not polling at all. librdkafka's fetcher notices
+(and block the loop meanwhile). Here they run between polls, on the consumer's own
+thread (its lane), and a parked consumer is not polling at all. librdkafka's fetcher notices
 a resume only on its next round (up to a second later), unless a request wakes it, so an
 unpark also asks for one partition's high watermark (one ListOffsets round trip).
 
@@ -43,13 +43,8 @@ import time
 from typing import Any, cast
 
 from confluent_kafka import KafkaException, Message
-from faststream._internal.utils.functions import run_in_executor
-from faststream.confluent import KafkaBroker
-from faststream.confluent.configs.broker import ConsumerBuilder
-from faststream.confluent.helpers.client import AsyncConfluentConsumer, check_msg_error
 
 from services.mesh.logging import get_logger
-from services.mesh.wakeup import WakeupBus
 
 # An awake consumer parks once it polled nothing for this long (several short fetches).
 PARK_AFTER_S = 0.025
@@ -147,60 +142,3 @@ class Parking:
             consumer.get_watermark_offsets(assignment[0], timeout=KICK_TIMEOUT_S, cached=False)
         except KafkaException as error:
             log.warning("could not wake the fetcher of an unparked consumer", error=str(error))
-
-
-class ParkingConsumer(AsyncConfluentConsumer):  # type: ignore[misc]  # faststream is untyped here (follow_imports=skip)
-    """FastStream's consumer client, parked (partitions paused, no polling) while idle."""
-
-    __slots__ = ("_unsubscribe", "parking")
-
-    def __init__(self, *topics: Any, wakeup: WakeupBus, probe_s: float, **kwargs: Any) -> None:
-        super().__init__(*topics, **kwargs)
-        self.parking = Parking(probe_s=probe_s)
-        self._unsubscribe = [wakeup.subscribe(topic.name, self.parking.wake) for topic in self.topics]
-
-    async def getone(self, timeout: float = 0.1) -> Message | None:  # noqa: ASYNC109 - FastStream's signature
-        woken = await self.parking.wait()
-        message = await run_in_executor(self._thread_pool, self.parking.poll, self.consumer, woken)
-        return cast(Message | None, check_msg_error(message))
-
-    async def stop(self) -> None:
-        for unsubscribe in self._unsubscribe:
-            unsubscribe()
-        await super().stop()
-
-
-class ParkingConsumerBuilder(ConsumerBuilder):  # type: ignore[misc]
-    """FastStream's consumer factory, building ParkingConsumers."""
-
-    def __init__(self, base: ConsumerBuilder, *, wakeup: WakeupBus, probe_s: float) -> None:
-        super().__init__(config=base.config, admin=base.admin, logger=base.logger)
-        self.wakeup = wakeup
-        self.probe_s = probe_s
-        self.built: list[ParkingConsumer] = []
-
-    def __call__(self, *topics: Any, **kwargs: Any) -> ParkingConsumer:
-        consumer = ParkingConsumer(
-            *topics,
-            config=self.config,
-            admin_service=self.admin,
-            logger=self.logger,
-            wakeup=self.wakeup,
-            probe_s=self.probe_s,
-            **kwargs,
-        )
-        self.built.append(consumer)
-        return consumer
-
-
-def install(broker: KafkaBroker, *, wakeup: WakeupBus, probe_s: float) -> ParkingConsumerBuilder:
-    """Make every subscriber of `broker` (started after this) use a ParkingConsumer."""
-    config = broker.config.broker_config
-    builder = ParkingConsumerBuilder(config.builder, wakeup=wakeup, probe_s=probe_s)
-    config.builder = builder
-    return builder
-
-
-def installed(broker: KafkaBroker) -> bool:
-    """Whether `install` made `broker`'s consumers ParkingConsumers."""
-    return isinstance(broker.config.broker_config.builder, ParkingConsumerBuilder)

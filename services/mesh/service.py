@@ -13,7 +13,7 @@ A service supplies a builder that subscribes its handlers and returns its gRPC s
     def main() -> None:  # services/ingest/entrypoints/main.py
         run_service("ingest", build)
 
-Start-up order: logging, tracing, store, topics, broker + subscribers, gRPC (NOT_SERVING),
+Start-up order: logging, tracing, store, topics, Kafka clients + subscribers, gRPC (NOT_SERVING),
 metrics, then health SERVING once the consumers are subscribed. SIGTERM/SIGINT: health NOT_SERVING,
 stop taking records, finish those in flight, commit, stop Kafka, stop gRPC, close the store.
 
@@ -33,13 +33,12 @@ from dataclasses import dataclass, field
 from typing import TypeVar, cast
 
 import grpc
-from faststream.confluent import KafkaBroker
 
 from services.mesh.avro import EventCodec, codec_from_settings
 from services.mesh.consumer import Handler, MeshSubscription, subscribe
 from services.mesh.events import Event
 from services.mesh.grpc_server import Registration, create_server, set_serving, stop_server
-from services.mesh.kafka import Publisher, aprovision_topics, create_broker
+from services.mesh.kafka import KafkaClients, Publisher, aprovision_topics
 from services.mesh.logging import configure_logging, get_logger
 from services.mesh.metrics import MeshMetrics, MetricsServer, default_metrics
 from services.mesh.settings import MeshSettings, SettingsError, exit_invalid, settings_or_exit
@@ -70,7 +69,7 @@ class ServiceContext:
     settings: MeshSettings
     store: DocumentStore
     codec: EventCodec
-    broker: KafkaBroker
+    kafka: KafkaClients
     publisher: Publisher
     metrics: MeshMetrics
     subscriptions: list[MeshSubscription] = field(default_factory=list)
@@ -93,7 +92,7 @@ class ServiceContext:
         """
         topic = source if isinstance(source, str) else source.TOPIC
         subscription = subscribe(
-            self.broker,
+            self.kafka,
             source,
             cast(Handler, handler),
             group_id=group_id or f"{self.service}.{topic}",
@@ -167,7 +166,7 @@ class ServiceRunner:
         self.tracing = tracing or ServiceTracing.disabled(service)
         self._grpc: grpc.aio.Server | None = None
         self._metrics_server: MetricsServer | None = None
-        self._broker: KafkaBroker | None = None
+        self._kafka: KafkaClients | None = None
         self._parts = ServiceParts()
         self._health_names: list[str] = [""]
         self.context: ServiceContext | None = None
@@ -184,9 +183,9 @@ class ServiceRunner:
         codec = self._codec or codec_from_settings(settings)
         await aprovision_topics(settings)
         self.wakeup = self._start_wakeup()
-        self._broker = broker = create_broker(settings, client_id=self.service, wakeup=self.wakeup)
+        self._kafka = kafka = KafkaClients(settings, client_id=self.service, wakeup=self.wakeup)
         publisher = Publisher(
-            broker,
+            kafka,
             codec,
             service=self.service,
             topic_prefix=settings.topic_prefix,
@@ -195,7 +194,7 @@ class ServiceRunner:
             wakeup=self.wakeup,
         )
         self.context = ctx = ServiceContext(
-            self.service, settings, store, codec, broker, publisher, self._metrics, tracing=tracing
+            self.service, settings, store, codec, kafka, publisher, self._metrics, tracing=tracing
         )
         built = self._build(ctx)
         self._parts = await built if inspect.isawaitable(built) else built
@@ -214,7 +213,7 @@ class ServiceRunner:
         self._metrics_server = MetricsServer(self._metrics, host=settings.metrics_host, port=metrics_port)
         self.metrics_port = self._metrics_server.port
 
-        await broker.start()  # connects the producer and subscribes every consumer
+        await kafka.start()  # connects the producer and subscribes every consumer
         await self._set_health(serving=True)
         log.info(
             "service started",
@@ -248,9 +247,9 @@ class ServiceRunner:
         await self._set_health(serving=False)
         if self.context is not None:
             await asyncio.gather(*(s.drain(grace=grace) for s in self.context.subscriptions))
-        if self._broker is not None:
-            await self._broker.stop()
-            self._broker = None
+        if self._kafka is not None:
+            await self._kafka.stop()
+            self._kafka = None
         if self.wakeup is not None:
             self.wakeup.close()
             self.wakeup = None

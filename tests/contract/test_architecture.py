@@ -9,7 +9,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("ingest", "generator", "validator", "knowledge", "router")
 IO_LIBRARIES = {
-    "faststream",
     "confluent_kafka",
     "grpc",
     "pymongo",

@@ -12,7 +12,7 @@ from pathlib import Path
 from services import exit_codes
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("confluent_kafka", "grpc", "pyflink", "pymongo", "qdrant_client", "faststream", "fastavro", "rich")
+HEAVY = ("confluent_kafka", "grpc", "pyflink", "pymongo", "qdrant_client", "fastavro", "rich")
 
 
 def test_the_readme_exit_code_table_is_the_scheme() -> None:

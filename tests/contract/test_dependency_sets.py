@@ -143,7 +143,7 @@ def test_the_ingest_set_is_lean() -> None:
     client, psycopg or dev tools, and far fewer packages than the lock."""
     held = set(pins("ingest"))
     assert held & (HEAVY | {"psycopg", "pytest", "ruff", "mypy"}) == set()
-    assert {"faststream", "confluent-kafka", "grpcio", "httpx", "pymongo"} <= held
+    assert {"confluent-kafka", "grpcio", "httpx", "pymongo"} <= held
     assert len(held) < len(pins("lock")) / 3
 
 
@@ -171,7 +171,7 @@ def test_the_runner_set_is_pyflink_and_pydantic() -> None:
     assert {requirement_name(spec) for spec in wanted} == {"apache-flink", "pydantic"}
     held = set(pins("runner"))
     assert {"apache-flink", "pydantic"} <= held
-    assert held & {"faststream", "confluent-kafka", "grpcio-health-checking", "litellm", "pytest"} == set()
+    assert held & {"confluent-kafka", "grpcio-health-checking", "litellm", "pytest"} == set()
 
 
 # The service's main imported with every package outside its set blocked, as in its image; prints

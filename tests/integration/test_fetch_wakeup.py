@@ -22,7 +22,7 @@ from confluent_kafka import Producer
 from services.mesh.embedded_broker import EmbeddedBroker, free_port, kafka_ready
 from services.mesh.events import Envelope, Event, RequestAccepted, RequestSubmitted, Source
 from services.mesh.kafka import HEADER_EVENT_ID, HEADER_EVENT_TYPE, client_config
-from services.mesh.parking import ParkingConsumer
+from services.mesh.parking import Parking
 from services.mesh.service import ServiceContext, ServiceParts, ServiceRunner
 from services.mesh.settings import MeshSettings
 from services.mesh.wakeup import available
@@ -72,11 +72,15 @@ async def runners() -> AsyncIterator[list[ServiceRunner]]:
         await runner.stop(grace=2.0)
 
 
-def consumers(runner: ServiceRunner) -> list[ParkingConsumer]:
+def consumers(runner: ServiceRunner) -> list[Parking]:
+    """The parking state of each of `runner`'s consumers (all of them park with wake-ups on)."""
     assert runner.context is not None
-    found = [s.subscriber.consumer for s in runner.context.subscriptions]
-    assert all(isinstance(c, ParkingConsumer) for c in found)
-    return found
+    found = [s.source.parking if s.source is not None else None for s in runner.context.subscriptions]
+    return (
+        [parking for parking in found if parking is not None]
+        if all(found)
+        else pytest.fail("a consumer without parking")
+    )
 
 
 async def until(check: Callable[[], bool | Awaitable[bool]], within: float = 20.0) -> None:
@@ -96,7 +100,7 @@ def wakeup_settings(settings: MeshSettings, *, probe_ms: int) -> MeshSettings:
 async def all_parked(runner: ServiceRunner) -> None:
     """Until every consumer of `runner` has parked: it has partitions (only then it parks) and
     nothing to do. (Not consumer.assignment(): from the event loop, that waits for the poll.)"""
-    await until(lambda: all(c.parking.parked for c in consumers(runner)))
+    await until(lambda: all(c.parked for c in consumers(runner)))
 
 
 async def test_a_parked_consumer_handles_an_event_promptly_after_another_process_publishes_it(
@@ -120,15 +124,15 @@ async def test_a_parked_consumer_handles_an_event_promptly_after_another_process
 
     for attempt in range(3):  # each time from parked
         await all_parked(receiver)
-        polls_before = consumer.parking.counts["polls"]
+        polls_before = consumer.counts["polls"]
         event = submitted(f"domain-{attempt}")
         published = time.monotonic()
         await sender.context.publisher.publish(event)
         await until(lambda event=event: event.envelope.event_id in handled, within=10.0)  # type: ignore[misc]
         assert handled[event.envelope.event_id] - published < 5.0  # the probe would take 30 s
-        assert consumer.parking.counts["polls"] > polls_before
-    assert consumer.parking.counts["wakeups"] >= 3
-    assert consumer.parking.counts["unparks"] >= 3
+        assert consumer.counts["polls"] > polls_before
+    assert consumer.counts["wakeups"] >= 3
+    assert consumer.counts["unparks"] >= 3
 
 
 async def test_nothing_is_lost_when_hints_are_lost_or_consumers_park_between_records(
@@ -180,7 +184,7 @@ async def test_nothing_is_lost_when_hints_are_lost_or_consumers_park_between_rec
     for domain, ids in sent.items():
         assert [event_id for d, event_id in seen if d == domain] == ids  # in order per key
     [consumer] = consumers(receiver)
-    assert consumer.parking.counts["parks"] >= 3
+    assert consumer.counts["parks"] >= 3
 
 
 class FetchCounter:
@@ -259,10 +263,10 @@ async def test_idle_parked_consumers_send_almost_no_fetches(
     assert runner.context is not None
     await all_parked(runner)
     idle_s = 2.0
-    fetches, polls = counter.fetches, [c.parking.counts["polls"] for c in consumers(runner)]
+    fetches, polls = counter.fetches, [c.counts["polls"] for c in consumers(runner)]
     await asyncio.sleep(idle_s)
     idle_fetches = counter.fetches - fetches
-    idle_polls = [c.parking.counts["polls"] - p for c, p in zip(consumers(runner), polls, strict=True)]
+    idle_polls = [c.counts["polls"] - p for c, p in zip(consumers(runner), polls, strict=True)]
 
     # Awake, each consumer would fetch every 5 ms (fetch_wakeup_wait_ms): ~800 fetches here.
     # Parked, each probes once a second, a few short fetches each.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -62,13 +62,13 @@ def clean_otel_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class RecordingBroker:
-    """Takes the place of the FastStream broker: keeps what is published, headers included."""
+    """Takes the place of the service's Kafka clients: keeps what is produced, headers included."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes, dict[str, str]]] = []
 
-    async def publish(self, value: bytes, topic: str, *, headers: dict[str, str], **_: Any) -> None:
-        self.sent.append((topic, value, headers))
+    async def produce(self, topic: str, value: bytes, *, headers: Mapping[str, str], **_: Any) -> None:
+        self.sent.append((topic, value, dict(headers)))
 
 
 def _submitted(traceparent: str | None = None) -> RequestSubmitted:
