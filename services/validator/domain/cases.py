@@ -154,14 +154,14 @@ class PendingCase:
                 note=self.note,
                 batch_size=self.batch_size,
             )
-        diff = compare_rows(
-            self.case.expected, self.rows, self.shape.result_columns, zone=ZoneInfo(job.time_zone)
-        )
+        zone = ZoneInfo(job.time_zone)
+        diff = compare_rows(self.case.expected, self.rows, self.shape.result_columns, zone=zone)
         return CaseResult(
             name,
             self.mode,
             diff.equal,
-            rows=tuple({k: render_value(v) for k, v in r.items()} for r in self.rows),
+            # in the job's zone: the oracle reads these rows back as wall clock there (§8)
+            rows=tuple({k: render_value(v, zone) for k, v in r.items()} for r in self.rows),
             missing=diff.missing,
             unexpected=diff.unexpected,
             swaps=tuple(self.swaps),

@@ -66,8 +66,20 @@ def _float32(value: float) -> float:
     return value if math.isinf(single) != math.isinf(value) else single
 
 
+def _instant(stamp: datetime, zone: ZoneInfo | None) -> datetime:
+    """A TIMESTAMP_LTZ value as the instant it names, in UTC: an aware value is that instant
+    whatever zone it is written in; a naive one (a case file's text, §8) is wall clock in the
+    job's time zone (UTC without one)."""
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=zone or UTC)
+    return stamp.astimezone(UTC)
+
+
 def normalize(value: object, ftype: FlinkType, zone: ZoneInfo | None = None) -> object:  # noqa: PLR0911, PLR0912, C901
-    """A hashable canonical form for comparison under §8's rules (an unreadable value stays raw)."""
+    """A hashable canonical form for comparison under §8's rules (an unreadable value stays raw).
+
+    TIMESTAMP_LTZ compares as instants (aware UTC datetimes): the same instant written in two
+    zones, or as wall-clock text in `zone`, is equal."""
     if value is None:
         return None
     root = ftype.root
@@ -85,10 +97,7 @@ def normalize(value: object, ftype: FlinkType, zone: ZoneInfo | None = None) -> 
         if root == "TIMESTAMP":
             return value if isinstance(value, datetime) else _parse_timestamp(str(value))
         if root == "TIMESTAMP_LTZ":
-            stamp = value if isinstance(value, datetime) else _parse_timestamp(str(value))
-            if stamp.tzinfo is not None and zone is not None:
-                stamp = stamp.astimezone(zone).replace(tzinfo=None)
-            return stamp
+            return _instant(value if isinstance(value, datetime) else _parse_timestamp(str(value)), zone)
         if root == "DATE":
             return value if isinstance(value, date) else date.fromisoformat(str(value).strip())
         if root == "TIME":
@@ -102,13 +111,27 @@ def normalize(value: object, ftype: FlinkType, zone: ZoneInfo | None = None) -> 
     return ("raw", repr(value))
 
 
-def render_value(value: object) -> object:
-    """Display form of a typed value: §8 text for DECIMAL/TIMESTAMP/DATE, others as is."""
+def _ambiguous(local: datetime) -> bool:
+    """Whether a zoned wall-clock time names two instants (the hour repeated when clocks go back)."""
+    return local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset()
+
+
+def render_value(value: object, zone: ZoneInfo | None = None) -> object:
+    """Display form of a typed value: §8 text for DECIMAL/TIMESTAMP/DATE, others as is.
+
+    An aware datetime (a TIMESTAMP_LTZ instant) is shown as wall clock in `zone`, the job's time
+    zone, as §8 writes it, so `normalize` reads the text back as the same instant; the offset is
+    added where that wall clock is ambiguous (clocks going back), and always without `zone`
+    (text without an offset would be read as wall clock in the job's zone)."""
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime):
-        text = value.strftime("%Y-%m-%d %H:%M:%S")
-        return text + (f".{value.microsecond // 1000:03d}" if value.microsecond else "")
+        local = value.astimezone(zone) if zone is not None and value.tzinfo is not None else value
+        text = local.strftime("%Y-%m-%d %H:%M:%S")
+        text += f".{local.microsecond // 1000:03d}" if local.microsecond else ""
+        if local.tzinfo is not None and (zone is None or _ambiguous(local)):
+            text += local.isoformat()[-6:]
+        return text
     if isinstance(value, date | dtime):
         return value.isoformat()
     return value
@@ -138,7 +161,7 @@ def compare_rows(
             k = key(row)
             if left[k] > 0:
                 left[k] -= 1
-                out.append({name: render_value(row.get(name)) for name, _ in columns})
+                out.append({name: render_value(row.get(name), zone) for name, _ in columns})
         return tuple(out)
 
     return RowDiff(pick(expected, missing_keys), pick(actual, unexpected_keys))
