@@ -25,6 +25,7 @@ from services.ingest.domain.check_job import check_job_info
 from services.ingest.domain.check_joins import check_joins
 from services.ingest.domain.check_mappings import check_aggregation, check_conditions, check_mappings
 from services.ingest.domain.check_secrets import check_secret_references, check_sidecar_secret_references
+from services.ingest.domain.check_sink import check_result_sink, check_sink_changes
 from services.ingest.domain.check_tables import build_dimensions, build_result
 from services.ingest.domain.check_warnings import dimension_warnings, er_warnings
 from services.ingest.domain.document import check_input, decode_input, split_lines
@@ -109,6 +110,8 @@ def _check(text: str, cases_text: str | None, issues: Issues) -> CheckResult:
     parts = _structure(raw, issues)
     mappings = check_mappings(raw, parts.result, parts.scope, issues)
     aggregation = check_aggregation(mappings, parts.result, issues)
+    check_result_sink(raw, parts.result, issues)
+    check_sink_changes(raw, parts.result, aggregation, issues)
     conditions = check_conditions(raw, parts.scope, issues)
     er = _er_diagram(raw, parts, issues)
     embedded = raw.yaml["cases"].doc if "cases" in raw.yaml else None
