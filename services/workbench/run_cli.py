@@ -173,13 +173,10 @@ async def _mesh(settings: Any, out: Path, console: Any, trace: CommandTrace) -> 
 
 
 def _sidecar(file: Path) -> str | None:
-    for candidate in (
-        file.with_name(file.name.replace("-request-v3.md", ".cases.yaml")),
-        file.with_name("cases.yaml"),
-    ):
-        if candidate != file and candidate.is_file():
-            return candidate.read_text(encoding="utf-8")
-    return None
+    from services.ingest.entrypoints.cli import sidecar_cases
+
+    found = sidecar_cases(file)
+    return found.read_text(encoding="utf-8") if found is not None else None
 
 
 async def _follow(settings: Any, run_id: str, console: Any, wait_s: float) -> Any:

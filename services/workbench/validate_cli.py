@@ -4,8 +4,11 @@
   it (or takes the hand-written `--sql`), and runs every data-accuracy case (request-format.md
   §8): one line per case with its fidelity (`exact` / `rewritten`), the missing and unexpected
   rows of a failing case, and `N passed, M failed` (`--json`: one document with every case).
-  Exit 0 all passed, 1 a case failed or the document was rejected, 2 usage error, 3 the Flink
-  engine is unavailable (services/exit_codes.py).
+  Exit 0 all passed, 1 a case failed, the document was rejected or there is no case to run,
+  2 usage error, 3 the Flink engine is unavailable (services/exit_codes.py).
+- Both take their cases from `--cases`, else from the sidecar `streamwright check` finds
+  beside FILE (`<name>.cases.yaml` or `cases.yaml`, request-format.md §8; one lookup,
+  services.ingest.entrypoints.cli.sidecar_cases), plus an embedded `cases:` block.
 - `streamwright validate FILE [--sql JOB.sql] [--json] [--out DIR] [--no-cases]` generates and
   validates (or scores a hand-written job against the request) and prints the four-dimension
   score and the findings. Exit 0 when the strict gate would pass (≥ 85, no Critical), else 1.
@@ -81,14 +84,21 @@ def validation(**flags: Any) -> Validation:
         raise typer.Exit(exit_codes.USAGE) from exc
 
 
+_SIDECAR_HELP = "default: <name>.cases.yaml or cases.yaml beside FILE, as `check` finds it"
+
+
 def _checked_spec(file: Path, cases: Path | None) -> RequestSpec:
+    """The checked request with its cases: `--cases`, else the sidecar `check` finds (§8)."""
     from services.ingest.domain.checks import check_document_bytes
+    from services.ingest.entrypoints.cli import sidecar_cases
 
     try:
         data = file.read_bytes()
     except OSError as exc:
         typer.echo(f"error: cannot read {file}: {exc.strerror or exc}", err=True)
         raise typer.Exit(exit_codes.USAGE) from exc
+    if cases is None and (cases := sidecar_cases(file)) is not None:
+        typer.echo(f"cases: {cases}", err=True)
     cases_text = _read_text(cases, "cases file") if cases is not None else None
     result = check_document_bytes(data, cases_text=cases_text)
     if not result.valid or result.spec is None:
@@ -172,7 +182,8 @@ def _case_lines(case: CaseFacts) -> list[str]:
 def run_tests(
     file: Annotated[Path, typer.Argument(help="The request-v3 markdown document.")],
     cases: Annotated[
-        Path | None, typer.Option("--cases", help="A cases YAML file (request-format.md §8).")
+        Path | None,
+        typer.Option("--cases", help=f"A cases YAML file (request-format.md §8; {_SIDECAR_HELP})."),
     ] = None,
     sql: Annotated[
         Path | None, typer.Option("--sql", help="Test this SQL job instead of the generated one.")
@@ -182,11 +193,23 @@ def run_tests(
         bool, typer.Option("--json", help="Print every case and the counts as one JSON document.")
     ] = False,
 ) -> None:
-    """Run the request's data-accuracy cases on the real Flink engine (exact or rewritten)."""
+    """Run the request's data-accuracy cases on the real Flink engine (exact or rewritten).
+
+    The cases are --cases, else the sidecar beside FILE, plus any embedded `cases:` block. With
+    no case at all nothing is tested: it says so and exits 1 (never `0 passed, 0 failed` as a
+    success); `streamwright validate` runs the spec-derived oracle cases instead.
+    """
+    spec = _checked_spec(file, cases)
+    if not spec.cases:
+        typer.echo(
+            f"{file}: no cases to run: give --cases CASES.yaml, put a sidecar beside it "
+            "(<name>.cases.yaml or cases.yaml) or embed a `cases:` block",
+            err=True,
+        )
+        raise typer.Exit(exit_codes.FAILED)
     # The engine the service would use (jar dir, PostgreSQL); running the cases is this command's
     # whole point, so the run_cases switches do not apply to it.
     runner = validation(validator_jar_dir=jar_dir).engine
-    spec = _checked_spec(file, cases)
     if sql is not None:
         script = _read_text(sql, "SQL file")
         _refuse_statements(script, sql)
@@ -195,10 +218,6 @@ def run_tests(
         if compiled is None:
             raise typer.Exit(exit_codes.FAILED)
         script = compiled[0]
-    if not spec.cases:
-        typer.echo("no cases: give --cases CASES.yaml or embed a `cases:` block", err=True)
-        _print_results(file, [], as_json)
-        return
     console = _console()
     results: list[CaseFacts] = []
     try:
@@ -311,7 +330,9 @@ def validate(  # noqa: PLR0917 - typer options
         Path | None, typer.Option("--out", help="Write the report files under this directory.")
     ] = None,
     no_cases: Annotated[bool, typer.Option("--no-cases", help="Skip the data-accuracy runs.")] = False,
-    cases: Annotated[Path | None, typer.Option("--cases", help="A cases YAML file to run as well.")] = None,
+    cases: Annotated[
+        Path | None, typer.Option("--cases", help=f"A cases YAML file to run as well ({_SIDECAR_HELP}).")
+    ] = None,
     lang: Annotated[
         str | None, typer.Option("--lang", help="Report language: en or zh (default: the request's).")
     ] = None,

@@ -35,7 +35,7 @@ def check(
     from services.ingest.domain.checks import check_document_bytes
 
     data = _read_bytes(file, "request document")
-    cases_path = cases if cases is not None else _sidecar_cases(file)
+    cases_path = cases if cases is not None else sidecar_cases(file)
     cases_text = None
     if cases_path is not None:
         cases_text = _read_bytes(cases_path, "cases file").decode("utf-8", errors="replace")
@@ -113,7 +113,7 @@ def submit(
         if path is not None and not path.is_file():
             typer.echo(f"error: {path} is not a readable file", err=True)
             raise typer.Exit(_USAGE)
-    cases_path = cases if cases is not None else _sidecar_cases(file)
+    cases_path = cases if cases is not None else sidecar_cases(file)
     settings = settings_or_exit(MeshSettings, "streamwright submit")  # invalid: exit 2, naming it
     # With tracing configured, the submit's span is the root of the run's trace (cli_tracing.py).
     with command_trace("submit", {"streamwright.request_file": str(file)}) as trace:
@@ -166,7 +166,10 @@ def _read_bytes(path: Path, what: str) -> bytes:
     raise typer.Exit(_USAGE)
 
 
-def _sidecar_cases(file: Path) -> Path | None:
+def sidecar_cases(file: Path) -> Path | None:
+    """The sidecar cases file of a request document (request-format.md §8), or None: the one
+    lookup of `check`, `submit`, `run`, `validate` and `test`. `<name>-request-v3.md` takes
+    `<name>-request-v3.cases.yaml`, `<name>.cases.yaml`, then `cases.yaml` beside it."""
     stem = file.name.removesuffix(".md")
     for name in (f"{stem}.cases.yaml", f"{stem.removesuffix('-request-v3')}.cases.yaml", "cases.yaml"):
         candidate = file.parent / name
