@@ -25,6 +25,99 @@ from services.flinksql.sqltypes import FlinkType
 
 AGGREGATES = frozenset({"SUM", "COUNT", "MAX", "MIN", "AVG"})
 
+# Flink 2.3's built-in functions that are not scalar, by SQL name, read from PyFlink 2.3's
+# planner (FlinkSqlOperatorTable.getOperatorList(): isAggregator() and the window, table and
+# MATCH_RECOGNIZE operators) and BuiltInFunctionDefinitions (kinds AGGREGATE, TABLE,
+# PROCESS_TABLE). A request supports the five AGGREGATES only (request format §3); the parser
+# refuses every other name here, which Flink would otherwise reject at planning time
+# ("Expression ... is not being grouped") or the generator would miscompile.
+OTHER_AGGREGATES = frozenset(
+    {
+        "APPROX_COUNT_DISTINCT",
+        "ARRAY_AGG",
+        "BITMAP_AND_AGG",
+        "BITMAP_AND_CARDINALITY_AGG",
+        "BITMAP_BUILD_AGG",
+        "BITMAP_BUILD_CARDINALITY_AGG",
+        "BITMAP_OR_AGG",
+        "BITMAP_OR_CARDINALITY_AGG",
+        "BITMAP_XOR_AGG",
+        "BITMAP_XOR_CARDINALITY_AGG",
+        "COLLECT",
+        "FIRST_VALUE",
+        "JSON_ARRAYAGG",
+        "JSON_ARRAYAGG_ABSENT_ON_NULL",
+        "JSON_ARRAYAGG_NULL_ON_NULL",
+        "JSON_OBJECTAGG",
+        "JSON_OBJECTAGG_ABSENT_ON_NULL",
+        "JSON_OBJECTAGG_NULL_ON_NULL",
+        "LAST_VALUE",
+        "LISTAGG",
+        "PERCENTILE",
+        "SINGLE_VALUE",
+        "STDDEV",
+        "STDDEV_POP",
+        "STDDEV_SAMP",
+        "VARIANCE",
+        "VAR_POP",
+        "VAR_SAMP",
+    }
+)
+GROUPING_FUNCTIONS = frozenset({"GROUPING", "GROUPING_ID", "GROUP_ID"})
+OVER_FUNCTIONS = frozenset(
+    {"ROW_NUMBER", "RANK", "DENSE_RANK", "PERCENT_RANK", "CUME_DIST", "NTILE", "LAG", "LEAD"}
+)
+GROUP_WINDOW_FUNCTIONS = frozenset(
+    {
+        f"{window}{part}"
+        for window in ("TUMBLE", "HOP", "SESSION")
+        for part in ("_START", "_END", "_ROWTIME", "_PROCTIME")
+    }
+)
+TABLE_FUNCTIONS = frozenset(
+    {
+        "TUMBLE",
+        "HOP",
+        "SESSION",
+        "CUMULATE",
+        "DESCRIPTOR",
+        "UNNEST",
+        "FROM_CHANGELOG",
+        "TO_CHANGELOG",
+        "ML_PREDICT",
+        "ML_EVALUATE",
+        "VECTOR_SEARCH",
+    }
+)
+MATCH_FUNCTIONS = frozenset(
+    {"PREV", "NEXT", "FIRST", "LAST", "CLASSIFIER", "MATCH_ROWTIME", "MATCH_PROCTIME"}
+)
+
+SUPPORTED_AGGREGATES_TEXT = "SUM, COUNT, MAX, MIN and AVG"
+
+
+def non_scalar_function(name: str) -> str | None:
+    """Why Flink's built-in `name` (upper case) cannot be called in a request, or None."""
+    if name in OTHER_AGGREGATES:
+        what = "an aggregate function"
+    elif name in GROUPING_FUNCTIONS:
+        what = "a grouping-set function"
+    elif name in OVER_FUNCTIONS:
+        what = "a window function that needs OVER (...)"
+    elif name in GROUP_WINDOW_FUNCTIONS:
+        what = "a group-window function"
+    elif name in TABLE_FUNCTIONS:
+        what = "a table-valued function"
+    elif name in MATCH_FUNCTIONS:
+        what = "a MATCH_RECOGNIZE function"
+    else:
+        return None
+    return (
+        f"{name} is {what} in Flink and is not supported in a request (request format §3: "
+        f"the aggregates are {SUPPORTED_AGGREGATES_TEXT}; everything else must be a scalar function)"
+    )
+
+
 # Functions written without parentheses (CURRENT_TIMESTAMP, not CURRENT_TIMESTAMP()).
 NILADIC = frozenset(
     {

@@ -17,6 +17,7 @@ from services.flinksql.expr import (
     AGGREGATES,
     INTERVAL_UNITS,
     NILADIC,
+    SUPPORTED_AGGREGATES_TEXT,
     TIME_UNITS,
     ApproxLit,
     Between,
@@ -39,6 +40,7 @@ from services.flinksql.expr import (
     TypedLit,
     Unary,
     When,
+    non_scalar_function,
 )
 from services.flinksql.lexer import TokenKind
 from services.flinksql.quoting import NAME_RE
@@ -515,7 +517,35 @@ class Parser:
 
     def call(self, name_tok: Tok) -> Expr:
         name = name_tok.text.upper()
+        refused = non_scalar_function(name)
+        if refused is not None:
+            # no `name`: the caller names the field, the message names the function
+            raise ExpressionError(refused, name_tok.offset)
         self.expect_op("(")
+        call = self.call_body(name)
+        self.refuse_call_suffix(name)
+        return call
+
+    def refuse_call_suffix(self, name: str) -> None:
+        """`OVER (...)`, `FILTER (WHERE ...)` and `WITHIN GROUP (...)` after a call: not scalar."""
+        tok = self.tok
+        word = tok.upper
+        if word == "OVER":
+            raise ExpressionError(
+                f"{name}(...) OVER (...) is a window aggregate and is not supported in a request "
+                f"(request format §3: the aggregates are {SUPPORTED_AGGREGATES_TEXT}, grouped by the key)",
+                tok.offset,
+            )
+        if word == "FILTER" and self.peek().text == "(":
+            raise ExpressionError(
+                f"{name}(...) FILTER (WHERE ...) is not supported; aggregate a CASE instead, "
+                f"e.g. {name}(CASE WHEN <condition> THEN <value> END)",
+                tok.offset,
+            )
+        if word == "WITHIN" and self.peek().upper == "GROUP":
+            raise ExpressionError(f"{name}(...) WITHIN GROUP (...) is not supported", tok.offset)
+
+    def call_body(self, name: str) -> Expr:
         special = {
             "EXTRACT": self.extract_args,
             "TRIM": self.trim_args,
