@@ -60,6 +60,7 @@ class JoinChecker:
         self.joined_tables: dict[str, list[str]] = {}  # table name -> aliases, in join order
         entries = part.value if isinstance(part.value, dict) else {}
         self.target_counts = _count_targets(entries)
+        self.lost_target = False  # an entry failed before naming a declared target_table
 
     def run(self) -> list[Join]:
         if not isinstance(self.part.value, dict):
@@ -72,8 +73,34 @@ class JoinChecker:
             )
             return []
         for name, entry in self.part.value.items():
+            errors_before = len(self.issues.errors)
             self._entry(name, entry)
+            if len(self.issues.errors) > errors_before:
+                self._mark_failed(entry)
+        if self.lost_target:
+            # An entry whose target is unknown was meant for some dimension: the ones no entry
+            # joins are its likeliest, and their `dimN.x` references are follow-ons, not news.
+            for dimension in self.dimensions.values():
+                if dimension.table.name not in self.joined_tables:
+                    self.scope.broken.update((dimension.table.name, dimension.alias))
         return self.joins
+
+    def _mark_failed(self, entry: Any) -> None:
+        """An entry with a reported error: what it would have joined must not cause more errors."""
+        if not isinstance(entry, dict):
+            self.lost_target = True
+            return
+        target = entry.get("target_table")
+        dimension = self.dimensions.get(_last_part(target.strip())) if isinstance(target, str) else None
+        if dimension is None:
+            self.lost_target = True
+        else:
+            self.scope.broken.add(dimension.table.name)
+            if dimension.table.name not in self.joined_tables:
+                self.scope.broken.add(dimension.alias)
+        alias = entry.get("alias")
+        if isinstance(alias, str) and alias not in self.scope.aliases:
+            self.scope.broken.add(alias)
 
     def _entry(self, name: str, entry: Any) -> None:
         if not isinstance(entry, dict):
@@ -415,9 +442,16 @@ def check_joins(
     raw: RawDocument, payload: PayloadClass | None, dimensions: list[Dimension], issues: Issues
 ) -> tuple[list[Join], Scope]:
     """Check the entries in block order; the scope returned holds every joined alias."""
-    built = {d.heading_line for d in dimensions}
+    built = {d.heading_line: d for d in dimensions}
     failed = [h for h in raw.dimension_headings if h.heading.line not in built]
     broken = {h.table for h in failed} | {f"dim{h.number}" for h in failed}
+    for heading in raw.dimension_headings:
+        built_from = built.get(heading.heading.line)
+        if built_from is not None and built_from.table.name != heading.table:
+            # heading/DDL mismatch (reported): a join or reference by the heading's name is a follow-on
+            broken.update((heading.table, built_from.alias))
+    if BLOCK in raw.unreadable:  # the block did not load (reported): nothing is known about joins
+        broken.update(name for d in dimensions for name in (d.table.name, d.alias))
     part = raw.yaml.get(BLOCK)
     scope = Scope(payload, {}, {d.table.name: d.alias for d in dimensions}, broken)
     if part is None:

@@ -10,13 +10,19 @@ ER_BLOCK = "ER diagram"
 
 
 def dimension_warnings(
-    dimensions: list[Dimension], labels: dict[int, str], joins: list[Join], issues: Issues
+    dimensions: list[Dimension],
+    labels: dict[int, str],
+    joins: list[Join],
+    issues: Issues,
+    broken: set[str] | frozenset[str] = frozenset(),
 ) -> None:
-    """`labels` maps a dimension heading line to the heading text (the block name)."""
+    """`labels` maps a dimension heading line to the heading text (the block name); `broken` holds
+    the tables and aliases of joins that failed with an error (not "unused": meant to be joined)."""
     joined = {j.target_table for j in joins}
     for dimension in dimensions:
         label = labels.get(dimension.heading_line, dimension.table.name)
-        if dimension.table.name not in joined:
+        meant = dimension.table.name in broken or dimension.alias in broken
+        if dimension.table.name not in joined and not meant:
             issues.warning(
                 "dimensions.unused",
                 "dimension table is not used by any join",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
@@ -109,10 +110,11 @@ def _check(text: str, cases_text: str | None, issues: Issues) -> CheckResult:
     job = check_job_info(raw, issues)
     parts = _structure(raw, issues)
     mappings = check_mappings(raw, parts.result, parts.scope, issues)
+    conditions = check_conditions(raw, parts.scope, issues)
+    _discard_follow_on_references(parts.scope.broken, issues)
     aggregation = check_aggregation(mappings, parts.result, issues)
     check_result_sink(raw, parts.result, issues)
     check_sink_changes(raw, parts.result, aggregation, issues)
-    conditions = check_conditions(raw, parts.scope, issues)
     er = _er_diagram(raw, parts, issues)
     embedded = raw.yaml["cases"].doc if "cases" in raw.yaml else None
     sidecar = load_sidecar(cases_text, case_issues) if cases_text is not None else None
@@ -149,13 +151,31 @@ def _check(text: str, cases_text: str | None, issues: Issues) -> CheckResult:
     return CheckResult(spec=spec, errors=[], warnings=issues.warnings)
 
 
+# The type analysis (expressions_analysis.py) reports a reference it cannot resolve on its own;
+# for an alias whose DDL or join failed with an error already reported that is a follow-on.
+_UNRESOLVED_ALIAS = re.compile(r"unknown alias '([^']*)'")
+
+
+def _discard_follow_on_references(broken: set[str], issues: Issues) -> None:
+    """Drop "unknown alias" errors about aliases of a failed dimension DDL or join entry."""
+
+    def follow_on(issue: Issue) -> bool:
+        if issue.severity != "error" or not issue.code.startswith("references."):
+            return False
+        match = _UNRESOLVED_ALIAS.match(issue.message)
+        return match is not None and match.group(1) in broken
+
+    if broken:
+        issues.discard(follow_on)
+
+
 def _structure(raw: RawDocument, issues: Issues) -> _Parts:
     payload = _payload(raw, issues)
     dimensions = build_dimensions(raw, issues)
     result = build_result(raw, issues)
     joins, scope = check_joins(raw, payload, dimensions, issues)
     labels = {d.dimension.heading.line: d.label for d in raw.dimensions if d.dimension is not None}
-    dimension_warnings(dimensions, labels, joins, issues)
+    dimension_warnings(dimensions, labels, joins, issues, scope.broken)
     return _Parts(payload, dimensions, result, joins, scope)
 
 

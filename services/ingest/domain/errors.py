@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -87,6 +88,15 @@ class Issues:
         self._seen.add(issue)
         self._items.append(issue)
         self._listed[issue.severity] = self._listed.get(issue.severity, 0) + 1
+
+    def discard(self, drop: Callable[[Issue], bool]) -> None:
+        """Forget the listed issues `drop` selects (follow-ons of an error reported elsewhere)."""
+        kept = [i for i in self._items if not drop(i)]
+        for issue in self._items:
+            if drop(issue):
+                self._seen.discard(issue)
+                self._listed[issue.severity] -= 1
+        self._items = kept
 
     def extend(self, other: Issues) -> None:
         for issue in other._items:

@@ -56,6 +56,8 @@ class RawDocument:
     result: DdlPart | None = None
     result_names: list[tuple[str, int]] = field(default_factory=list)
     er: FencedBlock | None = None
+    # Known keys of YAML blocks that did not load (already reported): not "missing" as well.
+    unreadable: set[str] = field(default_factory=set)
 
 
 def parse_document(text: str, issues: Issues) -> RawDocument:
@@ -98,10 +100,13 @@ def _read_yaml(block: FencedBlock, raw: RawDocument, issues: Issues) -> None:
     try:
         doc = yaml_safe.load(block.content, block.content_line)
     except yaml_safe.YamlProblem as problem:
+        key = _guess_key(block.content)
+        if key in KNOWN_KEYS:
+            raw.unreadable.add(key)
         issues.error(
             "yaml.unsafe" if ("alias" in problem.message or "tag" in problem.message) else "yaml.invalid",
             problem.message,
-            block=_guess_key(block.content),
+            block=key,
             line=problem.line,
             name=problem.name,
             hint=_yaml_hint(problem.message),
@@ -192,13 +197,14 @@ def _result_names(headings: list[Heading]) -> list[tuple[str, int]]:
 
 def _require_parts(raw: RawDocument, issues: Issues) -> None:
     for key in ("job_info", "field_mapping"):
-        if key not in raw.yaml:
+        if key not in raw.yaml and key not in raw.unreadable:
             _missing(key, f"```yaml block with top-level key `{key}:`", issues)
     if raw.java is None:
         _missing(PAYLOAD_BLOCK, "```java block with the payload class", issues)
     if raw.result is None:
         _missing(RESULT_BLOCK, "```sql CREATE TABLE block in the `## Result table` section", issues)
-    if raw.dimension_headings and "join_relationships" not in raw.yaml:
+    joins = "join_relationships"
+    if raw.dimension_headings and joins not in raw.yaml and joins not in raw.unreadable:
         _missing("join_relationships", "```yaml block with `join_relationships:` for the dimensions", issues)
     for dimension in raw.dimension_headings:
         if not any(d.dimension == dimension for d in raw.dimensions):
