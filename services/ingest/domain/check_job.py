@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -42,7 +43,7 @@ def check_job_info(raw: RawDocument, issues: Issues) -> JobInfo | None:
     fields: dict[str, Any] = {"line": part.line_of()}
     ok = True
     for key in ("name", "domain", "event_type"):
-        text = _required_text(value, key, part.line_of(key), issues)
+        text = _required_text(value, key, part.line_of(key), issues, raw.scanned.text)
         ok = ok and text is not None
         fields[key] = text
     zone = _time_zone(value.get("time_zone"), part.line_of("time_zone"), issues)
@@ -54,7 +55,19 @@ def check_job_info(raw: RawDocument, issues: Issues) -> JobInfo | None:
     return JobInfo(**fields) if ok else None
 
 
-def _required_text(value: dict[str, Any], key: str, line: int, issues: Issues) -> str | None:
+def _written(document: str, line: int, key: str, value: Any) -> str:
+    """The value as written on its document line (`on`, not YAML 1.1's True), else its text."""
+    lines = document.split("\n")
+    if 0 < line <= len(lines):
+        match = re.match(rf"\s*{re.escape(key)}\s*:\s*(.*?)\s*(?:\s#.*)?$", lines[line - 1])
+        if match and match.group(1):
+            return match.group(1)
+    return str(value)
+
+
+def _required_text(
+    value: dict[str, Any], key: str, line: int, issues: Issues, document: str = ""
+) -> str | None:
     text = value.get(key)
     if text is None or (isinstance(text, str) and not text.strip()):
         issues.error(
@@ -73,7 +86,8 @@ def _required_text(value: dict[str, Any], key: str, line: int, issues: Issues) -
             block=BLOCK,
             line=line,
             name=key,
-            hint=f'quote the value: `{key}: "{text}"`',
+            hint=f"quote the value as written: `{key}: {json.dumps(_written(document, line, key, text), ensure_ascii=False)}`"
+            " (YAML reads an unquoted on/off/yes/no as a boolean and digits as a number)",
         )
         return None
     if key in _PATTERNS and not _PATTERNS[key][0].match(text):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from services.flinksql.spec import Dimension, Join, PayloadClass
+from services.flinksql.expr import Binary, Expr
+from services.flinksql.expr import Column as ExprColumn
+from services.flinksql.spec import Dimension, Expression, Join, PayloadClass
 from services.flinksql.sqltypes import FlinkType, join_key_compatible
 from services.ingest.domain.check_expressions import Scope, Where, check_expression, is_boolean
 from services.ingest.domain.errors import Issues
@@ -156,7 +158,7 @@ class JoinChecker:
                 line=self.part.line_of(name),
             )
         )
-        self._primary_key_warning(name, entry, dimension)
+        self._primary_key_warning(name, entry, dimension, alias, condition.expression if condition else None)
 
     # ------------------------------------------------------------------ target and alias
 
@@ -410,16 +412,39 @@ class JoinChecker:
             "join strings with strings and numbers with numbers; CAST on one side is not supported",
         )
 
-    def _primary_key_warning(self, name: str, entry: dict[str, Any], dimension: Dimension) -> None:
-        if tuple(dimension.table.primary_key) != (entry["target_field"],):
-            self.issues.warning(
-                "joins.target_not_primary_key",
-                f"target_field {entry['target_field']!r} is not the primary key of {dimension.table.name}",
-                block=BLOCK,
-                line=self.part.line_of(name, "target_field"),
-                name=str(entry["target_field"]),
-                hint="lookup joins are fastest and return one row on the primary key",
+    def _primary_key_warning(
+        self, name: str, entry: dict[str, Any], dimension: Dimension, alias: str, condition: Expression | None
+    ) -> None:
+        key = tuple(dimension.table.primary_key)
+        field = entry["target_field"]
+        matched = {field} | (_equated_columns(condition.ast, alias) if condition is not None else set())
+        if key and set(key) <= matched:
+            return
+        table = dimension.table.name
+        if not key:
+            message = f"{table} declares no primary key; target_field {field!r} may match several rows"
+            hint = "declare `PRIMARY KEY (<column>) NOT ENFORCED` on the dimension if the column is unique"
+        elif field in key:
+            others = [k for k in key if k not in matched]
+            message = (
+                f"target_field {field!r} is only part of the primary key ({', '.join(key)}) of {table}: "
+                "one event may match several rows"
             )
+            hint = (
+                "match the other key column(s) too, in additional_condition "
+                f"(e.g. `{alias}.{others[0]} = payload.<field>`)"
+            )
+        else:
+            message = f"target_field {field!r} is not the primary key ({', '.join(key)}) of {table}"
+            hint = "lookup joins are fastest and return one row on the primary key"
+        self.issues.warning(
+            "joins.target_not_primary_key",
+            message,
+            block=BLOCK,
+            line=self.part.line_of(name, "target_field"),
+            name=str(field),
+            hint=hint,
+        )
 
     def _required_text(self, name: str, entry: dict[str, Any], key: str) -> str | None:
         value = entry.get(key)
@@ -476,3 +501,16 @@ def _last_part(name: str) -> str:
 
 def _owner_names(entry: dict[str, Any], dimension: Dimension) -> set[str]:
     return {dimension.table.name, dimension.alias, str(entry.get("alias"))}
+
+
+def _equated_columns(ast: Expr, alias: str) -> set[str]:
+    """Columns of `alias` that a top-level AND of the condition sets equal to something."""
+    if isinstance(ast, Binary) and ast.op == "AND":
+        return _equated_columns(ast.left, alias) | _equated_columns(ast.right, alias)
+    if isinstance(ast, Binary) and ast.op in ("=", "IS NOT DISTINCT FROM"):
+        return {
+            side.name
+            for side in (ast.left, ast.right)
+            if isinstance(side, ExprColumn) and side.qualifier == alias
+        }
+    return set()

@@ -78,7 +78,7 @@ def _route(block: FencedBlock, raw: RawDocument, issues: Issues) -> None:
         _read_yaml(block, raw, issues)
     elif block.language == "java":
         if raw.java is not None:
-            _duplicated(PAYLOAD_BLOCK, "the java payload class", block.fence_line, issues)
+            _duplicated(PAYLOAD_BLOCK, "keep one ```java block: the payload class", block.fence_line, issues)
         else:
             raw.java = block
     elif block.language == "sql" and _CREATE_TABLE.search(block.content):
@@ -132,7 +132,7 @@ def _read_yaml(block: FencedBlock, raw: RawDocument, issues: Issues) -> None:
         return
     key = known[0]
     if key in raw.yaml:
-        _duplicated(key, key, doc.line_of(key), issues)
+        _duplicated(key, f"keep one ```yaml block with `{key}:` and merge the two", doc.line_of(key), issues)
         return
     raw.yaml[key] = YamlPart(key=key, value=doc.value[key], doc=doc, fence_line=block.fence_line)
 
@@ -153,12 +153,17 @@ def _read_ddl(block: FencedBlock, raw: RawDocument, issues: Issues) -> None:
     if isinstance(owner, DimensionHeading):
         label = owner.heading.text
         if any(d.dimension == owner for d in raw.dimensions):
-            _duplicated(label, f"a second CREATE TABLE under {label!r}", block.fence_line, issues)
+            _duplicated(label, f"keep one CREATE TABLE under {label!r}", block.fence_line, issues)
             return
         raw.dimensions.append(DdlPart(block=block, label=label, dimension=owner))
     elif owner is not None:
         if raw.result is not None:
-            _duplicated(RESULT_BLOCK, "the result table CREATE TABLE", block.fence_line, issues)
+            _duplicated(
+                RESULT_BLOCK,
+                "keep one CREATE TABLE in the result table section; move other DDL out of it",
+                block.fence_line,
+                issues,
+            )
             return
         raw.result = DdlPart(block=block, label=RESULT_BLOCK)
     else:
@@ -229,14 +234,14 @@ def _missing(block: str, what: str, issues: Issues) -> None:
     )
 
 
-def _duplicated(block: str, what: str, line: int, issues: Issues) -> None:
+def _duplicated(block: str, hint: str, line: int, issues: Issues) -> None:
     issues.error(
         "parts.duplicate",
         f"part {block} is duplicated",
         block=block,
         line=line,
         name=block,
-        hint=f"keep only one {what}",
+        hint=hint,
     )
 
 
