@@ -44,7 +44,8 @@ from services.ingest.domain.parse import RawDocument, parse_document
 PLACEHOLDER = "[redacted]"
 CODE = "secrets.redacted"
 # The generator's default prefix for the secrets it names (`JdbcProfile.password_secret_prefix`);
-# a profile may choose another, and the generator then writes its own reference in the job.
+# a profile may choose another, and the generator then writes its own reference in the job: the
+# spec's reference is a placeholder, and the warning states the naming rule, not one name.
 SECRET_PREFIX = "streamwright-jdbc"  # noqa: S105 - a name prefix, not a secret
 # Option keys whose value is a credential: the generator's `SENSITIVE_OPTION` and the
 # validator's literal-credential keys together.
@@ -62,9 +63,9 @@ _ORACLE = re.compile(r"jdbc:oracle:[A-Za-z0-9]+:", re.IGNORECASE)
 # Connectors whose tables take 'username' / 'password' options (a URL credential moves there).
 _USER_PASSWORD_CONNECTORS = re.compile(r"(jdbc|elasticsearch-\d+|opensearch(-\d+)?)", re.IGNORECASE)
 _HINT = (
-    "never write a credential in a request: leave it out (the generator writes the secret "
-    "reference, docs/generated-job.md, Secrets) and store the value in the secret the "
-    "reference names (or map the option in the profile's secret_options)"
+    "never write a credential in a request: store the value in that Kubernetes Secret (key `value`) "
+    "before deploying; the generated job lists the exact names it reads (README, Secrets; "
+    "secrets: in config/<domain>-job.yml), docs/generated-job.md, Secrets"
 )
 # What ends a URL's authority or parameter: in a decoded SQL value, and in free text.
 _VALUE_STOPS = frozenset(" \t\r\n\f\v/?#")
@@ -420,11 +421,24 @@ def _message(finding: Finding) -> str:
     if finding.in_url:
         return (
             f"table {table}: option {finding.option!r} held a password in its URL; it was redacted at "
-            f"intake: the URL keeps no credential and 'password' is {secret_reference(table, 'password')}"
+            f"intake: the URL keeps no credential and {_job_secret(table, 'password')}"
         )
     return (
         f"table {table}: option {finding.option!r} held a literal credential; it was redacted at intake "
-        f"and is the secret reference {secret_reference(table, finding.option)}"
+        f"and {_job_secret(table, finding.option)}"
+    )
+
+
+def _job_secret(table: str, option: str) -> str:
+    """Which secret the generated job reads the option from. The checker has no profile, and the
+    generator names it with the profile's prefix (services/generator/domain/lower.py, `_options`):
+    say the rule and the default instead of a name that one profile or another would contradict."""
+    pattern = secret_name("<prefix>", table, option)
+    default = secret_name(SECRET_PREFIX, table, option)
+    return (
+        f"the generated job reads {option!r} from the secret {pattern}, where <prefix> is the "
+        f"generation profile's jdbc.password_secret_prefix (default: {default}), or from the secret "
+        f"the profile's tables.{table}.secret_options names"
     )
 
 
