@@ -118,6 +118,11 @@ def non_scalar_function(name: str) -> str | None:
     )
 
 
+# Value constructors written with square brackets (`ARRAY[a, b]`, `MAP[k, v]`) and element
+# access (`a[1]`, `m['k']`), kept as calls of these names. `ROW(a, b)` is an ordinary call.
+CONSTRUCTORS = frozenset({"ARRAY", "MAP"})
+ITEM_ACCESS = "ITEM"
+
 # Functions written without parentheses (CURRENT_TIMESTAMP, not CURRENT_TIMESTAMP()).
 NILADIC = frozenset(
     {
@@ -495,6 +500,10 @@ class _Renderer:
         r = self.render
         if call.star:
             return f"{name}(*)"
+        if name in CONSTRUCTORS and args:
+            return f"{name}[{', '.join(r(a) for a in args)}]"
+        if name == ITEM_ACCESS and len(args) == 2:
+            return f"({r(args[0])})[{r(args[1])}]"
         if not args and name in _BARE_NILADIC:
             return name
         if name == "EXTRACT" and len(args) == 2 and isinstance(args[0], Symbol):

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from services.flinksql import lexer
 from services.flinksql.expr import (
     AGGREGATES,
+    CONSTRUCTORS,
     INTERVAL_UNITS,
+    ITEM_ACCESS,
     NILADIC,
     SUPPORTED_AGGREGATES_TEXT,
     TIME_UNITS,
@@ -144,7 +146,9 @@ class Tok:
         return self.text.upper() if self.kind == "word" else ""
 
 
-_OPS = frozenset({"<>", "!=", "<=", ">=", "||", "(", ")", ",", ".", "+", "-", "*", "/", "%", "=", "<", ">"})
+_OPS = frozenset(
+    {"<>", "!=", "<=", ">=", "||", "(", ")", "[", "]", ",", ".", "+", "-", "*", "/", "%", "=", "<", ">"}
+)
 _ASCII_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -348,6 +352,9 @@ class Parser:
                     break
                 self.advance()
                 left = Call(name="MOD", args=(left, self.expr(_BP_MUL)))
+            elif tok.kind == "op" and tok.text == "[":
+                # element access binds tighter than every operator: -a[1] is -(a[1])
+                left = self.element_access(left)
             elif word == "IS":
                 if min_bp >= _BP_IS:
                     break
@@ -362,6 +369,34 @@ class Parser:
                 break
         self.depth -= 1
         return left
+
+    def element_access(self, base: Expr) -> Expr:
+        """`<array>[<index>]` or `<map>[<key>]`: `Call(ITEM_ACCESS, [base, index])`."""
+        self.advance()
+        if self.at_op("]"):
+            raise self.error("expected an index or a key between '[' and ']'")
+        index = self.expr(0)
+        self.expect_op("]", "closing the element access [...]")
+        return Call(name=ITEM_ACCESS, args=(base, index))
+
+    def constructor(self) -> Expr:
+        """`ARRAY[<value>, ...]` or `MAP[<key>, <value>, ...]`: `Call("ARRAY"|"MAP", items)`."""
+        start = self.advance()
+        name = start.upper
+        self.advance()  # '['
+        if self.at_op("]"):
+            least = "one element" if name == "ARRAY" else "one key and one value"
+            raise self.error(f"{name}[] needs at least {least}")
+        items = [self.expr(0)]
+        while self.accept_op(","):
+            items.append(self.expr(0))
+        self.expect_op("]", f"closing {name}[")
+        if name == "MAP" and len(items) % 2:
+            raise ExpressionError(
+                f"MAP[...] takes keys and values in pairs (MAP[k1, v1, k2, v2]), got {len(items)} item(s)",
+                start.offset,
+            )
+        return Call(name=name, args=tuple(items))
 
     def is_suffix(self, left: Expr) -> Expr:
         self.advance()
@@ -465,6 +500,8 @@ class Parser:
             return self.cast()
         if word == "INTERVAL":
             return self.interval()
+        if word in CONSTRUCTORS and self.peek().kind == "op" and self.peek().text == "[":
+            return self.constructor()
         if word in ("DATE", "TIME", "TIMESTAMP") and self.peek().kind == "string":
             self.advance()
             return TypedLit(type_name=word, value=self.advance().text)
@@ -517,6 +554,16 @@ class Parser:
 
     def call(self, name_tok: Tok) -> Expr:
         name = name_tok.text.upper()
+        if name in CONSTRUCTORS:
+            raise ExpressionError(
+                f"{name}(...) is not a Flink value constructor: write {name}[...] with square brackets",
+                name_tok.offset,
+            )
+        if name == ITEM_ACCESS:
+            raise ExpressionError(
+                f"{name}(...) is not a Flink SQL function: write <array>[<index>] or <map>[<key>]",
+                name_tok.offset,
+            )
         refused = non_scalar_function(name)
         if refused is not None:
             # no `name`: the caller names the field, the message names the function

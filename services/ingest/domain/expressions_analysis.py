@@ -18,6 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.flinksql import collection_types as ct
 from services.flinksql import sqltypes as st
 from services.flinksql.expr import (
     AGGREGATES,
@@ -414,6 +415,11 @@ FUNCTIONS: dict[str, tuple[int, int, _Rule]] = {
     "AVG": (1, 1, _avg),
     "MAX": (1, 1, _max_min),
     "MIN": (1, 1, _max_min),
+    # value constructors and element access (ARRAY[...], MAP[...], ROW(...), a[i], m[k])
+    "ARRAY": (1, _INF, ct.array_type),
+    "MAP": (2, _INF, ct.map_type),
+    "ROW": (1, _INF, ct.row_type),
+    "ITEM": (2, 2, ct.item_type),
 }
 
 
