@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 
 from services.flinksql import expr as ex
 from services.flinksql import query
@@ -39,7 +40,7 @@ _NOT_ALIAS = _JOIN_STOP | {"FOR", "AS", "SET", "SELECT", "FROM", "OUTER", "USING
 @dataclass(frozen=True, slots=True)
 class Tok:
     text: str  # canonical
-    kind: str  # word, ident, string, punct, col
+    kind: str  # word (keyword or bare name), ident (quoted name), string, number, punct, col
     start: int
     end: int
 
@@ -56,6 +57,8 @@ def _canonical(tokens: Sequence[Token]) -> list[Tok]:
             out.append(Tok(t.text.upper(), "word", t.start, t.end))
         elif t.kind is TokenKind.STRING:
             out.append(Tok(t.text, "string", t.start, t.end))
+        elif t.kind is TokenKind.NUMBER:
+            out.append(Tok(t.text.upper(), "number", t.start, t.end))
         else:
             out.append(Tok("<>" if t.text == "!=" else t.text, "punct", t.start, t.end))
     return out
@@ -65,13 +68,28 @@ def _is_name(tok: Tok) -> bool:
     return tok.kind in ("ident", "word") and not tok.text[:1].isdigit()
 
 
+def _kw(tok: Tok, *words: str) -> bool:
+    """A keyword as the kernel's lexer reads it: a bare word, never a quoted identifier
+    (`` `from` `` is a column named FROM, not the FROM clause)."""
+    return tok.kind == "word" and tok.text in words
+
+
+def _p(tok: Tok, text: str) -> bool:
+    return tok.kind == "punct" and tok.text == text
+
+
+def _is_alias(tok: Tok) -> bool:
+    """A name that can be an alias: any quoted identifier, or a bare word that is no keyword here."""
+    return tok.kind == "ident" or (_is_name(tok) and tok.text not in _NOT_ALIAS)
+
+
 def _close(toks: Sequence[Tok], i: int) -> int:
     """Index of the `)` that closes the `(` at i (or the last index)."""
     depth = 0
     for j in range(i, len(toks)):
-        if toks[j].text == "(" and toks[j].kind == "punct":
+        if _p(toks[j], "("):
             depth += 1
-        elif toks[j].text == ")" and toks[j].kind == "punct":
+        elif _p(toks[j], ")"):
             depth -= 1
             if depth == 0:
                 return j
@@ -87,7 +105,7 @@ def _merge_dotted(toks: list[Tok]) -> list[Tok]:
             parts = [tok.text]
             end = tok.end
             j = i + 1
-            while j + 1 < len(toks) and toks[j].text == "." and _is_name(toks[j + 1]):
+            while j + 1 < len(toks) and _p(toks[j], ".") and _is_name(toks[j + 1]):
                 parts.append(toks[j + 1].text)
                 end = toks[j + 1].end
                 j += 2
@@ -113,7 +131,7 @@ def render_spec(expression: ex.Expr) -> list[Tok]:
 
 def strip_outer(toks: Sequence[Tok]) -> list[Tok]:
     out = list(toks)
-    while len(out) >= 2 and out[0].text == "(" and _close(out, 0) == len(out) - 1:
+    while len(out) >= 2 and _p(out[0], "(") and _close(out, 0) == len(out) - 1:
         out = out[1:-1]
     return out
 
@@ -142,9 +160,9 @@ def conjuncts(toks: Sequence[Tok]) -> list[list[Tok]]:
             depth += 1
         elif tok.kind == "punct" and tok.text == ")":
             depth -= 1
-        if depth == 0 and tok.text == "BETWEEN" and tok.kind == "word":
+        if depth == 0 and _kw(tok, "BETWEEN"):
             between += 1
-        if depth == 0 and tok.text == "AND" and tok.kind == "word":
+        if depth == 0 and _kw(tok, "AND"):
             if between:
                 between -= 1
             else:
@@ -261,12 +279,12 @@ def _collapse_payload(
     i = 0
     while i < len(toks):
         tok = toks[i]
-        if tok.text == "JSON_VALUE" and i + 1 < len(toks) and toks[i + 1].text == "(":
+        if _kw(tok, "JSON_VALUE") and i + 1 < len(toks) and _p(toks[i + 1], "("):
             close = _close(toks, i + 1)
             inner = toks[i + 2 : close]
             if (
                 len(inner) >= 3
-                and inner[-2].text == ","
+                and _p(inner[-2], ",")
                 and inner[-1].kind == "string"
                 and texts(inner[:-2])[-1] == "PAYLOAD"
             ):
@@ -284,12 +302,12 @@ def _collapse_payload(
     while i < len(out):
         tok = out[i]
         if (
-            tok.text in ("TRY_CAST", "CAST")
+            _kw(tok, "TRY_CAST", "CAST")
             and i + 4 < len(out)
-            and out[i + 1].text == "("
+            and _p(out[i + 1], "(")
             and out[i + 2].kind == "col"
             and out[i + 2].text.startswith("PAYLOAD.")
-            and out[i + 3].text == "AS"
+            and _kw(out[i + 3], "AS")
         ):
             close = _close(out, i + 1)
             field_type = upper_types.get(out[i + 2].text.split(".", 1)[1])
@@ -308,32 +326,35 @@ def _table_refs(toks: Sequence[Tok]) -> tuple[list[tuple[str, str | None, bool, 
     refs: list[tuple[str, str | None, bool, int]] = []
     derived: set[str] = set()
     for k, tok in enumerate(toks[:-1]):
-        if tok.kind != "word" or tok.text not in ("FROM", "JOIN"):
+        if not _kw(tok, "FROM", "JOIN"):
             continue
         nxt = toks[k + 1]
-        if nxt.text == "(":
+        if _p(nxt, "("):
             close = _close(toks, k + 1)
             j = close + 1
-            if j < len(toks) and toks[j].text == "AS":
+            if j < len(toks) and _kw(toks[j], "AS"):
                 j += 1
-            if j < len(toks) and _is_name(toks[j]) and toks[j].text not in _NOT_ALIAS:
+            if j < len(toks) and _is_alias(toks[j]):
                 derived.add(toks[j].text)
             continue
-        if not (_is_name(nxt) or nxt.kind == "col") or nxt.text in ("LATERAL", "UNNEST", "TABLE"):
+        if not (_is_name(nxt) or nxt.kind == "col") or _kw(nxt, "LATERAL", "UNNEST", "TABLE"):
             continue
         table = nxt.text.rsplit(".", 1)[-1]
         j = k + 2
-        lookup = texts(toks[j : j + 4]) == ("FOR", "SYSTEM_TIME", "AS", "OF")
+        window = toks[j : j + 4]
+        lookup = len(window) == 4 and all(
+            _kw(t, w) for t, w in zip(window, ("FOR", "SYSTEM_TIME", "AS", "OF"), strict=True)
+        )
         if lookup:
             j += 4
             if j < len(toks):
                 j += 1
-            if j < len(toks) and toks[j].text == "(":
+            if j < len(toks) and _p(toks[j], "("):
                 j = _close(toks, j) + 1
-        if j < len(toks) and toks[j].text == "AS":
+        if j < len(toks) and _kw(toks[j], "AS"):
             j += 1
         alias = None
-        if j < len(toks) and _is_name(toks[j]) and toks[j].text not in _NOT_ALIAS:
+        if j < len(toks) and _is_alias(toks[j]):
             alias = toks[j].text
         refs.append((table, alias, lookup, k + 1))
     return refs, derived
@@ -343,8 +364,8 @@ def _with_names(toks: Sequence[Tok]) -> set[str]:
     """Names of CTEs: `WITH name AS (`, `, name AS (`."""
     names: set[str] = set()
     for k in range(len(toks) - 2):
-        starts = k > 0 and toks[k - 1].text in ("WITH", ",")
-        if starts and _is_name(toks[k]) and toks[k + 1].text == "AS" and toks[k + 2].text == "(":
+        starts = k > 0 and (_kw(toks[k - 1], "WITH") or _p(toks[k - 1], ","))
+        if starts and _is_name(toks[k]) and _kw(toks[k + 1], "AS") and _p(toks[k + 2], "("):
             names.add(toks[k].text)
     return names
 
@@ -371,7 +392,7 @@ def read_insert(
     # extraction aliases: PAYLOAD.F AS NAME
     extracted: dict[str, str] = {}
     for k in range(len(toks) - 2):
-        if toks[k].kind == "col" and toks[k].text.startswith("PAYLOAD.") and toks[k + 1].text == "AS":
+        if toks[k].kind == "col" and toks[k].text.startswith("PAYLOAD.") and _kw(toks[k + 1], "AS"):
             extracted[toks[k + 2].text] = toks[k].text
     source_aliases = set(derived)
     for table, alias, lookup, _ in refs:
@@ -398,10 +419,7 @@ def read_insert(
     columns = head.columns
     joins = _joins(toks, refs, rename, st)
     where = _where(toks)
-    group_by = any(
-        toks[k].text == "GROUP" and toks[k + 1].text == "BY" and toks[k].kind == "word"
-        for k in range(len(toks) - 1)
-    )
+    group_by = any(_kw(toks[k], "GROUP") and _kw(toks[k + 1], "BY") for k in range(len(toks) - 1))
     return InsertView(
         statement=st,
         target=None if target is None else target[-1],
@@ -434,8 +452,8 @@ def _resolve_names(
         elif (
             _is_name(tok)
             and tok.text in extracted
-            and (k == 0 or toks[k - 1].text != "AS")
-            and (k + 1 >= len(toks) or toks[k + 1].text != "(")
+            and (k == 0 or not _kw(toks[k - 1], "AS"))
+            and (k + 1 >= len(toks) or not _p(toks[k + 1], "("))
         ):
             tok = Tok(extracted[tok.text], "col", tok.start, tok.end)
         out.append(tok)
@@ -466,16 +484,16 @@ class _InsertHead:
 def _insert_head(toks: Sequence[Tok]) -> _InsertHead:
     """`INSERT {INTO | OVERWRITE} [TABLE] target [PARTITION (spec)] [(columns)]`, read from the tokens."""
     for k, tok in enumerate(toks):
-        if tok.text in ("INTO", "OVERWRITE") and tok.kind == "word":
+        if _kw(tok, "INTO", "OVERWRITE"):
             j = k + 1
-            if j < len(toks) and toks[j].text == "TABLE" and toks[j].kind == "word":
+            if j < len(toks) and _kw(toks[j], "TABLE"):
                 j += 1
             j += 1  # the table name (dotted names are one token)
-            if j + 1 < len(toks) and toks[j].text == "PARTITION" and toks[j + 1].text == "(":
+            if j + 1 < len(toks) and _kw(toks[j], "PARTITION") and _p(toks[j + 1], "("):
                 j = _close(toks, j + 1) + 1
-            if j < len(toks) and toks[j].text == "(" and toks[j].kind == "punct":
+            if j < len(toks) and _p(toks[j], "("):
                 close = _close(toks, j)
-                names = [t.text.rsplit(".", 1)[-1] for t in toks[j + 1 : close] if t.text != ","]
+                names = [t.text.rsplit(".", 1)[-1] for t in toks[j + 1 : close] if not _p(t, ",")]
                 return _InsertHead(names, close + 1)
             return _InsertHead(None, min(j, len(toks)))
     return _InsertHead(None, 0)
@@ -484,25 +502,28 @@ def _insert_head(toks: Sequence[Tok]) -> _InsertHead:
 def _select_list(toks: Sequence[Tok], text: str, head: _InsertHead) -> tuple[list[SelectItem], bool]:
     depth = _depths(toks)
     star = any(
-        t.text == "*" and k > 0 and toks[k - 1].text in ("SELECT", ",", "DISTINCT") and not _in_count(toks, k)
+        _p(t, "*")
+        and k > 0
+        and (_kw(toks[k - 1], "SELECT", "DISTINCT") or _p(toks[k - 1], ","))
+        and not _in_count(toks, k)
         for k, t in enumerate(toks)
     )
     columns, start = head.columns, head.body
-    sel = next((k for k in range(start, len(toks)) if toks[k].text == "SELECT" and depth[k] == 0), None)
+    sel = next((k for k in range(start, len(toks)) if _kw(toks[k], "SELECT") and depth[k] == 0), None)
     if sel is None:
         return [], star
-    end = next((k for k in range(sel + 1, len(toks)) if toks[k].text == "FROM" and depth[k] == 0), len(toks))
+    end = next((k for k in range(sel + 1, len(toks)) if _kw(toks[k], "FROM") and depth[k] == 0), len(toks))
     body = list(toks[sel + 1 : end])
-    if body and body[0].text in ("DISTINCT", "ALL"):
+    if body and _kw(body[0], "DISTINCT", "ALL"):
         body = body[1:]
     raw_items: list[list[Tok]] = [[]]
     d = 0
     for tok in body:
-        if tok.text == "(":
+        if _p(tok, "("):
             d += 1
-        elif tok.text == ")":
+        elif _p(tok, ")"):
             d -= 1
-        if d == 0 and tok.text == ",":
+        if d == 0 and _p(tok, ","):
             raw_items.append([])
         else:
             raw_items[-1].append(tok)
@@ -510,7 +531,7 @@ def _select_list(toks: Sequence[Tok], text: str, head: _InsertHead) -> tuple[lis
     for pos, item in enumerate(i for i in raw_items if i):
         alias: str | None = None
         expr = item
-        if len(item) >= 3 and item[-2].text == "AS" and _is_name(item[-1]):
+        if len(item) >= 3 and _kw(item[-2], "AS") and _is_name(item[-1]):
             alias, expr = item[-1].text, item[:-2]
         if columns is not None and pos < len(columns):
             column: str | None = columns[pos]
@@ -522,7 +543,7 @@ def _select_list(toks: Sequence[Tok], text: str, head: _InsertHead) -> tuple[lis
 
 
 def _in_count(toks: Sequence[Tok], k: int) -> bool:
-    return k >= 2 and toks[k - 1].text == "(" and toks[k - 2].text == "COUNT"
+    return k >= 2 and _p(toks[k - 1], "(") and _kw(toks[k - 2], "COUNT")
 
 
 def _clause(toks: Sequence[Tok], begin: int, stops: frozenset[str]) -> list[Tok]:
@@ -535,7 +556,7 @@ def _clause(toks: Sequence[Tok], begin: int, stops: frozenset[str]) -> list[Tok]
             depth -= 1
             if depth < 0:
                 break
-        if depth == 0 and tok.kind == "word" and tok.text in stops:
+        if depth == 0 and _kw(tok, *stops):
             break
         out.append(tok)
     return out
@@ -544,7 +565,7 @@ def _clause(toks: Sequence[Tok], begin: int, stops: frozenset[str]) -> list[Tok]
 def _where(toks: Sequence[Tok]) -> list[list[Tok]]:
     out: list[list[Tok]] = []
     for k, tok in enumerate(toks):
-        if tok.kind == "word" and tok.text == "WHERE":
+        if _kw(tok, "WHERE"):
             out.extend(conjuncts(_clause(toks, k + 1, _CLAUSE_STOP)))
     return out
 
@@ -557,23 +578,19 @@ def _joins(
 ) -> list[JoinView]:
     joins: list[JoinView] = []
     for table, alias, lookup, at in refs:
-        if at < 1 or toks[at - 1].text != "JOIN":
+        if at < 1 or not _kw(toks[at - 1], "JOIN"):
             continue
-        before = [t.text for t in toks[max(0, at - 3) : at - 1]]
+        before = [t.text for t in toks[max(0, at - 3) : at - 1] if t.kind == "word"]
         join_type = "INNER"
         for word in ("LEFT", "RIGHT", "FULL", "CROSS"):
             if word in before:
                 join_type = word
         on_at = next(
-            (
-                k
-                for k in range(at, len(toks))
-                if toks[k].text in ("ON", "JOIN", "WHERE") and toks[k].kind == "word"
-            ),
+            (k for k in range(at, len(toks)) if _kw(toks[k], "ON", "JOIN", "WHERE")),
             None,
         )
         on: list[list[Tok]] = []
-        if on_at is not None and toks[on_at].text == "ON":
+        if on_at is not None and _kw(toks[on_at], "ON"):
             on = conjuncts(_clause(toks, on_at + 1, _JOIN_STOP))
         joins.append(
             JoinView(
@@ -590,18 +607,18 @@ def _joins(
 
 
 def function_names(toks: Sequence[Tok]) -> set[str]:
-    return {toks[k].text for k in range(len(toks) - 1) if toks[k + 1].text == "(" and _is_name(toks[k])}
+    return {toks[k].text for k in range(len(toks) - 1) if _p(toks[k + 1], "(") and _is_name(toks[k])}
 
 
 def top_level_cast(toks: Sequence[Tok], text_of: Callable[[int, int], str]) -> FlinkType | bool | None:
     """The target type of a top-level CAST( ... AS T); False when the item is no CAST."""
     body = strip_outer(toks)
-    if len(body) < 5 or body[0].text not in ("CAST", "TRY_CAST") or body[1].text != "(":
+    if len(body) < 5 or not _kw(body[0], "CAST", "TRY_CAST") or not _p(body[1], "("):
         return False
     if _close(body, 1) != len(body) - 1:
         return False
     depth = _depths(body)
-    as_at = max((k for k in range(2, len(body) - 1) if body[k].text == "AS" and depth[k] == 1), default=None)
+    as_at = max((k for k in range(2, len(body) - 1) if _kw(body[k], "AS") and depth[k] == 1), default=None)
     if as_at is None:
         return False
     return _type_of(text_of(body[as_at + 1].start, body[-2].end))
@@ -610,30 +627,41 @@ def top_level_cast(toks: Sequence[Tok], text_of: Callable[[int, int], str]) -> F
 def cast_inner(toks: Sequence[Tok]) -> list[Tok] | None:
     """The operand of a top-level CAST/TRY_CAST( operand AS T ), else None."""
     body = strip_outer(toks)
-    if len(body) < 5 or body[0].text not in ("CAST", "TRY_CAST") or body[1].text != "(":
+    if len(body) < 5 or not _kw(body[0], "CAST", "TRY_CAST") or not _p(body[1], "("):
         return None
     if _close(body, 1) != len(body) - 1:
         return None
     depth = _depths(body)
-    as_at = max((k for k in range(2, len(body) - 1) if body[k].text == "AS" and depth[k] == 1), default=None)
+    as_at = max((k for k in range(2, len(body) - 1) if _kw(body[k], "AS") and depth[k] == 1), default=None)
     return None if as_at is None else body[2:as_at]
 
 
+def _non_zero_number(tok: Tok) -> bool:
+    """A numeric literal that is not zero (`1000.0`, `1e3`, `.5`); `0`, `0.0`, `0e5` are zero."""
+    if tok.kind != "number":
+        return False
+    try:
+        return Decimal(tok.text) != 0
+    except InvalidOperation:
+        return False
+
+
 def unguarded_divisions(toks: Sequence[Tok]) -> int:
-    """How many `/` have a divisor that is neither NULLIF(...), a CASE, nor a non-zero literal."""
+    """How many `/` have a divisor that is neither NULLIF(...), a CASE, nor a non-zero literal
+    (`x / 1000.0` and `x / (100)` cannot divide by zero; a signed literal counts as well)."""
     count = 0
     for k, tok in enumerate(toks[:-1]):
-        if tok.kind != "punct" or tok.text != "/":
+        if not _p(tok, "/"):
             continue
         j = k + 1
-        while j < len(toks) and toks[j].text == "(":
+        while j < len(toks) and _p(toks[j], "("):
+            j += 1
+        if j < len(toks) and (_p(toks[j], "-") or _p(toks[j], "+")):
             j += 1
         nxt = toks[j] if j < len(toks) else None
         if nxt is None:
             continue
-        if nxt.text in ("NULLIF", "CASE", "GREATEST"):
-            continue
-        if nxt.kind == "word" and nxt.text[:1].isdigit() and nxt.text.strip("0") not in ("", "."):
+        if _kw(nxt, "NULLIF", "CASE", "GREATEST") or _non_zero_number(nxt):
             continue
         count += 1
     return count
