@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from services.validator.domain.context import Context
 from services.validator.domain.model import SeverityName
@@ -11,6 +12,12 @@ _LOOKUP_CONNECTORS = frozenset({"jdbc", "hbase-2.2", "hbase-1.4", "redis", "mysq
 _NON_LOOKUP_CONNECTORS = frozenset(
     {"kafka", "upsert-kafka", "datagen", "filesystem", "print", "blackhole", "faker"}
 )
+# Sinks whose primary key brings no SinkUpsertMaterializer: the generator treats them as
+# append-only and sets no TTL for them (services/generator/domain/lower.py,
+# APPEND_ONLY_CONNECTORS). Flink adds the materialiser (upsert-materialize AUTO) only in front of
+# a sink that takes updates fed by an updating stream; these take an insert-only stream as it is,
+# and a stream only updates through state already counted (a regular join, an aggregation).
+_APPEND_ONLY_SINKS = frozenset({"print", "blackhole", "filesystem", "kafka"})
 _CACHE_KEYS = ("lookup.cache.max-rows", "lookup.partial-cache.max-rows", "lookup.cache.ttl", "cache")
 _DURATION = re.compile(
     r"(\d+(?:\.\d+)?)\s*(ms|milli(?:second)?s?|毫秒|s|sec(?:ond)?s?|秒|min(?:ute)?s?|m|分钟|分|h|hours?|小时|d|days?|天)?",
@@ -135,9 +142,14 @@ def _state_reasons(ctx: Context) -> list[str]:
         if ins.group_by or ctx.spec.aggregation.is_aggregate:
             reasons.append(ctx.t("an aggregation", "聚合"))
         target = ctx.view.table(ins.target) if ins.target else None
-        if target is not None and target[1].primary_key:
+        if target is not None and target[1].primary_key and not _append_only(target[1].option_map):
             reasons.append(ctx.t("the upsert sink's materialiser", "upsert sink 的物化算子"))
     return sorted(set(reasons))
+
+
+def _append_only(options: Mapping[str, str]) -> bool:
+    opts = {k.lower(): v for k, v in options.items()}
+    return opts.get("connector", "").strip().lower() in _APPEND_ONLY_SINKS
 
 
 def _state_ttl(ctx: Context) -> None:
