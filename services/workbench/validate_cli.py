@@ -179,6 +179,15 @@ def _case_lines(case: CaseFacts) -> list[str]:
     return lines
 
 
+_TEST_HELP = (
+    "Run the request's data-accuracy cases on the real Flink engine (exact or rewritten).\n\n"
+    "The cases are --cases, else the sidecar beside FILE (as `check` finds it), plus any embedded "
+    "`cases:` block. With no case at all nothing is tested: it says so and exits 1 (never "
+    "`0 passed, 0 failed` as a success); `streamwright validate` runs the spec-derived oracle "
+    "cases instead."
+)
+
+
 def run_tests(
     file: Annotated[Path, typer.Argument(help="The request-v3 markdown document.")],
     cases: Annotated[
@@ -193,12 +202,7 @@ def run_tests(
         bool, typer.Option("--json", help="Print every case and the counts as one JSON document.")
     ] = False,
 ) -> None:
-    """Run the request's data-accuracy cases on the real Flink engine (exact or rewritten).
-
-    The cases are --cases, else the sidecar beside FILE, plus any embedded `cases:` block. With
-    no case at all nothing is tested: it says so and exits 1 (never `0 passed, 0 failed` as a
-    success); `streamwright validate` runs the spec-derived oracle cases instead.
-    """
+    """Run the request's data-accuracy cases on the real Flink engine: see _TEST_HELP."""
     spec = _checked_spec(file, cases)
     if not spec.cases:
         typer.echo(
@@ -399,5 +403,5 @@ def validate(  # noqa: PLR0917 - typer options
 
 
 def register(app: typer.Typer) -> None:
-    app.command("test")(run_tests)
+    app.command("test", help=_TEST_HELP)(run_tests)
     app.command("validate")(validate)
