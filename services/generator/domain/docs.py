@@ -74,8 +74,15 @@ def readme(spec: RequestSpec, ir: JobIR, target: Target, files: list[str]) -> st
     ]
     for i, lk in enumerate(ir.lookups, 1):
         key = f"{lk.alias}.{lk.target_column} = {lk.source.qualifier}.{lk.source.column}"
-        if lk.source_cast is not None:
-            key += f" (source TRY_CAST to {lk.source_cast.sql()})"
+        key_cast = lk.source_cast
+        if key_cast is not None and key_cast.guard_from is None:
+            key += f" (source CAST to {key_cast.to.sql()}, a widening)"
+        elif key_cast is not None and key_cast.guard_from is not None:
+            key += (
+                f" (source TRY_CAST to {key_cast.to.sql()} to look the row up, and the row's key must "
+                f"equal the source value as {key_cast.guard_from.sql()}: a value the conversion would "
+                "change matches no row)"
+            )
         cond = "" if lk.condition is None else ex.render(lk.condition, lambda c: f"{c.qualifier}.{c.name}")
         out.append(f"| {i} | {lk.join_type} | `{lk.table}` | `{lk.alias}` | {_code(key)} | {_code(cond)} |")
     out += [

@@ -14,7 +14,7 @@ from typing import Literal
 from services.flinksql import expr as ex
 from services.flinksql.quoting import quote_identifier as qi
 from services.flinksql.quoting import quote_string as qs
-from services.generator.domain.ir import JobIR, KeyRef, Option, TableDef
+from services.generator.domain.ir import JobIR, KeyCast, KeyRef, Option, TableDef
 from services.generator.domain.lower import CompileError
 
 INDENT = "    "
@@ -98,6 +98,19 @@ class _Refs:
         return ex.render(e, self)
 
 
+def _key_condition(dim_key: str, key: str, cast: KeyCast | None) -> str:
+    """The lookup's key condition (see `ir.KeyCast`): the dimension column bare on its side (the
+    lookup key), the value itself or a widening CAST on the other; a conversion that may change
+    the value also requires the row's key to equal the value itself, so a changed value matches
+    no row."""
+    if cast is None:
+        return f"{dim_key} = {key}"
+    to = cast.to.sql()
+    if cast.guard_from is None:
+        return f"{dim_key} = CAST({key} AS {to})"
+    return f"{dim_key} = TRY_CAST({key} AS {to}) AND TRY_CAST({dim_key} AS {cast.guard_from.sql()}) = {key}"
+
+
 def _header(ir: JobIR) -> str:
     h = ir.header
     rule = "-- " + "=" * 76
@@ -141,10 +154,7 @@ def _insert(ir: JobIR, refs: _Refs) -> str:
     out.append(f"{INDENT}WHERE {qi('domain')} = {qs(ev.domain)} AND {qi('type')} = {qs(ev.event_type)}")
     out.append(f") AS {qi(ev.alias)}")
     for lk in ir.lookups:
-        key = refs.key(lk.source)
-        if lk.source_cast is not None:
-            key = f"TRY_CAST({key} AS {lk.source_cast.sql()})"
-        on = f"{qi(lk.alias)}.{qi(lk.target_column)} = {key}"
+        on = _key_condition(f"{qi(lk.alias)}.{qi(lk.target_column)}", refs.key(lk.source), lk.source_cast)
         if lk.condition is not None:
             on += f" AND {refs.render(lk.condition)}"
         out.append(

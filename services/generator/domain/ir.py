@@ -88,6 +88,23 @@ class KeyRef:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyCast:
+    """How the left key becomes the dimension key's type (the dimension column stays bare: it is
+    Flink's lookup key, and a lookup join needs both key types equal).
+
+    `guard_from` None: `<dim key> = CAST(<key> AS <to>)`, a widening that keeps every value
+    (INT -> BIGINT). Otherwise the conversion may change the value (BIGINT -> INT wraps
+    4294967297 to 1, DECIMAL -> INT cuts 1.6 to 1), so the row found must also have the key's
+    own value: `<dim key> = TRY_CAST(<key> AS <to>) AND TRY_CAST(<dim key> AS <guard_from>) = <key>`.
+    A key that no value of `<to>` equals matches no row, which is the meaning of
+    `ON <dim>.<key> = <source>` (request-format §4).
+    """
+
+    to: FlinkType
+    guard_from: FlinkType | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Lookup:
     """`<join> <table> FOR SYSTEM_TIME AS OF <ev>.<proc_time> AS <alias> ON ...`."""
 
@@ -97,9 +114,9 @@ class Lookup:
     alias: str
     target_column: str
     source: KeyRef
-    # TRY_CAST the source key to the target column's type when the two types differ
-    # (Flink's lookup join needs equal key types; a value that does not convert never matches).
-    source_cast: FlinkType | None
+    # The source key converted to the target column's type when Flink needs it (numeric keys of
+    # different types); None for equal types and for two character strings (compared as they are).
+    source_cast: KeyCast | None
     condition: Expr | None
     description: str | None = None
 

@@ -14,7 +14,14 @@ from services.flinksql import expr as ex
 from services.flinksql.artifacts import BadDomain, checked_domain
 from services.flinksql.job_policy import secret_name
 from services.flinksql.spec import Mapping, RequestSpec, Table
-from services.flinksql.sqltypes import BIGINT, STRING, FlinkType, insert_assignable, same_type
+from services.flinksql.sqltypes import (
+    BIGINT,
+    STRING,
+    FlinkType,
+    insert_assignable,
+    is_character,
+    same_type,
+)
 from services.generator.domain import sizing
 from services.generator.domain.ir import (
     ColumnDef,
@@ -23,6 +30,7 @@ from services.generator.domain.ir import (
     Extraction,
     Header,
     JobIR,
+    KeyCast,
     KeyRef,
     Lookup,
     Option,
@@ -264,6 +272,23 @@ def _conflict(
     )
 
 
+def _key_cast(source: FlinkType, target: FlinkType) -> KeyCast | None:
+    """The conversion that makes `<target column> = <source key>` compare the values exactly.
+
+    Equal types and two character strings need none: Flink compares character strings of any
+    lengths as they are, and takes them as lookup keys (a `TRY_CAST` to a shorter VARCHAR would
+    cut 'ICU-NORTH' to 'ICU-N' and match the wrong row). A widening that keeps every value is a
+    plain CAST; any other numeric conversion is guarded so that it never changes the value
+    (4294967297 is not the INT 1, 1.6 is not 1): such a key matches no row.
+    """
+    if same_type(source, target) or (is_character(source) and is_character(target)):
+        return None
+    to = target.with_nullable(True)
+    if insert_assignable(source, target):
+        return KeyCast(to)
+    return KeyCast(to, guard_from=source.with_nullable(True))
+
+
 def _lookups(spec: RequestSpec, events: EventProjection, dim_sql: dict[str, str]) -> list[Lookup]:
     """The lookup joins in block order; a cascade must follow the join that introduces it."""
     ev_alias = events.alias
@@ -282,12 +307,8 @@ def _lookups(spec: RequestSpec, events: EventProjection, dim_sql: dict[str, str]
                 raise CompileError(f"join {j.name!r}: source {j.source_alias!r} is not joined before it")
             src = KeyRef(j.source_alias, j.source_field)
         cast = None
-        if (
-            j.source_type is not None
-            and j.target_type is not None
-            and not same_type(j.source_type, j.target_type)
-        ):
-            cast = j.target_type.with_nullable(True)
+        if j.source_type is not None and j.target_type is not None:
+            cast = _key_cast(j.source_type, j.target_type)
         lookups.append(
             Lookup(
                 name=j.name,

@@ -1,7 +1,10 @@
-"""Data-accuracy cases (request-format.md §8): shape only; values are kept as written."""
+"""Data-accuracy cases (request-format.md §8): shape, DECIMAL values and JSON-able payloads;
+values are kept as written."""
 
 from __future__ import annotations
 
+import math
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from services.flinksql.spec import Case, Dimension, Table
@@ -130,6 +133,8 @@ class CaseChecker:
                     "write create_time as a number",
                 )
             payload = row.get("payload")
+            if isinstance(payload, dict):
+                self._json_payload(payload, (*at, "payload"), name)
             if payload is not None and not isinstance(payload, dict | str):
                 self._error(
                     "cases.bad_event",
@@ -139,6 +144,25 @@ class CaseChecker:
                     "write `payload: {field: value, ...}`",
                 )
         return rows
+
+    def _json_payload(self, value: Any, at: tuple[str | int, ...], name: str) -> None:
+        """A payload mapping is serialised as standard JSON, which has no NaN or infinity."""
+        if isinstance(value, dict):
+            for key, child in value.items():
+                self._json_payload(child, (*at, str(key)), name)
+        elif isinstance(value, list):
+            for index, child in enumerate(value):
+                self._json_payload(child, (*at, index), name)
+        elif isinstance(value, float) and not math.isfinite(value):
+            field = next((str(p) for p in reversed(at) if isinstance(p, str)), "payload")
+            self._error(
+                "cases.bad_payload",
+                f"payload value {field!r} is {value} (YAML .nan/.inf), which JSON cannot hold: the "
+                "payload would be serialised as invalid JSON",
+                at,
+                field,
+                'write the value as a string (e.g. "NaN") if the event carries that text, or null',
+            )
 
     def _dimension_rows(
         self, path: tuple[str | int, ...], name: str, value: Any
@@ -195,9 +219,12 @@ class CaseChecker:
         return list(value)
 
     def _columns(self, row: dict[str, Any], table: Table, at: tuple[str | int, ...], *, exact: bool) -> None:
-        for key in row:
+        for key, cell in row.items():
             checkpoint()
-            if table.column(key) is None:
+            column = table.column(key)
+            if column is not None and column.type.root == "DECIMAL":
+                self._decimal(cell, column.name, column.type.sql(), table.name, at)
+            if column is None:
                 self._error(
                     "cases.unknown_column",
                     f"{table.name} has no column {key!r}",
@@ -226,6 +253,28 @@ class CaseChecker:
                         name=column.name,
                         hint="give every NOT NULL and primary-key column a value",
                     )
+
+    def _decimal(self, value: Any, column: str, type_sql: str, table: str, at: tuple[str | int, ...]) -> None:
+        """DECIMAL is a string (preferred) or a number holding a finite decimal value, or null."""
+        if value is None:
+            return
+        number: Decimal | None = None
+        if isinstance(value, str):
+            try:
+                number = Decimal(value.strip())
+            except InvalidOperation:
+                number = None
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            number = Decimal(value) if not isinstance(value, float) or math.isfinite(value) else None
+        if number is not None and number.is_finite():
+            return
+        self._error(
+            "cases.bad_value",
+            f"{table}.{column} is {type_sql} but the value {str(value)[:40]!r} is not a decimal number",
+            at,
+            column,
+            f'write a decimal number as a string, e.g. {column}: "12.50", or null for NULL',
+        )
 
     def _error(self, code: str, message: str, at: tuple[str | int, ...], name: str, hint: str) -> None:
         self.issues.error(code, message, block=BLOCK, line=self.doc.line_of(*at), name=name, hint=hint)

@@ -9,7 +9,14 @@ from services.flinksql.expr import AGGREGATES, Call, Column, Expr, aggregate_cal
 from services.flinksql.spec import Expression, PayloadClass, Table
 from services.flinksql.sqltypes import FlinkType
 from services.ingest.domain.errors import Issues
-from services.ingest.domain.expressions import ExpressionError, TypeEnv, analyze, parse_expression
+from services.ingest.domain.expressions import (
+    ExpressionError,
+    Problem,
+    ProblemKind,
+    TypeEnv,
+    analyze,
+    parse_expression,
+)
 
 
 @dataclass
@@ -65,13 +72,14 @@ def check_expression(value: Any, where: Where, scope: Scope, issues: Issues) -> 
         return None
     inferred = _analyze(ast, scope)
     for problem in inferred.problems:
+        code, hint = _PROBLEM_KINDS[problem.kind]
         issues.error(
-            "expressions.type",
-            problem,
+            code,
+            problem.message,
             block=where.block,
             line=where.line,
             name=where.name,
-            hint="check the argument types; CAST values to the type the function expects",
+            hint=hint,
         )
     for warning in inferred.warnings:
         issues.warning(
@@ -237,14 +245,50 @@ def is_boolean(type_: FlinkType | None) -> bool:
 
 _HANDLED_ELSEWHERE = ("an expression may not mix", "is nested inside another aggregate")
 
+# Each kind of analysis problem: its issue code and a hint that fits it.
+_PROBLEM_KINDS: dict[ProblemKind, tuple[str, str]] = {
+    "type": (
+        "expressions.type",
+        "Flink converts implicitly only within a type family (numbers with numbers, character "
+        "strings with strings): CAST the operand to the type expected, e.g. CAST(payload.x AS STRING)",
+    ),
+    "arity": (
+        "expressions.arity",
+        "pass the number of arguments the function takes (see Flink's system functions)",
+    ),
+    "unknown_function": (
+        "expressions.unknown_function",
+        "use a Flink built-in function (Flink docs: Functions > System (Built-in) Functions); "
+        "check the spelling",
+    ),
+    "literal": (
+        "expressions.literal",
+        "write a value the type can hold, or CAST a string literal to DECIMAL",
+    ),
+    "reference": (
+        "references.unresolved",
+        "reference payload.<field> of the payload class or <alias>.<column> of a joined dimension",
+    ),
+    "aggregate": ("aggregation.invalid", "aggregates are SUM, COUNT, MAX, MIN, AVG; see §5 of the format"),
+    "cast": (
+        "expressions.cast",
+        "Flink has no CAST between these types; convert with a function (e.g. TO_TIMESTAMP_LTZ, "
+        "UNIX_TIMESTAMP, DATE_FORMAT)",
+    ),
+}
+
 
 @dataclass
 class _Inferred:
     type: FlinkType | None = None
-    problems: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     nondeterministic: bool = False
     unguarded_divisions: int = 0
+
+
+def _is_payload_ref(problem: Problem, scope: Scope) -> bool:
+    return scope.payload is None and "payload field" in problem.message
 
 
 def _analyze(ast: Expr, scope: Scope) -> _Inferred:
@@ -259,8 +303,10 @@ def _analyze(ast: Expr, scope: Scope) -> _Inferred:
     for problem in analysis.problems:
         if any(marker in problem.message for marker in _HANDLED_ELSEWHERE):
             continue
+        if problem.kind == "reference" and (problem.name in scope.broken or _is_payload_ref(problem, scope)):
+            continue  # its table, join or payload class already failed and was reported there
         if problem.level == "error":
-            inferred.problems.append(problem.message)
+            inferred.problems.append(problem)
         elif problem.level == "warning":
             inferred.warnings.append(problem.message)
     return inferred

@@ -21,6 +21,7 @@ from services.flinksql.spec import (
 )
 from services.flinksql.sqltypes import JAVA_TO_FLINK
 from services.ingest.domain.check_cases import check_cases, check_cases_size, load_sidecar
+from services.ingest.domain.check_control import check_control_characters
 from services.ingest.domain.check_expressions import Scope
 from services.ingest.domain.check_job import check_job_info
 from services.ingest.domain.check_joins import check_joins
@@ -107,6 +108,7 @@ def _check(text: str, cases_text: str | None, issues: Issues) -> CheckResult:
     check_placeholders(split_lines(text), issues)
     raw = parse_document(text, issues)
     check_secret_references(text, raw, issues)
+    check_control_characters(raw, issues)
     job = check_job_info(raw, issues)
     parts = _structure(raw, issues)
     mappings = check_mappings(raw, parts.result, parts.scope, issues)

@@ -23,6 +23,10 @@ MAX_LINE_CHARS = 10_000
 
 _FENCE_OPEN = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$")
 _HEADING = re.compile(r"^ {0,3}(#{1,6})(?=[^#]|$)(.*)$")
+# A CommonMark HTML block of kind 2: a line starting `<!--` (up to 3 spaces in) opens it, the
+# first line holding `-->` after that ends it. Nothing inside is rendered, so nothing inside
+# defines the job (request-format.md §1): blocks and headings there are ignored, with a warning.
+_COMMENT_OPEN = re.compile(r"^ {0,3}<!--")
 _DIMENSION_HEADING = re.compile(r"^(?:维表|dimension(?:\s+table)?)\s*(\d+)\s*:\s*(.*)$")
 _RESULT_HEADING = re.compile(r"^(?:结果表配置|结果表|result\s+tables?)(?:\s*:\s*(.*))?(?:\s|$)")
 _TABLE_NAME_HEADING = re.compile(r"^(?:表名|table(?:\s+name)?)\s*:\s*(.*)$")
@@ -174,6 +178,9 @@ def scan(text: str, issues: Issues) -> ScannedDocument:
             line_too_long(index + 1, len(raw), "document", issues)
             index += 1
             continue
+        if _COMMENT_OPEN.match(raw):
+            index = _skip_comment(lines, index, issues)
+            continue
         opening = _FENCE_OPEN.match(raw)
         if opening and not (opening.group(2)[0] == "`" and "`" in opening.group(3)):
             block, index = _read_fence(lines, index, opening, tuple(stack), issues)
@@ -199,6 +206,44 @@ def scan(text: str, issues: Issues) -> ScannedDocument:
         index += 1
     _flush_notes(doc, stack, note_lines)
     return doc
+
+
+def _skip_comment(lines: list[str], start: int, issues: Issues) -> int:
+    """The index after the HTML comment opened at `start`; a warning when it hides request parts."""
+    first = lines[start]
+    end = start
+    if "-->" not in first[first.index("<!--") + 4 :]:
+        end = start + 1
+        while end < len(lines) and "-->" not in lines[end]:
+            end += 1
+    closed = end < len(lines)
+    hidden: list[tuple[int, str]] = []
+    fence: str | None = None  # the marker of the fence open inside the comment
+    for number, line in enumerate(lines[start : end + 1], start=start + 1):
+        opening = _FENCE_OPEN.match(line)
+        if fence is not None:
+            if line.strip().startswith(fence):
+                fence = None
+        elif opening:
+            fence = opening.group(2)
+            language = opening.group(3).strip().split(" ")[0]
+            hidden.append((number, f"a {fence}{language} block"))
+        elif _HEADING.match(line):
+            hidden.append((number, "a heading"))
+    if hidden or not closed:
+        span = f"lines {start + 1}-{end + 1}" if closed else f"line {start + 1} to the end"
+        what = ", ".join(f"{kind} at line {number}" for number, kind in hidden[:3]) or "text"
+        issues.warning(
+            "markdown.hidden_by_comment",
+            f"an HTML comment ({span}) hides {what}{' and more' if len(hidden) > 3 else ''}: "
+            "comments are not rendered, so their content is ignored and does not define the job"
+            + ("" if closed else "; the comment is never closed (no `-->`)"),
+            block="markdown",
+            line=start + 1,
+            hint="delete the comment, or move what it holds out of it if it belongs to the request"
+            + ("" if closed else "; close the comment with `-->`"),
+        )
+    return end + 1
 
 
 def _flush_notes(doc: ScannedDocument, stack: list[Heading], note_lines: list[str]) -> None:

@@ -12,6 +12,7 @@ info-level problem: the Flink planner has the last word on them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Literal
@@ -24,6 +25,7 @@ from services.flinksql.expr import (
     AGGREGATES,
     ARITHMETIC,
     ApproxLit,
+    Between,
     Binary,
     BoolLit,
     Call,
@@ -34,6 +36,7 @@ from services.flinksql.expr import (
     InList,
     IntervalLit,
     IsTest,
+    Like,
     NullLit,
     NumberLit,
     StringLit,
@@ -44,6 +47,8 @@ from services.flinksql.expr import (
     columns,
 )
 from services.flinksql.sqltypes import FlinkType
+from services.ingest.domain import expression_types as et
+from services.ingest.domain.flink_functions import FLINK_FUNCTION_NAMES
 
 PAYLOAD = "payload"
 
@@ -78,12 +83,25 @@ class TypeEnv(BaseModel):
     aliases: dict[str, dict[str, FlinkType]] = Field(default_factory=dict)
 
 
+# What a problem is about; `check_expressions` gives each kind its own issue code and hint.
+ProblemKind = Literal[
+    "type",  # operand or argument types Flink does not accept
+    "arity",  # wrong number of arguments
+    "unknown_function",  # not a Flink built-in function
+    "literal",  # a literal Flink cannot represent
+    "reference",  # unknown payload field, alias or column
+    "aggregate",  # aggregate rules (§5)
+    "cast",  # CAST / TRY_CAST between types Flink cannot convert
+]
+
+
 class Problem(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     message: str
     name: str | None = None
     level: Literal["error", "warning", "info"] = "error"
+    kind: ProblemKind = "type"
 
 
 class Analysis(BaseModel):
@@ -366,7 +384,7 @@ FUNCTIONS: dict[str, tuple[int, int, _Rule]] = {
     "REGEXP": (2, 2, _fixed(st.BOOLEAN)),
     "DATE_FORMAT": (2, 2, _fixed(_S)),
     "TO_TIMESTAMP": (1, 2, lambda a, c: st.timestamp(3)),
-    "TO_TIMESTAMP_LTZ": (1, 2, lambda a, c: st.timestamp_ltz(3)),
+    "TO_TIMESTAMP_LTZ": (1, 3, lambda a, c: st.timestamp_ltz(3)),  # (string, format, time zone)
     "TO_DATE": (1, 2, lambda a, c: st.DATE),
     "FROM_UNIXTIME": (1, 2, _fixed(_S)),
     "UNIX_TIMESTAMP": (0, 2, lambda a, c: _BIG.with_nullable(bool(a))),
@@ -434,8 +452,10 @@ class _Analyzer:
         self.nondeterministic: set[str] = set()
         self.unguarded: list[Binary] = []
 
-    def problem(self, message: str, name: str | None = None, level: str = "error") -> None:
-        item = Problem(message=message, name=name, level=level)
+    def problem(
+        self, message: str, name: str | None = None, level: str = "error", kind: ProblemKind = "type"
+    ) -> None:
+        item = Problem(message=message, name=name, level=level, kind=kind)
         if item not in self.problems:
             self.problems.append(item)
 
@@ -445,9 +465,20 @@ class _Analyzer:
         if isinstance(expr, NumberLit):
             t = literal_type(expr)
             if t is None:
-                self.problem(f"numeric literal {expr.text} is out of range", expr.text)
+                self.problem(
+                    f"numeric literal {expr.text} is out of range: more than {st.MAX_DECIMAL_PRECISION} digits",
+                    expr.text,
+                    kind="literal",
+                )
             return t
         if isinstance(expr, ApproxLit):
+            if math.isinf(float(expr.text)):
+                self.problem(
+                    f"numeric literal {expr.text} is out of range: it overflows DOUBLE"
+                    " (largest magnitude about 1.7976931348623157E308)",
+                    expr.text,
+                    kind="literal",
+                )
             return st.simple("DOUBLE", False)
         if isinstance(expr, BoolLit):
             return st.simple("BOOLEAN", False)
@@ -475,18 +506,86 @@ class _Analyzer:
         if isinstance(expr, Unary):
             t = self.infer(expr.operand)
             if expr.op == "NOT":
+                self.need_boolean("NOT", expr.operand, t)
                 return st.BOOLEAN.with_nullable(t is None or t.nullable)
+            if expr.op == "-":
+                self.arguments("-", [expr.operand], [t])
             return t
         if isinstance(expr, Binary):
             return self.binary(expr)
         if isinstance(expr, IsTest):
-            self.infer(expr.operand)
+            t = self.infer(expr.operand)
+            if expr.test != "NULL":
+                self.need_boolean(f"IS {expr.test}", expr.operand, t)
             return st.simple("BOOLEAN", False)
         # Between, InList, Like
         types = [self.infer(child) for child in children(expr)]
-        if isinstance(expr, InList) and _merge(types) is None and all(t is not None for t in types):
-            self.problem("IN list values are not comparable with the tested value", level="warning")
+        if isinstance(expr, InList):
+            self.in_list(expr, types)
+        elif isinstance(expr, Between):
+            for bound, t in zip((expr.low, expr.high), types[1:], strict=True):
+                self.compare("BETWEEN", expr.operand, types[0], bound, t, ordering=True)
+        elif isinstance(expr, Like):
+            self.arguments(expr.op, [expr.operand, expr.pattern], types[:2])
         return st.BOOLEAN.with_nullable(any(t is None or t.nullable for t in types))
+
+    # -- operand and argument types (rules verified against Flink 2.3: expression_types)
+    def need_boolean(self, what: str, operand: Expr, t: FlinkType | None) -> None:
+        if t is not None and t.root not in ("BOOLEAN", "NULL") and et.category(t) is not None:
+            self.problem(f"{what} needs a BOOLEAN operand, got {_describe(operand)}{t.sql()}")
+
+    def compare(
+        self, op: str, left: Expr, a: FlinkType | None, right: Expr, b: FlinkType | None, *, ordering: bool
+    ) -> None:
+        rejected = et.ordering_rejected(a, b) if ordering else et.equality_rejected(a, b)
+        if not rejected or a is None or b is None:
+            return
+        why = (
+            "Flink does not convert between numbers and character strings implicitly"
+            if {et.category(a), et.category(b)} & {"C"}
+            else "Flink compares values of one type family only"
+        )
+        self.problem(
+            f"{op} cannot compare {_describe(left)}{a.sql()} with {_describe(right)}{b.sql()}: {why}", op
+        )
+
+    def common(self, what: str, exprs: list[Expr], types: Args, name: str | None = None) -> bool:
+        """Report values without a common type (COALESCE, IF, CASE, IN lists); True when reported."""
+        lenient = name in ("COALESCE", "IFNULL", "GREATEST", "LEAST")
+        if not et.common_rejected(types, date_with_timestamp=lenient):
+            return False
+        listed = ", ".join(
+            f"{_describe(e)}{t.sql()}" for e, t in zip(exprs, types, strict=True) if t is not None
+        )
+        self.problem(
+            f"{what} values have no common type ({listed}): Flink needs all character strings, "
+            "all numbers, all BOOLEAN or compatible date/time types",
+            name,
+        )
+        return True
+
+    def in_list(self, expr: InList, types: Args) -> None:
+        word = "NOT IN" if expr.negated else "IN"
+        if self.common(f"{word} list", list(expr.items), types[1:], word):
+            return
+        known = [t for t in types[1:] if t is not None]
+        merged = st.common_type(known) if len(known) == len(types) - 1 else None
+        if merged is not None and merged.root != "NULL":
+            self.compare(word, expr.operand, types[0], expr.items[0], merged, ordering=True)
+
+    def arguments(self, name: str, exprs: list[Expr], types: Args) -> None:
+        for pos, t, accepted in et.rejected_arguments(name, types):
+            described = _describe(exprs[pos]).rstrip(" ")
+            what = f"{name} argument {pos + 1}" + (f" ({described})" if described else "")
+            if t.root == "NULL":
+                self.problem(
+                    f"{what} is an untyped NULL, which Flink rejects here; write CAST(NULL AS <type>)", name
+                )
+            else:
+                note = ""
+                if name == "TO_TIMESTAMP_LTZ" and et.category(t) == "C":
+                    note = "; text converts with TO_TIMESTAMP_LTZ(<string>, '<format>')"
+                self.problem(f"{what} is {t.sql()}, but Flink accepts only {accepted} there{note}", name)
 
     def typed_literal(self, expr: TypedLit) -> FlinkType:
         if expr.type_name == "DATE":
@@ -501,23 +600,31 @@ class _Analyzer:
             if col.name not in self.env.payload:
                 hint = next((k for k in self.env.payload if k.lower() == col.name.lower()), None)
                 extra = f" (field names are case-sensitive: did you mean payload.{hint}?)" if hint else ""
-                self.problem(f"unknown payload field {ref}{extra}", col.name)
+                self.problem(f"unknown payload field {ref}{extra}", col.name, kind="reference")
                 return None
             t = self.env.payload[col.name]
             if t is None:
                 self.problem(
-                    f"payload field {ref} has an unsupported Java type and cannot be referenced", col.name
+                    f"payload field {ref} has an unsupported Java type and cannot be referenced",
+                    col.name,
+                    kind="reference",
                 )
                 return None
             return t.with_nullable(True)
         table = self.env.aliases.get(col.qualifier)
         if table is None:
             known = ", ".join(sorted(self.env.aliases)) or "none"
-            self.problem(f"unknown alias {col.qualifier!r} in {ref} (known aliases: {known})", col.qualifier)
+            self.problem(
+                f"unknown alias {col.qualifier!r} in {ref} (known aliases: {known})",
+                col.qualifier,
+                kind="reference",
+            )
             return None
         t = table.get(col.name)
         if t is None:
-            self.problem(f"unknown column {col.name!r} of alias {col.qualifier!r}", col.name)
+            self.problem(
+                f"unknown column {col.name!r} of alias {col.qualifier!r}", col.name, kind="reference"
+            )
             return None
         return t.with_nullable(True)
 
@@ -530,38 +637,69 @@ class _Analyzer:
         args: Args = [self.infer(a) for a in call.args]
         entry = FUNCTIONS.get(name)
         if entry is None:
-            self.problem(
-                f"function {name} is not in the checker's catalog; the Flink planner will check it",
-                name,
-                "info",
-            )
+            if name in FLINK_FUNCTION_NAMES:
+                self.problem(
+                    f"function {name} is not in the checker's catalog; the Flink planner will check it",
+                    name,
+                    "info",
+                )
+            else:
+                self.problem(
+                    f"unknown function {name}: Flink 2.3 has no built-in function of that name,"
+                    " and a request cannot register user-defined functions",
+                    name,
+                    kind="unknown_function",
+                )
             return None
         low, high, rule = entry
         count = 1 if call.star else len(call.args)
         if not low <= count <= high:
             expected = str(low) if low == high else f"{low} to {high}" if high < _INF else f"at least {low}"
-            self.problem(f"function {name} takes {expected} argument(s), got {count}", name)
+            self.problem(f"function {name} takes {expected} argument(s), got {count}", name, kind="arity")
             return None
         if call.distinct and name not in AGGREGATES:
-            self.problem(f"DISTINCT is only allowed in aggregate calls, not in {name}", name)
+            self.problem(
+                f"DISTINCT is only allowed in aggregate calls, not in {name}", name, kind="aggregate"
+            )
+        if not call.star:
+            self.call_types(call, args)
         result = rule(args, call)
         if name in ("SUM", "AVG") and result is None and args[0] is not None:
             self.problem(f"{name} needs a numeric argument, got {args[0].sql()}", name)
         return result
 
+    def call_types(self, call: Call, args: Args) -> None:
+        name, exprs = call.name, list(call.args)
+        if name in ("COALESCE", "IFNULL", "GREATEST", "LEAST"):
+            self.common(name, exprs, args, name)
+        elif name == "IF":
+            self.need_boolean("IF condition", exprs[0], args[0])
+            no_common = self.common("IF branch", exprs[1:], args[1:], name)
+            if not no_common and any(t is not None and t.root == "NULL" for t in args[1:]):
+                self.problem(
+                    "IF branch is an untyped NULL, which Flink rejects; write CAST(NULL AS <type>)", name
+                )
+        elif name == "NULLIF":
+            self.compare("NULLIF", exprs[0], args[0], exprs[1], args[1], ordering=False)
+        else:
+            self.arguments(name, exprs, args)
+
     def cast(self, expr: Cast) -> FlinkType | None:
         src = self.infer(expr.expr)
         if src is not None and not st.can_cast(src, expr.type):
             word = "TRY_CAST" if expr.safe else "CAST"
-            self.problem(f"{word} from {src.sql()} to {expr.type.sql()} is not supported by Flink", word)
+            self.problem(
+                f"{word} from {src.sql()} to {expr.type.sql()} is not supported by Flink", word, kind="cast"
+            )
         nullable = True if expr.safe or src is None else src.nullable or expr.type.nullable
         return expr.type.with_nullable(nullable)
 
     def case(self, expr: Case) -> FlinkType | None:
         if expr.operand is not None:
-            keys = [self.infer(expr.operand)] + [self.infer(w.condition) for w in expr.whens]
-            if all(k is not None for k in keys) and _merge(keys) is None:
-                self.problem("CASE operand and WHEN values are not comparable", level="warning")
+            operand = self.infer(expr.operand)
+            for when in expr.whens:
+                t = self.infer(when.condition)
+                self.compare("CASE", expr.operand, operand, when.condition, t, ordering=False)
         else:
             for when in expr.whens:
                 t = self.infer(when.condition)
@@ -572,6 +710,9 @@ class _Analyzer:
         merged = _merge(results)
         if merged is None and all(r is not None for r in results):
             self.problem("CASE branches have incompatible types: " + ", ".join(r.sql() for r in results if r))
+        elif merged is not None:
+            branches = [w.result for w in expr.whens] + [NullLit() if expr.default is None else expr.default]
+            self.common("CASE branch", branches, results, "CASE")
         return merged
 
     def binary(self, expr: Binary) -> FlinkType | None:  # noqa: PLR0911
@@ -584,6 +725,7 @@ class _Analyzer:
                     self.problem(f"{op} needs BOOLEAN operands, got {side.sql()}")
             return st.BOOLEAN.with_nullable(nullable)
         if op == "||":
+            self.arguments("||", [expr.left, expr.right], [a, b])
             return st.STRING.with_nullable(nullable)
         if op in ARITHMETIC:
             if a is None or b is None:
@@ -595,6 +737,7 @@ class _Analyzer:
             if result is None:
                 self.problem(f"operator {op} cannot be applied to {a.sql()} and {b.sql()}")
             return result
+        self.compare(op, expr.left, a, expr.right, b, ordering=op in ("<", "<=", ">", ">="))
         if op in ("IS DISTINCT FROM", "IS NOT DISTINCT FROM"):
             return st.simple("BOOLEAN", False)
         return st.BOOLEAN.with_nullable(nullable)
@@ -607,7 +750,11 @@ class _Analyzer:
             node, depth = stack.pop()
             if isinstance(node, Call) and node.name in AGGREGATES:
                 if depth > 0:
-                    self.problem(f"aggregate {node.name} is nested inside another aggregate", node.name)
+                    self.problem(
+                        f"aggregate {node.name} is nested inside another aggregate",
+                        node.name,
+                        kind="aggregate",
+                    )
                 depth += 1
             elif isinstance(node, Column) and depth == 0:
                 outside.append(node)
@@ -617,6 +764,7 @@ class _Analyzer:
             self.problem(
                 f"an expression may not mix aggregates with column references outside an aggregate ({refs})",
                 outside[0].name,
+                kind="aggregate",
             )
 
     def find_divisions(self, expr: Expr, guards: list[Expr]) -> None:
@@ -656,6 +804,20 @@ def _guarded(divisor: Expr, guards: list[Expr]) -> bool:
             ):
                 return True
     return False
+
+
+def _describe(expr: Expr) -> str:
+    """A short name of an operand for messages (`payload.qty `, `'x' `), empty for others."""
+    if isinstance(expr, Column):
+        return f"{expr.qualifier}.{expr.name} "
+    if isinstance(expr, StringLit):
+        text = expr.value if len(expr.value) <= 20 else expr.value[:20] + "..."
+        return "'" + text.replace("'", "''") + "' "
+    if isinstance(expr, NumberLit | ApproxLit):
+        return f"{expr.text} "
+    if isinstance(expr, NullLit):
+        return "NULL "
+    return ""
 
 
 def _walk(expr: Expr) -> list[Expr]:

@@ -182,12 +182,18 @@ def test_analysis_problems(text: str, fragment: str, name: str | None) -> None:
         assert messages[0].name == name
 
 
-def test_unknown_function_is_info_only() -> None:
-    """It gives an unknown function type None and an info note, not an error."""
-    analysis = analyze(parse_expression("MY_UDF(payload.a)"), ENV)
+def test_builtin_outside_the_catalog_is_info_only() -> None:
+    """It gives a Flink built-in it has no rule for type None and an info note, not an error."""
+    analysis = analyze(parse_expression("TO_BASE64(payload.s)"), ENV)
     assert analysis.type is None
     assert analysis.errors == []
     assert [p.level for p in analysis.problems] == ["info"]
+
+
+def test_unknown_function_is_an_error() -> None:
+    """It rejects a function Flink does not have: a request cannot register a UDF."""
+    analysis = analyze(parse_expression("MY_UDF(payload.a)"), ENV)
+    assert [(p.level, p.kind, p.name) for p in analysis.problems] == [("error", "unknown_function", "MY_UDF")]
 
 
 def test_reserved_word_columns() -> None:
