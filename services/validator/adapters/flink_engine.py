@@ -81,6 +81,7 @@ from services.validator.domain.connector_swap import (
     Role,
     SwapPolicy,
     case_run_settings,
+    keyed_stand_in_insert,
     swap_options,
     table_roles,
 )
@@ -553,7 +554,7 @@ class FlinkEngine:
                     env.execute_sql(f"CREATE DATABASE {database}")
                     env.execute_sql(f"USE {database}")
                 run.create_tables(env, run.exact_options(), global_statements=len(runs) == 1)
-                statements.add_insert_sql(job.inserts[0].text)  # names bind to this database now
+                statements.add_insert_sql(run.exact_insert())  # names bind to this database now
                 own[p.index] += time.perf_counter() - t0
             if runs:
                 self.ensure_jars_on_this_thread()
@@ -785,7 +786,7 @@ class _CaseRun:
             self.swaps.extend(_configure(env, self.job))
             self.create_tables(env, self.exact_options())
             with _phase("submit"):
-                submitted = env.execute_sql(self.job.inserts[0].text)
+                submitted = env.execute_sql(self.exact_insert())
             _execute(submitted, JOB_TIMEOUT_MS)
             rows = self.read_result()
         finally:
@@ -817,6 +818,13 @@ class _CaseRun:
             "sink.max-retries": "0",
         }
         return options
+
+    def exact_insert(self) -> str:
+        """The job's INSERT for the JDBC stand-in of its result table (`keyed_stand_in_insert`)."""
+        _, result = self.job.tables[self.shape.result]
+        insert, made = keyed_stand_in_insert(self.job.inserts[0].text, result)
+        self.swaps.extend(made)
+        return insert
 
     def read_result(self) -> list[dict[str, Any]]:
         """The result table of this case's schema, typed from the result DDL."""

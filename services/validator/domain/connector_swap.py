@@ -14,6 +14,7 @@ from typing import Literal
 
 from services.flinksql import query
 from services.flinksql.ddl import CreateTable, Option
+from services.flinksql.lexer import TokenKind, significant, tokenize
 from services.flinksql.statements import Statement, statement_set_members
 from services.validator.domain.case_batch import JobScript
 
@@ -189,6 +190,46 @@ def _why(connector: str, role: Role, policy: SwapPolicy) -> str:
     return f"{reason}: replaced by {purpose}"
 
 
+# Sinks that take the rows as they come whatever the table's PRIMARY KEY: Flink refuses ON
+# CONFLICT there, so a job (the generator's among them) writes none.
+APPEND_ONLY_CONNECTORS = frozenset({"print", "blackhole", "filesystem", "kafka"})
+_ON_CONFLICT = "ON CONFLICT DO DEDUPLICATE"
+
+
+def _has_on_conflict(insert: str) -> bool:
+    sig = [t for t in significant(tokenize(insert, strict=False)) if t.kind is not TokenKind.HINT]
+    return any(
+        a.is_word("ON") and b.is_word("CONFLICT") and c.is_word("DO")
+        for a, b, c in zip(sig, sig[1:], sig[2:], strict=False)
+    )
+
+
+def keyed_stand_in_insert(insert: str, result: CreateTable) -> tuple[str, list[OptionSwap]]:
+    """The INSERT a run executes when the result table, keyed, is stood in for by an upsert
+    (JDBC) sink, and the change made, as a swap.
+
+    A keyed table on an append-only connector (`print`, ...) takes the query's rows as they
+    come, and the job rightly has no ON CONFLICT (Flink refuses it there). The JDBC stand-in is
+    an upsert sink, where Flink 2.3 requires ON CONFLICT whenever the query's upsert key is not
+    the primary key. `DO DEDUPLICATE` (the last row written for each key wins) is what the
+    validator reads the result as anyway (request-format §5), so the stand-in keeps the job's
+    meaning; a job on an upsert connector keeps its own clause, or its lack of one.
+    """
+    connector = result.option_map.get("connector", "").strip().lower()
+    if not result.primary_key or connector not in APPEND_ONLY_CONNECTORS or _has_on_conflict(insert):
+        return insert, []
+    body = insert.rstrip().removesuffix(";").rstrip()
+    swap = OptionSwap(
+        "(query)",
+        "ON CONFLICT",
+        None,
+        "DO DEDUPLICATE",
+        f"the keyed {connector!r} result table is stood in for by an upsert JDBC sink, which needs it "
+        "when the query's upsert key is not the primary key (the last row per key wins, as read)",
+    )
+    return f"{body}\n{_ON_CONFLICT}", [swap]
+
+
 def case_run_settings(job: JobScript) -> tuple[list[tuple[str, str]], list[OptionSwap]]:
     """The config a case run sets, in order (the job's SETs, then its overrides), and the
     overrides made, as swaps."""
@@ -212,6 +253,7 @@ def case_run_settings(job: JobScript) -> tuple[list[tuple[str, str]], list[Optio
 
 
 __all__ = [
+    "APPEND_ONLY_CONNECTORS",
     "NO_LOOKUP_CONNECTORS",
     "PLACEHOLDER_JDBC_URL",
     "PLACEHOLDER_VALUE",
@@ -220,6 +262,7 @@ __all__ = [
     "SwapPolicy",
     "case_run_settings",
     "jdbc_password_missing",
+    "keyed_stand_in_insert",
     "lookup_refused",
     "lookup_tables",
     "swap_options",
