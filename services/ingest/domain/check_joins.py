@@ -77,7 +77,7 @@ class JoinChecker:
         for name, entry in self.part.value.items():
             errors_before = len(self.issues.errors)
             self._entry(name, entry)
-            if len(self.issues.errors) > errors_before:
+            if len(self.issues.errors) > errors_before or self._event_side_without_payload(entry):
                 self._mark_failed(entry)
         if self.lost_target:
             # An entry whose target is unknown was meant for some dimension: the ones no entry
@@ -86,6 +86,12 @@ class JoinChecker:
                 if dimension.table.name not in self.joined_tables:
                     self.scope.broken.update((dimension.table.name, dimension.alias))
         return self.joins
+
+    def _event_side_without_payload(self, entry: Any) -> bool:
+        """An event-side entry cannot be built when the payload class failed (reported there)."""
+        return (
+            self.payload is None and isinstance(entry, dict) and entry.get("source_table") == "BusinessEvent"
+        )
 
     def _mark_failed(self, entry: Any) -> None:
         """An entry with a reported error: what it would have joined must not cause more errors."""

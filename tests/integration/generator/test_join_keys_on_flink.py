@@ -13,11 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from services.flinksql.spec import RequestSpec
 from services.generator.domain import Profile, compile_job
 from services.ingest.domain.checks import check_document
 from services.validator.adapters.connector_jars import default_jar_dir
+from services.validator.adapters.engine_runner import edge_case_mapping
 from services.validator.adapters.flink_engine import FlinkEngine
 from services.validator.adapters.postgres import PostgresUnavailable, PrivatePostgres
 
@@ -75,3 +77,15 @@ def test_no_false_match_on_flink(engine: FlinkEngine, postgres: PrivatePostgres,
     assert result.passed, result
     v1 = next(r for r in result.rows if r["visit_id"] == "V1")
     assert (v1["patient_name"], v1["ward_name"], v1["bed_label"]) == (None, None, None)
+
+
+def test_generated_edge_data_loads_and_runs(engine: FlinkEngine, postgres: PrivatePostgres) -> None:
+    """It loads the generated dimension rows into PostgreSQL tables of the DDL types (an INT key
+    refused 1736208000002 before) and runs the job on the edge-case events without failing."""
+    spec = _spec()
+    job = compile_job(spec, target="2.3", profile=PROFILE, revision=1, generator_version="0.1.0")
+    data = yaml.safe_load(job.files[job.paths.test_data])["test_data"]
+    result = engine.run_case(job.sql, edge_case_mapping(data), postgres=postgres, fidelity="exact")
+    assert result.error is None, result.error
+    assert result.fidelity == "exact"
+    assert result.rows

@@ -8,14 +8,23 @@ against INT, `Integer` against BIGINT, `String` against VARCHAR(20) and CHAR(4).
 
 from __future__ import annotations
 
+import json
+import re
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import yaml
 from gen_support import HERE, PROFILE
 
 from services.flinksql.spec import RequestSpec
+from services.flinksql.sqltypes import FlinkType
 from services.generator.domain import compile_job
 from services.ingest.domain.checks import check_document
 from services.validator.domain.oracle import interpret, judge_case
 
 FIXTURES = HERE / "fixtures"
+INT_RANGE = {"TINYINT": 2**7, "SMALLINT": 2**15, "INT": 2**31, "BIGINT": 2**63}
 
 
 def _spec(text: str) -> RequestSpec:
@@ -31,6 +40,12 @@ def _fixture(name: str) -> RequestSpec:
 def _on_clauses(sql: str) -> list[str]:
     lines = [line.strip() for line in sql.splitlines()]
     return [line for line in lines if line.startswith("ON ") and not line.startswith("ON CONFLICT")]
+
+
+def _test_data(spec: RequestSpec) -> dict[str, Any]:
+    job = compile_job(spec, profile=PROFILE, revision=1, generator_version="0.1.0")
+    data: dict[str, Any] = yaml.safe_load(job.files[job.paths.test_data])["test_data"]
+    return data
 
 
 def test_narrowing_keys_compare_the_values_not_a_converted_value() -> None:
@@ -70,3 +85,96 @@ def test_the_oracle_expects_no_false_match() -> None:
     rows = interpret(spec, spec.cases[0].events, spec.cases[0].dimensions)
     v1 = next(r for r in rows if r["visit_id"] == "V1")
     assert v1 == {"visit_id": "V1", "patient_name": None, "ward_name": None, "bed_label": None}
+
+
+def _fits(value: Any, t: FlinkType) -> bool:
+    """True when a test-data value is a valid value of the column type (as PostgreSQL loads it)."""
+    if value is None:
+        return True
+    root = t.root
+    if root in INT_RANGE:
+        return isinstance(value, int) and -INT_RANGE[root] <= value < INT_RANGE[root]
+    if root == "DECIMAL":
+        d = Decimal(str(value))
+        assert t.precision is not None and t.scale is not None
+        return d == d.quantize(Decimal(1).scaleb(-t.scale)) and abs(d) < Decimal(10) ** (
+            t.precision - t.scale
+        )
+    if root == "VARCHAR":
+        return isinstance(value, str) and len(value) <= (t.length or 0)
+    if root == "CHAR":
+        return isinstance(value, str) and len(value) == t.length
+    if root == "STRING":
+        return isinstance(value, str)
+    if root in ("FLOAT", "DOUBLE"):
+        return isinstance(value, int | float)
+    if root == "BOOLEAN":
+        return isinstance(value, bool)
+    return True
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Exact equality of two key values: text as it is, numbers (or numeric text) by value."""
+    if isinstance(a, str) and isinstance(b, str):
+        return a == b
+    try:
+        return Decimal(str(a)) == Decimal(str(b))
+    except ArithmeticError:
+        return False
+
+
+@pytest.mark.parametrize("name", ["keycast", "health"])
+def test_dimension_rows_fit_their_column_types(name: str) -> None:
+    """Every generated dimension value is valid for its DDL type (no BIGINT 1736208000002 in an
+    INT key, no 13-character text in a VARCHAR(5), CHAR(n) exactly n long)."""
+    spec = _fixture(name)
+    data = _test_data(spec)
+    for dim in spec.dimensions:
+        rows = data["dimensions"][dim.table.name]
+        assert rows
+        for row in rows:
+            for col in dim.table.columns:
+                assert _fits(row.get(col.name), col.type), (dim.table.name, col.name, row.get(col.name))
+
+
+@pytest.mark.parametrize("name", ["keycast", "health"])
+def test_events_hit_miss_and_near_miss_the_dimension_keys(name: str) -> None:
+    """The typical event's keys equal a dimension row's key exactly; each miss equals none; a
+    near miss (a value a lossy conversion would turn into the key) is there for each join whose
+    key types differ that way, and equals no key."""
+    spec = _fixture(name)
+    data = _test_data(spec)
+    events = {e["purpose"]: e for e in data["events"]}
+    typical = json.loads(events["every referenced field present, every lookup hits"]["event"]["payload"])
+    for j in spec.joins:
+        keys = [r[j.target_field] for r in data["dimensions"][j.target_table]]
+        assert any(_same(typical[j.source_field], k) for k in keys), (j.name, typical[j.source_field], keys)
+        miss = json.loads(events[f"lookup {j.name} misses ({j.join_type})"]["event"]["payload"])
+        assert not any(_same(miss[j.source_field], k) for k in keys)
+        near = [e for p, e in events.items() if p.startswith(f"lookup {j.name} near miss")]
+        for e in near:
+            value = json.loads(e["event"]["payload"])[j.source_field]
+            assert not any(_same(value, k) for k in keys)
+    near_joins = {p.split()[1] for p in events if " near miss " in p}
+    expected = {"keycast": {"p", "w", "b"}, "health": {"to_patient", "to_insurer"}}[name]
+    assert near_joins == expected
+
+
+def test_oracle_on_the_generated_data_hits_and_misses_as_intended() -> None:
+    """On the generated data the interpreter joins the typical event to every dimension row and
+    none of the misses or near misses (old data: a key no INT column can hold)."""
+    spec = _fixture("keycast")
+    data = _test_data(spec)
+    events = {e["purpose"]: e["event"] for e in data["events"]}
+    typical = events["every referenced field present, every lookup hits"]
+    [row] = interpret(spec, [typical], data["dimensions"])
+    assert all(row[c] is not None for c in ("patient_name", "ward_name", "bed_label")), row
+    columns = {"p": "patient_name", "w": "ward_name", "b": "bed_label"}
+    for purpose, event in events.items():
+        match = re.match(r"lookup (\w+) (misses|near miss)", purpose)
+        if match is None:
+            continue
+        [row] = interpret(spec, [event], data["dimensions"])
+        column = columns[match.group(1)]
+        assert row[column] is None, (purpose, row)
+        assert all(row[c] is not None for c in columns.values() if c != column), (purpose, row)

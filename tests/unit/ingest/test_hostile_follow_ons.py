@@ -104,3 +104,11 @@ def test_a_missing_field_mapping_is_still_reported() -> None:
     end = BASE.index("## Join relationships")
     result = check_document(BASE[:start] + BASE[end:])
     assert [e.code for e in result.errors] == ["parts.missing"]
+
+
+def test_a_payload_class_without_fields_does_not_make_its_joined_dimension_unused() -> None:
+    start = BASE.index("    private String orderId;")
+    end = BASE.index("}\n```", start)
+    result = check_document(BASE[:start] + BASE[end:])
+    assert [e.code for e in result.errors] == ["payload.no_fields"]
+    assert not [w for w in result.warnings if w.code == "dimensions.unused"]
