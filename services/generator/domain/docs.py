@@ -6,15 +6,15 @@ import re
 
 from services.flinksql import expr as ex
 from services.flinksql.spec import RequestSpec
-from services.generator.domain.emit_sql import secret_reference
+from services.generator.domain.emit_sql import one_line, secret_reference
 from services.generator.domain.ir import JobIR
 from services.generator.domain.manifests import SECRET_KEY, secret_env_var
 from services.generator.domain.target import Target
 
 
 def _cell(text: str) -> str:
-    """Text safe in a markdown table cell."""
-    flat = re.sub(r"\s+", " ", text).strip()
+    """Text safe in a markdown table cell (and on a terminal: no control characters)."""
+    flat = re.sub(r"\s+", " ", one_line(text)).strip()
     return flat.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
 
 

@@ -19,7 +19,9 @@ from services.generator.domain.lower import CompileError
 
 INDENT = "    "
 SECRET_REFERENCE = "${{secret:{name}}}"  # noqa: S105 - a reference format, not a secret
-_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+# Control characters (C0, DEL, C1: line breaks, terminal escapes such as ESC [ 2 J), the Unicode
+# line/paragraph separators and the bidirectional overrides that reorder how text is shown.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
 # Never inside an option literal the script carries: a runner that cuts statements by lines or
 # strips `--` / `/* */` comments without lexing would cut the literal (ingest rejects them too).
 _UNSAFE_IN_OPTION = {"\r": "CR", "\n": "LF", "--": "'--'", "/*": "'/*'", "*/": "'*/'"}
@@ -29,9 +31,16 @@ def secret_reference(name: str) -> str:
     return SECRET_REFERENCE.format(name=name)
 
 
+def one_line(text: str) -> str:
+    """Document text made safe to show: each run of control characters (line breaks, terminal
+    escape sequences' ESC, bidirectional overrides) becomes one space. The generated files that
+    carry document text (this script's comments, the README) all go through it."""
+    return _CONTROLS.sub(" ", text).strip()
+
+
 def _comment(text: str) -> str:
     """Text safe inside a `--` comment: no line breaks (they would end it), no `;` (naive splitters)."""
-    return _LINE_BREAKS.sub(" ", text).replace(";", ",").strip()
+    return one_line(text).replace(";", ",").strip()
 
 
 def _option_value(option: Option) -> str:

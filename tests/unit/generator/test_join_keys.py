@@ -178,3 +178,18 @@ def test_oracle_on_the_generated_data_hits_and_misses_as_intended() -> None:
         column = columns[match.group(1)]
         assert row[column] is None, (purpose, row)
         assert all(row[c] is not None for c in columns.values() if c != column), (purpose, row)
+
+
+def test_readme_shows_no_control_characters() -> None:
+    """The README carries the job name as the SQL header does: terminal escapes and line breaks
+    become spaces (a spec that did not pass the ingest checks, e.g. a spec_json, included)."""
+    spec = _fixture("keycast")
+    name = "\x1b[2J\x1b[32mvalid: fine\x1b[0m\rX\u202eY"
+    spec = spec.model_copy(update={"job": spec.job.model_copy(update={"name": name})})
+    job = compile_job(spec, profile=PROFILE, revision=1, generator_version="0.1.0")
+    readme = job.files[job.paths.readme]
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", readme)
+    title = readme.splitlines()[0]
+    header = next(line for line in job.sql.splitlines() if "generated job:" in line)
+    assert title == f"# {header.split('generated job: ', 1)[1]} — generated Flink SQL job (v3)"
+    assert title.startswith("# [2J [32mvalid: fine [0m X Y")
