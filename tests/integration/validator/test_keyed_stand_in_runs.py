@@ -1,10 +1,11 @@
 """Case runs on the real engine where the JDBC stand-in for the result table must keep the job's
 meaning: a keyed `print` result (no ON CONFLICT in the job: Flink refuses it there), insert-only
-or grouped by its key.
+or grouped by its key; and a DATE Flink writes past year 9999, read back as what it is.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,16 @@ INSERT INTO `totals`
 SELECT JSON_VALUE(`payload`, '$.k') AS `k`, COUNT(*) AS `n` FROM `BusinessEvent`
 WHERE `domain` = 'd' AND `type` = 't' AND JSON_VALUE(`payload`, '$.k') IS NOT NULL
 GROUP BY JSON_VALUE(`payload`, '$.k')
+"""
+)
+DATES_TO_JDBC = (
+    SOURCE
+    + """CREATE TEMPORARY TABLE `days` (`id` STRING NOT NULL, `d` DATE, PRIMARY KEY (`id`) NOT ENFORCED)
+  WITH ('connector' = 'jdbc', 'url' = 'jdbc:postgresql://db:5432/x', 'table-name' = 'days');
+INSERT INTO `days`
+SELECT JSON_VALUE(`payload`, '$.id'), TO_DATE(JSON_VALUE(`payload`, '$.t'), 'yyyy-MM-dd HH:mm:ss')
+FROM `BusinessEvent` WHERE `domain` = 'd' AND `type` = 't'
+ON CONFLICT DO DEDUPLICATE
 """
 )
 
@@ -106,3 +117,28 @@ def test_a_print_result_grouped_by_its_key_keeps_the_last_count(
     result = engine.run_case(GROUPED_TO_PRINT, case, postgres=postgres, fidelity="exact")
     assert (result.error, result.missing, result.unexpected) == (None, (), ())
     assert result.passed and _conflict_swaps(result) == ["DO DEDUPLICATE"]
+
+
+def test_a_date_past_year_9999_is_read_as_text_not_a_failed_job(
+    engine: FlinkEngine, postgres: PrivatePostgres
+) -> None:
+    """Flink's TO_DATE on text that does not parse writes a date PostgreSQL keeps and Python
+    cannot: the case runs, fails on that row, and says what the job wrote (batched and alone)."""
+    case = {
+        "name": "far_date",
+        "events": [_event(id="ok", t="2025-01-06 10:00:00"), _event(id="bad", t="not a time")],
+        "expected": [{"id": "ok", "d": "2025-01-06"}, {"id": "bad", "d": None}],
+    }
+    other = copy.deepcopy(case) | {"name": "only_ok"}
+    other["events"], other["expected"] = other["events"][:1], other["expected"][:1]
+    for result in [
+        engine.run_case(DATES_TO_JDBC, case, postgres=postgres, fidelity="exact"),
+        engine.run_cases(DATES_TO_JDBC, [case, other], postgres=postgres)[0],
+    ]:
+        assert result.error is None and result.fidelity == "exact", result.error
+        assert not result.passed
+        rows = {r["id"]: r["d"] for r in result.rows}
+        assert str(rows["ok"]) == "2025-01-06"
+        bad = rows["bad"]
+        assert isinstance(bad, str) and int(bad.split("-")[0]) > 9999, bad
+        print(f"\nTO_DATE('not a time') on Flink: {bad}")

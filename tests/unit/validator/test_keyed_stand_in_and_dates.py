@@ -1,11 +1,16 @@
-"""What a case run changes to stand a JDBC sink in for the result table (the pure part;
-tests/integration/validator/test_keyed_stand_in_runs.py runs it)."""
+"""What a case run changes to stand a JDBC sink in for the result table, and how it reads dates
+and timestamps back (pure parts; tests/integration/validator/test_keyed_stand_in_runs.py runs them)."""
 
 from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
 
 import pytest
 
 from services.flinksql.ddl import read_create_table
+from services.flinksql.sqltypes import parse_type
+from services.validator.adapters.flink_engine import result_row, result_select
 from services.validator.domain.connector_swap import keyed_stand_in_insert
 
 INSERT = "INSERT INTO r SELECT id, n FROM src -- the last line is a comment"
@@ -46,3 +51,30 @@ def test_otherwise_the_insert_is_unchanged(insert: str, connector: str, key: boo
 def test_a_trailing_semicolon_is_not_left_before_the_clause() -> None:
     text, _ = keyed_stand_in_insert("INSERT INTO r SELECT id, n FROM src ;  ", _table("print"))  # type: ignore[arg-type]
     assert text == "INSERT INTO r SELECT id, n FROM src\nON CONFLICT DO DEDUPLICATE"
+
+
+COLUMNS = [
+    ("id", parse_type("STRING")),
+    ("d", parse_type("DATE")),
+    ("ts", parse_type("TIMESTAMP(3)")),
+    ("amount", parse_type("DECIMAL(10, 2)")),
+]
+
+
+def test_dates_and_timestamps_are_selected_guarded_and_as_text() -> None:
+    sql = result_select("s.r", COLUMNS)
+    assert sql == (
+        "SELECT id, CASE WHEN d >= '0001-01-01' AND d < '10000-01-01' THEN d END, d::text, "
+        "CASE WHEN ts >= '0001-01-01' AND ts < '10000-01-01' THEN ts END, ts::text, amount FROM s.r"
+    )
+
+
+def test_a_value_python_holds_is_typed_and_one_it_cannot_stays_text() -> None:
+    """In range: the driver's value, typed; past year 9999 (Flink's TO_DATE on text that does
+    not parse): PostgreSQL's text, so the comparison shows what the job wrote; NULL stays None."""
+    stamp = datetime(2025, 1, 6, 9, 15, 30, 250000)
+    typed = result_row(COLUMNS, ["a", date(2025, 1, 6), "2025-01-06", stamp, str(stamp), Decimal("1.50")])
+    assert typed == {"id": "a", "d": date(2025, 1, 6), "ts": stamp, "amount": Decimal("1.50")}
+    far = result_row(COLUMNS, ["b", None, "1705471-09-27", None, "294276-01-01 00:00:00", None])
+    assert far == {"id": "b", "d": "1705471-09-27", "ts": "294276-01-01 00:00:00", "amount": None}
+    assert result_row(COLUMNS, ["c", None, None, None, None, None])["d"] is None
