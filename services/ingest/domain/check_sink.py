@@ -12,6 +12,9 @@ INSERT into each sink):
   define a PRIMARY KEY constraint".
 - an aggregating job (its rows are updates) into `kafka` or `filesystem` with an insert-only
   format: "Table sink ... doesn't support consuming update changes".
+- an aggregating job into `jdbc` without a PRIMARY KEY: "please declare primary key for sink
+  table when query contains update/delete record".
+- `'connector' = 'datagen'`: "Connector 'datagen' can only be used as a source".
 
 `print`, `blackhole`, `jdbc` and `upsert-kafka` (with its key) take both kinds of job.
 """
@@ -28,6 +31,7 @@ from services.ingest.domain.parse import RESULT_BLOCK, RawDocument
 CHANGELOG_FORMATS = frozenset(
     {"debezium-json", "debezium-avro-confluent", "canal-json", "maxwell-json", "ogg-json"}
 )
+SOURCE_ONLY_CONNECTORS = frozenset({"datagen"})
 _PRIMARY_KEY = re.compile(r"\bprimary\s+key\b", re.IGNORECASE)
 
 
@@ -72,6 +76,16 @@ def check_result_sink(raw: RawDocument, result: Table | None, issues: Issues) ->
             "and 'value.format' (e.g. 'json') instead of 'format'; for an append-only topic drop "
             "the PRIMARY KEY",
         )
+    if connector in SOURCE_ONLY_CONNECTORS:
+        issues.error(
+            "ddl.sink_source_only",
+            f"the {connector!r} connector can only be read from: Flink cannot write the result table with it",
+            block=RESULT_BLOCK,
+            line=_option_line(raw, "connector", result.line),
+            name=result.name,
+            hint="write the result with a sink connector: 'jdbc', 'upsert-kafka', 'kafka', 'filesystem', "
+            "or 'print'/'blackhole' for a trial",
+        )
     if connector == "upsert-kafka" and not result.primary_key:
         issues.error(
             "ddl.sink_primary_key",
@@ -92,6 +106,17 @@ def check_sink_changes(
         return
     connector = _connector(result)
     value_format = _format(result)
+    if connector == "jdbc" and not result.primary_key:
+        issues.error(
+            "ddl.sink_needs_key",
+            "the job aggregates, so it writes updates, and a 'jdbc' sink applies updates by its "
+            "PRIMARY KEY, which the result table does not declare: Flink refuses the INSERT",
+            block=RESULT_BLOCK,
+            line=_option_line(raw, "connector", result.line),
+            name=result.name,
+            hint="declare `PRIMARY KEY (<grouping columns>) NOT ENFORCED` on the result table",
+        )
+        return
     if connector not in ("kafka", "filesystem") or value_format in CHANGELOG_FORMATS:
         return
     shown = f"{value_format!r} format" if value_format else "no format"

@@ -90,6 +90,8 @@ def replaced(old: str, new: str, text: str = BASE) -> str:
     return text.replace(old, new, 1)
 
 
-def line_of(text: str, needle: str) -> int:
-    """The 1-based line of the first line holding `needle`."""
-    return next(i for i, line in enumerate(text.split("\n"), start=1) if needle in line)
+def line_of(text: str, needle: str, after: str | None = None) -> int:
+    """The 1-based line of the first line holding `needle` (after the first holding `after`)."""
+    lines = text.split("\n")
+    start = 0 if after is None else next(i for i, line in enumerate(lines) if after in line)
+    return next(i for i, line in enumerate(lines[start:], start=start + 1) if needle in line)

@@ -95,3 +95,18 @@ def test_an_aggregating_job_into_an_append_only_sink_is_rejected(options: str) -
 def test_an_aggregating_job_into_a_jdbc_sink_keyed_by_the_groups_is_accepted() -> None:
     text = replaced('  amount: "CAST(payload.amount AS DECIMAL(12, 2))"', AGGREGATE)
     assert "ddl.sink_append_only" not in _codes(text)
+
+
+def test_an_aggregating_job_into_a_jdbc_sink_without_a_key_is_rejected() -> None:
+    text = replaced(
+        '  amount: "CAST(payload.amount AS DECIMAL(12, 2))"', AGGREGATE, _sink(JDBC_SINK, primary_key=False)
+    )
+    [error] = check_document(text).errors
+    assert error.code == "ddl.sink_needs_key"
+    assert error.line == line_of(text, "'connector' = 'jdbc'", after="CREATE TABLE dwd_order")
+
+
+def test_a_datagen_result_table_is_rejected() -> None:
+    text = _sink("    'connector' = 'datagen'")
+    [error] = check_document(text).errors
+    assert error.code == "ddl.sink_source_only"
