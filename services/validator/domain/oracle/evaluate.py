@@ -9,6 +9,7 @@ expression, never on the data, so NULLs are typed too. Aggregate calls are answe
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,14 +29,20 @@ from services.validator.domain.oracle.scalars import (
     arithmetic_type,
     cast,
     compare,
+    floor_ceil,
+    floor_ceil_type,
     literal_number,
     parse_timestamp,
+    round_type,
+    round_value,
     to_text,
+    wrap,
 )
 
 Typed = tuple[object, FlinkType]
 BOOL = simple("BOOLEAN")
 STRING = simple("STRING")
+DOUBLE = simple("DOUBLE")
 NULL_T = simple("NULL")
 
 
@@ -398,8 +405,58 @@ class Evaluator:
             value, vtype = args[0]
             if value is None:
                 return None, vtype
+            if isinstance(value, int) and not isinstance(value, bool) and vtype.root in _INTEGERS:
+                return wrap(abs(value), vtype.root), vtype  # Java: ABS of the minimum overflows
             return abs(value), vtype  # type: ignore[arg-type]
+        if name in _NUMERIC_FUNCTIONS:
+            return self.numeric_function(call, args, symbols)
         raise Unsupported(f"the function {name}")
+
+    def numeric_function(self, call: ast.Call, args: list[Typed], symbols: list[str]) -> Typed:
+        """ROUND, FLOOR, CEIL, GREATEST, LEAST and POWER, each as Flink 2.x computes it (checked on
+        Flink: tests/unit/validator/test_oracle_functions.py)."""
+        name = call.name
+        if name == "ROUND":
+            if len(args) not in (1, 2):
+                raise Unsupported(f"ROUND of {len(args)} arguments")
+            digits = 0 if len(args) == 1 else _int_literal(call.args[1])
+            if digits is None:  # the result type depends on it: Flink wants a literal
+                raise Unsupported("ROUND whose digits are not an integer literal")
+            (value, vtype) = args[0]
+            return round_value(value, vtype, digits), round_type(vtype, digits)
+        if name in ("FLOOR", "CEIL"):
+            if symbols or len(args) != 1:
+                raise Unsupported(f"{name}(… TO unit)")
+            (value, vtype) = args[0]
+            return floor_ceil(value, vtype, up=name == "CEIL"), floor_ceil_type(vtype)
+        if name in ("GREATEST", "LEAST"):
+            return self.extreme(name, args)
+        # POWER
+        (a, ta), (b, tb) = args
+        for t in (ta, tb):
+            if t.root not in ("TINYINT", "SMALLINT", "INT", "BIGINT", "DECIMAL", "FLOAT", "DOUBLE", "NULL"):
+                raise Unsupported(f"POWER of {t.sql()}")
+        if a is None or b is None:
+            return None, DOUBLE
+        return java_pow(float(a), float(b)), DOUBLE  # type: ignore[arg-type]
+
+    def extreme(self, name: str, args: list[Typed]) -> Typed:
+        """GREATEST / LEAST: in the arguments' common type; NULL when any argument is NULL."""
+        rtype = common_type([t for _, t in args])
+        if rtype is None or rtype.root == "NULL":
+            raise Unsupported(f"{name} of incompatible types")
+        kinds = {"character" if family(t) == "character" else t.sql() for _, t in args if t.root != "NULL"}
+        if len({k.removesuffix(" NOT NULL") for k in kinds}) > 1:  # Flink 2.x fails such jobs at run time
+            raise Unsupported(f"{name} of arguments of different types")
+        if any(v is None for v, _ in args):
+            return None, rtype.with_nullable(True)
+        best: object = None
+        for value, vtype in args:
+            widened = self._widen(value, vtype, rtype)
+            c = None if best is None else compare(widened, rtype, best, rtype, self.zone)
+            if best is None or (c is not None and (c > 0 if name == "GREATEST" else c < 0)):
+                best = widened
+        return best, rtype
 
     def _text_args(self, args: list[Typed], default_format: str) -> tuple[str | None, str | None]:
         text = args[0][0]
@@ -441,6 +498,8 @@ class Evaluator:
             if end is not None and end < start - 1:
                 raise JobFailure(f"{name} with a negative length")
             return texts[0][start - 1 : end], STRING
+        if name in ("LPAD", "RPAD"):
+            return _pad(texts[0], int(values[1]), texts[2], left=name == "LPAD"), STRING  # type: ignore[call-overload]
         if name in ("TRIM", "LTRIM", "RTRIM"):
             flag = symbols[0] if symbols else {"TRIM": "BOTH", "LTRIM": "LEADING", "RTRIM": "TRAILING"}[name]
             chars, text = (texts[0], texts[1]) if len(texts) == 2 else (" ", texts[0])
@@ -501,6 +560,50 @@ class Evaluator:
         return fields[unit](value)
 
 
+_INTEGERS = frozenset({"TINYINT", "SMALLINT", "INT", "BIGINT"})
+_NUMERIC_FUNCTIONS = frozenset({"ROUND", "FLOOR", "CEIL", "GREATEST", "LEAST", "POWER"})
+
+
+def _int_literal(expr: ast.Expr) -> int | None:
+    """The value of an integer literal (`2`, `-2`), else None."""
+    sign = 1
+    if isinstance(expr, ast.Unary) and expr.op in ("+", "-"):
+        sign = -1 if expr.op == "-" else 1
+        expr = expr.operand
+    if isinstance(expr, ast.NumberLit) and re.fullmatch(r"[+-]?\d+", expr.text):
+        return sign * int(expr.text)
+    return None
+
+
+def _pad(base: str, length: int, pad: str, *, left: bool) -> str | None:
+    """Flink's LPAD / RPAD: NULL for a negative length or an empty pad; the text is cut to
+    `length` (LPAD keeps its head too); the pad repeats and is cut where the room ends."""
+    if any(ord(ch) > 0xFFFF for ch in base + pad):
+        raise Unsupported("LPAD / RPAD of text beyond the BMP (Java counts UTF-16 units)")
+    if length < 0 or not pad:
+        return None
+    room = max(length - len(base), 0)
+    filler = (pad * (room // len(pad) + 1))[:room]
+    head = base[:length]
+    return filler + head if left else head + filler
+
+
+def java_pow(x: float, y: float) -> float:
+    """Java's `Math.pow`: NaN for a NaN exponent, for ±1 to an infinite power and for a negative
+    base with a non-integer exponent; ±Infinity on overflow and for 0 to a negative power."""
+    if math.isnan(y) or (math.isnan(x) and y != 0) or (abs(x) == 1 and math.isinf(y)):
+        return math.nan
+    odd = math.isfinite(y) and y == math.floor(y) and math.fmod(y, 2) != 0
+    try:
+        return math.pow(x, y)
+    except ValueError:
+        if x == 0:  # 0 to a negative power
+            return -math.inf if odd and math.copysign(1, x) < 0 else math.inf
+        return math.nan
+    except OverflowError:
+        return -math.inf if x < 0 and odd else math.inf
+
+
 _NONDETERMINISTIC = frozenset(
     {*ast.NILADIC, "NOW", "PROCTIME", "RAND", "RAND_INTEGER", "UUID", "UNIX_TIMESTAMP", "CURRENT_WATERMARK"}
 )
@@ -519,6 +622,8 @@ _STRING_FUNCTIONS = frozenset(
         "TRIM",
         "LTRIM",
         "RTRIM",
+        "LPAD",
+        "RPAD",
     }
 )
 _FIELD_FUNCTIONS = {

@@ -13,7 +13,7 @@ import math
 import re
 import struct
 from datetime import UTC, date, datetime, time
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Context, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from services.flinksql.sqltypes import (
@@ -360,7 +360,7 @@ def arithmetic_type(op: str, ta: FlinkType, tb: FlinkType) -> FlinkType:  # noqa
             scale = max(s1, s2)
             return adjust_decimal(max(p1 - s1, p2 - s2) + scale + 1, scale)
         if op == "*":
-            return adjust_decimal(p1 + p2, s1 + s2)
+            return adjust_decimal(p1 + p2 + 1, s1 + s2)  # Flink: DECIMAL(10,3) * DECIMAL(10,3) is (21, 6)
         if op == "/":
             scale = max(6, s1 + p2 + 1)
             return adjust_decimal(p1 - s1 + s2 + scale, scale)
@@ -433,3 +433,81 @@ def literal_number(text: str) -> tuple[object, FlinkType]:
     scale = len(frac)
     precision = max(len(whole.lstrip("0")) + scale, scale, 1)
     return value, decimal(min(precision, 38), scale)
+
+
+# ---------------------------------------------------------------- rounding (checked on Flink 2.x)
+
+
+def round_type(t: FlinkType, digits: int) -> FlinkType:
+    """The type of `ROUND(x, digits)`: the argument's, except for DECIMAL(p, s) with digits < s:
+    DECIMAL(1 + p - s + digits, digits), and DECIMAL(min(38, 1 + p - s), 0) for negative digits
+    (Flink's LogicalTypeMerging.findRoundDecimalType)."""
+    if t.root == "NULL":
+        return simple("INT")
+    if t.root not in (*_BITS, "DECIMAL", "FLOAT", "DOUBLE"):
+        raise Unsupported(f"ROUND of {t.sql()}")
+    if t.root != "DECIMAL":
+        return t.with_nullable(True)
+    assert t.precision is not None and t.scale is not None
+    p, s = t.precision, t.scale
+    if digits >= s:
+        return t.with_nullable(True)
+    if digits < 0:
+        return decimal(min(38, 1 + p - s), 0)
+    return decimal(1 + p - s + digits, digits)
+
+
+def _half_up(number: Decimal, digits: int) -> Decimal:
+    """Java's `movePointRight(digits).setScale(0, HALF_UP).movePointLeft(digits)`."""
+    return number.scaleb(digits).quantize(Decimal(1), rounding=ROUND_HALF_UP, context=WIDE).scaleb(-digits)
+
+
+def round_value(value: object, t: FlinkType, digits: int) -> object:
+    """`ROUND(value, digits)` as Flink computes it: HALF_UP on the decimal digits; a DOUBLE (and a
+    FLOAT, widened to DOUBLE first) goes through `BigDecimal.valueOf`, i.e. its shortest text, so
+    ROUND(0.285E0, 2) is 0.29; integers wrap on overflow as Java's narrowing does; NaN and
+    infinities fail the job (BigDecimal refuses them)."""
+    if value is None:
+        return None
+    rtype = round_type(t, digits)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise JobFailure(f"ROUND of {java_double_text(value)} (BigDecimal.valueOf refuses it)")
+        out = float(_half_up(Decimal(java_double_text(value).replace("E", "e")), digits)) + 0.0  # no -0.0
+        return to_float32(out) if t.root == "FLOAT" else out
+    if isinstance(value, int) and not isinstance(value, bool):
+        if digits >= 0:
+            return value
+        return wrap(int(_half_up(Decimal(value), digits)), t.root)
+    if isinstance(value, Decimal):
+        assert rtype.precision is not None and rtype.scale is not None
+        if digits >= (t.scale or 0):
+            return value
+        rounded = fit_decimal(_half_up(value, digits), rtype.precision, rtype.scale)
+        return rounded.copy_abs() if rounded is not None and rounded.is_zero() else rounded  # no -0
+    raise Unsupported(f"ROUND of {t.sql()}")
+
+
+def floor_ceil_type(t: FlinkType) -> FlinkType:
+    """FLOOR / CEIL keep the argument's type; DECIMAL(p, s) becomes DECIMAL(p, 0)."""
+    if t.root not in (*_BITS, "DECIMAL", "FLOAT", "DOUBLE"):
+        raise Unsupported(f"FLOOR / CEIL of {t.sql()}")
+    if t.root == "DECIMAL":
+        assert t.precision is not None
+        return decimal(t.precision, 0)
+    return t.with_nullable(True)
+
+
+def floor_ceil(value: object, t: FlinkType, *, up: bool) -> object:
+    if value is None:
+        return None
+    floor_ceil_type(t)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return value
+        out = float(math.ceil(value) if up else math.floor(value))
+        return math.copysign(out, value) if out == 0 else out  # Java keeps -0.0 (CEIL(-0.5) is -0.0)
+    if isinstance(value, Decimal):
+        out = value.to_integral_value(rounding=ROUND_CEILING if up else ROUND_FLOOR)
+        return out.copy_abs() if out.is_zero() else out  # BigDecimal has no -0
+    return value
