@@ -9,6 +9,7 @@ from services.flinksql.expr import AGGREGATES, Call, Column, Expr, aggregate_cal
 from services.flinksql.spec import Expression, PayloadClass, Table
 from services.flinksql.sqltypes import FlinkType
 from services.ingest.domain.errors import Issues
+from services.ingest.domain.expression_types import cast_may_fail
 from services.ingest.domain.expressions import (
     ExpressionError,
     Problem,
@@ -82,14 +83,8 @@ def check_expression(value: Any, where: Where, scope: Scope, issues: Issues) -> 
             hint=hint,
         )
     for warning in inferred.warnings:
-        issues.warning(
-            "expressions.suspicious",
-            warning,
-            block=where.block,
-            line=where.line,
-            name=where.name,
-            hint="compare values of the same type family",
-        )
+        code, hint = _PROBLEM_KINDS[warning.kind]
+        issues.warning(code, warning.message, block=where.block, line=where.line, name=where.name, hint=hint)
     if inferred.problems:
         return None
     return Checked(
@@ -98,6 +93,31 @@ def check_expression(value: Any, where: Where, scope: Scope, issues: Issues) -> 
         nondeterministic=inferred.nondeterministic,
         unguarded_divisions=inferred.unguarded_divisions,
     )
+
+
+def warn_result_cast(
+    mapping_type: FlinkType | None, column_type: FlinkType, where: Where, issues: Issues
+) -> bool:
+    """Warn when the CAST the job puts between a mapping and its result column (§5) can fail the job.
+
+    A STRING mapping into a DECIMAL/INT/BOOLEAN/DATE/TIMESTAMP column compiles to CAST, which
+    raises on text that does not parse (verified on Flink 2.3: NumberFormatException for
+    DECIMAL), against §3's "a job must not fail on a bad event". For check_mappings to call
+    where it decides `needs_cast`; True when it warned.
+    """
+    if not cast_may_fail(mapping_type, column_type):
+        return False
+    assert mapping_type is not None
+    issues.warning(
+        "types.cast_may_fail",
+        f"mapping type {mapping_type.sql()} is CAST to column type {column_type.sql()}, which fails the job "
+        "on a value that does not parse (request-format §3: a job must not fail on a bad event)",
+        block=where.block,
+        line=where.line,
+        name=where.name,
+        hint=f"map TRY_CAST(<expression> AS {column_type.sql()}): text it cannot convert becomes NULL",
+    )
+    return True
 
 
 def _text(value: Any, where: Where, issues: Issues) -> str | None:
@@ -270,6 +290,10 @@ _PROBLEM_KINDS: dict[ProblemKind, tuple[str, str]] = {
         "reference payload.<field> of the payload class or <alias>.<column> of a joined dimension",
     ),
     "aggregate": ("aggregation.invalid", "aggregates are SUM, COUNT, MAX, MIN, AVG; see §5 of the format"),
+    "cast_may_fail": (
+        "expressions.cast_may_fail",
+        "use TRY_CAST(... AS <type>): a value it cannot convert becomes NULL instead of failing the job",
+    ),
     "cast": (
         "expressions.cast",
         "Flink has no CAST between these types; convert with a function (e.g. TO_TIMESTAMP_LTZ, "
@@ -282,7 +306,7 @@ _PROBLEM_KINDS: dict[ProblemKind, tuple[str, str]] = {
 class _Inferred:
     type: FlinkType | None = None
     problems: list[Problem] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
     nondeterministic: bool = False
     unguarded_divisions: int = 0
 
@@ -308,5 +332,5 @@ def _analyze(ast: Expr, scope: Scope) -> _Inferred:
         if problem.level == "error":
             inferred.problems.append(problem)
         elif problem.level == "warning":
-            inferred.warnings.append(problem.message)
+            inferred.warnings.append(problem)
     return inferred

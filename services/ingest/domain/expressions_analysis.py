@@ -92,6 +92,7 @@ ProblemKind = Literal[
     "reference",  # unknown payload field, alias or column
     "aggregate",  # aggregate rules (§5)
     "cast",  # CAST / TRY_CAST between types Flink cannot convert
+    "cast_may_fail",  # a CAST that fails the job at run time on a bad value (warning)
 ]
 
 
@@ -690,6 +691,15 @@ class _Analyzer:
             word = "TRY_CAST" if expr.safe else "CAST"
             self.problem(
                 f"{word} from {src.sql()} to {expr.type.sql()} is not supported by Flink", word, kind="cast"
+            )
+        elif not expr.safe and not isinstance(expr.expr, StringLit) and et.cast_may_fail(src, expr.type):
+            assert src is not None
+            self.problem(
+                f"CAST({_describe(expr.expr) or '<text> '}AS {expr.type.sql()}) fails the job on text that is not a valid "
+                f"{expr.type.sql()} (request-format §3: a job must not fail on a bad event)",
+                "CAST",
+                "warning",
+                kind="cast_may_fail",
             )
         nullable = True if expr.safe or src is None else src.nullable or expr.type.nullable
         return expr.type.with_nullable(nullable)

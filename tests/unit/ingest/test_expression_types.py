@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from services.flinksql.sqltypes import JAVA_TO_FLINK, parse_type
+from services.ingest.domain.check_expressions import Where, warn_result_cast
 from services.ingest.domain.checks import check_document
+from services.ingest.domain.errors import Issues
 from services.ingest.domain.expressions import TypeEnv, analyze, parse_expression
 
 DATA = Path(__file__).parent / "data" / "flink_type_matrix.tsv"
@@ -205,3 +207,56 @@ def test_no_follow_on_reference_errors_without_a_payload_class() -> None:
     codes = [e.code for e in result.errors]
     assert "payload.no_fields" in codes
     assert not any("payload field" in e.message for e in result.errors), [e.render() for e in result.errors]
+
+
+# CAST of text fails the job on a value that does not parse (Flink 2.3, run on PyFlink: DECIMAL,
+# INT, BOOLEAN, DATE, TIMESTAMP); TRY_CAST gives NULL; BIGINT -> INT narrowing wraps, no failure.
+@pytest.mark.parametrize(
+    ("text", "warned"),
+    [
+        ("CAST(payload.code AS DECIMAL(10, 2))", True),
+        ("CAST(payload.code AS INT)", True),
+        ("CAST(payload.code AS BOOLEAN)", True),
+        ("CAST(t.vc AS DATE)", True),
+        ("CAST(UPPER(payload.code) AS TIMESTAMP(3))", True),
+        ("TRY_CAST(payload.code AS INT)", False),
+        ("CAST('2025-01-01' AS DATE)", False),  # a literal: Flink checks it when planning
+        ("CAST(payload.code AS VARCHAR(5))", False),
+        ("CAST(payload.big AS INT)", False),
+        ("CAST(payload.price AS DECIMAL(12, 2))", False),
+    ],
+)
+def test_cast_of_text_warns_that_a_bad_event_fails_the_job(text: str, warned: bool) -> None:
+    """It warns (not rejects) on a CAST that raises at run time on unparsable text."""
+    analysis = analyze(parse_expression(text), ENV)
+    assert analysis.errors == []
+    warnings = [p for p in analysis.problems if p.kind == "cast_may_fail"]
+    assert [p.level for p in warnings] == (["warning"] if warned else [])
+    if warned:
+        assert "fails the job" in warnings[0].message
+
+
+def test_cast_warning_through_check_has_its_hint_and_line() -> None:
+    """Through check: a warning with code, TRY_CAST hint, line and column; still valid."""
+    text = _orders_with("CAST(payload.userId AS INT)")
+    result = check_document(text)
+    found = [w for w in result.warnings if w.code == "expressions.cast_may_fail"]
+    assert len(found) == 1, [w.render() for w in result.warnings]
+    assert "TRY_CAST" in found[0].hint
+    assert found[0].line == _line_of_channel(text)
+    assert found[0].name == "channel"
+
+
+def test_result_column_cast_warning_helper() -> None:
+    """warn_result_cast (for check_mappings): a STRING mapping into a DECIMAL column warns with a
+    TRY_CAST hint; a numeric mapping or a string column does not."""
+    where = Where("field_mapping", 58, "amount", multiline=True)
+    issues = Issues()
+    assert warn_result_cast(JAVA_TO_FLINK["String"], parse_type("DECIMAL(12, 2)"), where, issues)
+    assert not warn_result_cast(JAVA_TO_FLINK["BigDecimal"], parse_type("DECIMAL(12, 2)"), where, issues)
+    assert not warn_result_cast(JAVA_TO_FLINK["String"], parse_type("VARCHAR(10)"), where, issues)
+    assert not warn_result_cast(None, parse_type("INT"), where, issues)
+    [warning] = issues.warnings
+    assert (warning.code, warning.line, warning.name) == ("types.cast_may_fail", 58, "amount")
+    assert "TRY_CAST(<expression> AS DECIMAL(12, 2))" in warning.hint
+    assert issues.errors == []
