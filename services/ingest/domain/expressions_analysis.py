@@ -6,8 +6,12 @@ Result types follow Flink 2.x (`LogicalTypeMerging`): integer arithmetic keeps t
 integer type (INT / INT is INT), DECIMAL arithmetic uses Flink's precision/scale rules,
 anything with DOUBLE is DOUBLE; SUM of an integer keeps its type, SUM of DECIMAL(p, s) is
 DECIMAL(38, s), AVG of an integer keeps its type, AVG of DECIMAL(p, s) is
-DECIMAL(38, max(6, s)), COUNT is BIGINT NOT NULL. Unknown functions give type None and an
-info-level problem: the Flink planner has the last word on them.
+DECIMAL(38, max(6, s)), COUNT is BIGINT NOT NULL.
+
+Operand and argument types are checked with the rules of `expression_types` (verified against
+Flink 2.3). A function Flink 2.3 does not resolve is an error: a request cannot register a
+user-defined function, so the job could never run (`flink_functions`). A Flink built-in outside
+this catalog gives type None and an info-level problem: the planner has the last word on it.
 """
 
 from __future__ import annotations
