@@ -133,8 +133,22 @@ def _oracle(ctx: Context) -> None:
         ctx.add(
             "accuracy.oracle_unavailable",
             ctx.t(
-                f"No oracle judged the job's rows on spec-derived data: {summary.note or 'none available'}",
-                f"没有预言机校验作业在规格生成数据上的结果: {summary.note or '不可用'}",
+                "Data accuracy was judged without the oracle (only the request's cases and the edge-case "
+                f"invariants checked the job's rows): {summary.note or 'none available'}",
+                "数据准确性未经预言机校验 (仅由需求的用例与边界用例不变量校验作业结果): "
+                f"{summary.note or '不可用'}",
+            ),
+            location="oracle",
+        )
+    ctx.ran("accuracy.oracle_no_rows")
+    if summary.no_rows is not None:
+        ctx.add(
+            "accuracy.oracle_no_rows",
+            ctx.t(
+                f"The result table can never get a row: on {len(summary.inputs)} spec-derived inputs "
+                f"(both sides of every filter boundary) the request gives none; {summary.no_rows}",
+                f"结果表永远不会有数据: 在 {len(summary.inputs)} 行规格生成输入 (覆盖每个过滤边界两侧) 上"
+                f"需求不产生任何行; {summary.no_rows}",
             ),
             location="oracle",
         )

@@ -203,6 +203,7 @@ class OracleSummary(_Model):
     fidelity: str | None = None
     job_error: str | None = None  # the job failed on the data
     data_screened: bool = False  # the interpreter checked that no input makes Flink fail the job
+    no_rows: str | None = None  # the interpreter gives no row on any input: why (filters no row passes)
     differences: tuple[OracleDifference, ...] = ()
     disagreement: tuple[OracleDifference, ...] = ()  # the interpreter vs the compiler's job
     seconds: float = 0.0

@@ -24,7 +24,7 @@ from typing import Any, cast
 
 from services.validator.domain.model import DimensionName, SeverityName
 
-CATALOGUE_VERSION = "sw-rules-1.4"  # 1.1: artifact_missing, statement_kind_refused, query_hint; 1.2: jdbc_password_missing, lookup_unsupported_connector; 1.3: the oracle rules; 1.4: credentials_in_url
+CATALOGUE_VERSION = "sw-rules-1.5"  # 1.1: artifact_missing, statement_kind_refused, query_hint; 1.2: jdbc_password_missing, lookup_unsupported_connector; 1.3: the oracle rules; 1.4: credentials_in_url; 1.5: oracle_unavailable a Warning, oracle_no_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,12 +329,23 @@ CATALOGUE: tuple[Rule, ...] = (
     _r(
         "accuracy.oracle_unavailable",
         ACC,
-        "info",
-        0,
+        "warning",
+        5,
         ("An oracle judged the job's rows", "预言机校验了作业结果"),
         (
-            "Add data-accuracy cases: no oracle covers this request's constructs.",
-            "请补充数据准确性用例: 预言机不支持本需求中的写法。",
+            "Add data-accuracy cases: no oracle covers this request's constructs, so only your cases and the edge-case invariants checked the job's rows.",
+            "请补充数据准确性用例: 预言机不支持本需求中的写法, 仅有您的用例与边界用例不变量校验了作业结果。",
+        ),
+    ),
+    _r(
+        "accuracy.oracle_no_rows",
+        ACC,
+        "warning",
+        10,
+        ("The result table can get a row", "结果表可以产生数据"),
+        (
+            "Check the request's filters and business rules: no input passes them all (a contradiction, or a comparison with NULL such as NOT IN (…, NULL)).",
+            "检查需求的过滤条件与业务规则: 没有任何输入能全部通过 (条件互相矛盾, 或与 NULL 比较, 如 NOT IN (…, NULL))。",
         ),
     ),
     _r(

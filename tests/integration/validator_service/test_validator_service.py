@@ -113,7 +113,7 @@ async def test_generated_sql_is_scored_and_reported(validator, mesh_settings, to
     scored = {e.attempt: e for e in await _read(mesh_settings, topic_reader, 2)}
     good, bad = scored[1], scored[2]
     assert good.score >= 95 and good.critical_count == 0
-    assert good.provisional and good.rule_set_version == "sw-rules-1.4"
+    assert good.provisional and good.rule_set_version == "sw-rules-1.5"
     assert {d.name: d.weight for d in good.dimensions} == {
         "sql_standards": 0.25,
         "data_accuracy": 0.35,

@@ -221,11 +221,17 @@ def test_a_job_failing_on_the_data_is_critical_when_screened_else_a_warning() ->
     assert g.severity == "warning"
 
 
-def test_no_oracle_is_an_info_finding_that_says_why() -> None:
+def test_no_oracle_is_a_warning_that_says_why_and_costs_points() -> None:
+    """Accuracy judged without the oracle is never a silent 100 (docs/validator-oracle.md)."""
     spec = remap(fixture_spec("orders"), "channel", "UUID()")
     summary = judge_oracle(spec, prepare_oracle(spec), actual=[])
-    (f,) = [f for f in _report(spec, summary).findings if f.code == "accuracy.oracle_unavailable"]
-    assert f.severity == "info" and "UUID" in f.message
+    report = _report(spec, summary)
+    (f,) = [f for f in report.findings if f.code == "accuracy.oracle_unavailable"]
+    assert f.severity == "warning" and f.points_lost == 5
+    assert f.message.startswith(("Data accuracy was judged without the oracle", "数据准确性未经预言机校验"))
+    assert "does not cover the non-deterministic function UUID" in f.message
+    assert "cannot interpret" not in f.message  # the construct, not the exception's sentence
+    assert report.score < 100
 
 
 def test_count_distinct_of_another_field_is_caught() -> None:

@@ -40,7 +40,7 @@ def test_no_false_positive(value: str) -> None:
 def test_the_rule_is_critical_and_the_catalogue_is_1_4() -> None:
     rule = RULES["sql.credentials_in_url"]
     assert rule.severity == "critical" and rule.points == RULES["sql.credentials_in_ddl"].points
-    assert CATALOGUE_VERSION == "sw-rules-1.4"
+    assert CATALOGUE_VERSION == "sw-rules-1.5"
 
 
 def test_a_hand_written_job_with_a_url_password_is_flagged() -> None:

@@ -159,7 +159,7 @@ def test_rules_can_be_turned_off_per_domain(orders: RequestSpec) -> None:
     )
     report = assess(inputs, rule_config=config, created_at="t")
     assert "sql.identifier_unquoted" not in {f.code for f in report.findings}
-    assert report.rule_set_version == config.version() != "sw-rules-1.4"
+    assert report.rule_set_version == config.version() != "sw-rules-1.5"
 
 
 def test_invariants_of_edge_cases() -> None:

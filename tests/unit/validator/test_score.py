@@ -106,7 +106,7 @@ def test_rule_config_turns_rules_off_changes_severity_and_versions() -> None:
     assert payments["compliance.sensitive_unmasked"].severity == "critical"
     assert orders["compliance.sensitive_unmasked"].severity == "warning"
     assert (
-        config.version().startswith("sw-rules-1.4+cfg.") and RuleConfig.default().version() == "sw-rules-1.4"
+        config.version().startswith("sw-rules-1.5+cfg.") and RuleConfig.default().version() == "sw-rules-1.5"
     )
     with pytest.raises(ValueError, match="unknown rule"):
         RuleConfig.from_mapping({"rules": {"no.such_rule": "off"}})

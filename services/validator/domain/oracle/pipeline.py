@@ -9,6 +9,7 @@ NOT NULL column, and upserted by the result's primary key in event order. Pure.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -113,6 +114,27 @@ class Interpreter:
         else:
             written = [self._row(scope) for _, scope in joined]
         return self._sink(written)
+
+    def reach(
+        self, events: Sequence[Mapping[str, Any]], dimensions: Mapping[str, Iterable[Mapping[str, Any]]]
+    ) -> tuple[int, int, dict[str, int]]:
+        """Why rows reach the result or not: the job's events (its domain and type), their joined
+        rows, and on how many joined rows each filter and business rule (by its text) is TRUE."""
+        dims = dimension_rows(self.spec, dimensions)
+        labels = [(f"`{f.text}`", f.ast) for f in self.spec.filters]
+        labels += [(f"{r.name} (`{r.condition.text}`)", r.condition.ast) for r in self.spec.business_rules]
+        mine, joined, holds = 0, 0, dict.fromkeys((label for label, _ in labels), 0)
+        for event in events:
+            if event.get("domain") != self.spec.job.domain or event.get("type") != self.spec.job.event_type:
+                continue
+            mine += 1
+            payload = payload_json(payload_text(event.get("payload")))
+            for scope in self._join(Scope(payload=payload), dims):
+                joined += 1
+                for label, predicate in labels:
+                    with suppress(JobFailure, CastFailure, ArithmeticError, ValueError):
+                        holds[label] += self.ev.truth(predicate, scope) is True
+        return mine, joined, holds
 
     def _join(self, scope: Scope, dims: Mapping[str, list[Row]]) -> list[Scope]:
         scopes = [scope]

@@ -41,6 +41,7 @@ class OraclePlan:
     data: DerivedData
     expected: tuple[Row, ...] | None
     note: str | None  # why the interpreter gives no rows
+    no_rows: str | None = None  # the interpreter's rows are none: why no input reaches the result
 
     def case_mapping(self) -> dict[str, Any]:
         """The data as a §8 case without expected rows (the verdict compares, not the engine)."""
@@ -63,12 +64,41 @@ class OraclePlan:
 def prepare_oracle(spec: RequestSpec, *, seed: int = 0) -> OraclePlan:
     data = derive_data(spec, seed=seed)
     try:
-        expected = Interpreter(spec).run(data.events, data.dimensions)
+        interpreter = Interpreter(spec)
+        expected = interpreter.run(data.events, data.dimensions)
     except Unsupported as exc:
-        return OraclePlan(data, None, f"the interpreter does not cover {exc}")
+        return OraclePlan(data, None, f"the interpreter does not cover {exc.construct}")
     except JobFailure as exc:  # the data were screened for this: a defect of the screening
         return OraclePlan(data, None, f"the interpreter says Flink fails on the data: {exc}")
-    return OraclePlan(data, tuple(expected), None)
+    no_rows = None if expected else _why_no_rows(spec, interpreter, data)
+    return OraclePlan(data, tuple(expected), None, no_rows)
+
+
+def _why_no_rows(spec: RequestSpec, interpreter: Interpreter, data: DerivedData) -> str:
+    """Why none of the spec-derived inputs (built on both sides of every filter boundary, with
+    join hits) gives a result row: the filters that hold on no input, else their combination."""
+    mine, joined, holds = interpreter.reach(data.events, data.dimensions)
+    if mine == 0:
+        return f"no input is of the job's domain {spec.job.domain!r} and event type {spec.job.event_type!r}"
+    if joined == 0:
+        inner = ", ".join(j.name for j in spec.joins if j.join_type == "INNER")
+        return f"none of the {mine} input event(s) survives the INNER join(s) {inner}"
+    never = [label for label, n in holds.items() if n == 0]
+    if never:
+        return (
+            f"{'the filter' if len(never) == 1 else 'the filters'} {', '.join(never)} "
+            f"{'is' if len(never) == 1 else 'are'} TRUE on none of the {joined} joined input row(s) "
+            "(NULL or FALSE on every one: a contradiction, or a comparison with NULL)"
+        )
+    if holds:
+        return (
+            f"each filter holds on some input, but no input passes them all together: "
+            f"{', '.join(holds)} contradict each other"
+        )
+    not_null = sorted({c.name for c in spec.result.columns if c.not_null} | set(spec.result.primary_key))
+    return (
+        f"every joined row has NULL in a NOT NULL or key column ({', '.join(not_null)}), so the sink drops it"
+    )
 
 
 # ---------------------------------------------------------------- the verdict
@@ -118,6 +148,7 @@ def judge_oracle(
         fidelity=fidelity,
         job_error=actual_error,
         data_screened=interpreted is not None,
+        no_rows=plan.no_rows,
         disagreement=disagreement,
         seconds=round(seconds, 3),
     )
