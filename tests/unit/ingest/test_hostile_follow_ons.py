@@ -112,3 +112,12 @@ def test_a_payload_class_without_fields_does_not_make_its_joined_dimension_unuse
     result = check_document(BASE[:start] + BASE[end:])
     assert [e.code for e in result.errors] == ["payload.no_fields"]
     assert not [w for w in result.warnings if w.code == "dimensions.unused"]
+
+
+def test_a_failed_dimension_ddl_is_the_only_error_even_through_the_type_analysis() -> None:
+    text = replaced(
+        "    shop_name STRING,\n    PRIMARY KEY (shop_id)", "    shop_name STRNG,\n    PRIMARY KEY (shop_id)"
+    )
+    [error] = check_document(text).errors
+    assert error.code == "ddl.invalid"
+    assert error.line == line_of(text, "shop_name STRNG")
