@@ -508,6 +508,6 @@ def floor_ceil(value: object, t: FlinkType, *, up: bool) -> object:
         out = float(math.ceil(value) if up else math.floor(value))
         return math.copysign(out, value) if out == 0 else out  # Java keeps -0.0 (CEIL(-0.5) is -0.0)
     if isinstance(value, Decimal):
-        out = value.to_integral_value(rounding=ROUND_CEILING if up else ROUND_FLOOR)
-        return out.copy_abs() if out.is_zero() else out  # BigDecimal has no -0
+        whole = value.to_integral_value(rounding=ROUND_CEILING if up else ROUND_FLOOR)
+        return whole.copy_abs() if whole.is_zero() else whole  # BigDecimal has no -0
     return value
