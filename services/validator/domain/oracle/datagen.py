@@ -71,7 +71,8 @@ def derive_data(spec: RequestSpec, *, seed: int = 0, max_events: int = 60) -> De
     extras: list[list[tuple[str, dict[str, object]]]] = []
     dropped: list[str] = []
     seen: dict[object, int | None] = {}  # a plan's key -> its event (None: not built)
-    for plan in gen.plans():
+    # over the budget the most telling inputs stay: stable by tier, so each tier keeps its order
+    for plan in sorted(gen.plans(), key=lambda p: p.tier):
         key = plan.key()
         if key is not None and key in seen:
             if (at := seen[key]) is not None:  # one event exercising several things says so
@@ -177,6 +178,7 @@ class _Plan:
     # other free fields get values no other event has, so only `changes` repeat (a COUNT of
     # another field would count the same as COUNT(DISTINCT) if its values repeated alike)
     fresh_others: bool = False
+    tier: int = 3  # what the budget keeps first (lower first): see `_Generator.plans`
 
     def key(self) -> object:
         """What makes two plans the same event (None: never merged)."""
@@ -453,6 +455,11 @@ class _Generator:
     # ------------------------------------------------------------ what to exercise, in priority order
 
     def plans(self) -> list[_Plan]:
+        """Every input worth building, each with its tier (what a budget keeps first):
+        0 the typical events and the events of another domain and event type (the job's most
+        basic filter); 1 every filter and rule boundary, every join miss, NULL key and join
+        condition boundary; 2 CASE / IF branches and repeated keys; 3 NULL fields, type edges
+        and a payload that is not JSON."""
         spec, b = self.spec, self.b
         whole = self.best == len(self.objectives) + len(self.required)
         typical = "typical: passes every filter and rule" + (
@@ -460,24 +467,32 @@ class _Generator:
         )
         if not whole:
             typical += " (as far as the generator could satisfy them)"
-        out = [_Plan(typical, typical=True) for _ in range(TYPICAL)]
+        t, d = spec.job.event_type, spec.job.domain
+        out = [_Plan(typical, typical=True, tier=0) for _ in range(TYPICAL)]
+        out += [
+            _Plan(
+                f"another event type ({t}_other): not the job's events", patch={"type": f"{t}_other"}, tier=0
+            ),
+            _Plan(
+                f"another domain ({d}_other): not the job's events", patch={"domain": f"{d}_other"}, tier=0
+            ),
+        ]
+        tier1: list[_Plan] = []
         for pred in b.predicates:
-            out += self._boundary(pred)
+            tier1 += self._boundary(pred)
         for j in spec.joins:
-            out += self._join(j)
-        out += self._branches()
-        out += self._repeats()
+            tier1 += self._join(j)
+        tier2 = self._branches() + self._repeats()
+        for plans, tier in ((tier1, 1), (tier2, 2)):
+            for plan in plans:
+                plan.tier = tier
+            out += plans
         out += [
             _Plan(f"NULL {loc_name(loc)} (other fields typical)", {loc: None})
             for loc in b.referenced_payload()
         ]
         out += [_Plan(purpose, {loc: value}) for purpose, loc, value in self.b.edges(self.A0)]
-        t, d = spec.job.event_type, spec.job.domain
-        out += [
-            _Plan(f"another event type ({t}_other): not the job's events", patch={"type": f"{t}_other"}),
-            _Plan(f"another domain ({d}_other): not the job's events", patch={"domain": f"{d}_other"}),
-            _Plan("payload that is not JSON: every field NULL", patch={"payload": '{"broken": '}),
-        ]
+        out.append(_Plan("payload that is not JSON: every field NULL", patch={"payload": '{"broken": '}))
         return out
 
     def _verdict(self, expr: ast.Expr, changes: Mapping[Loc, object]) -> str:
