@@ -7,7 +7,8 @@ predicate written as several ANDed parts, each part must). Join conditions are r
 join's ON clause, with the dimension's alias mapped to the request's alias by table and order.
 Both sides are also compared in one form (`normal_form`: BETWEEN spelt out, simple CASE made
 searched). A filter or rule still not traced is Critical, or a Warning when the oracle judged
-the job on the spec-derived data and found no difference (docs/validator-oracle.md).
+the job on spec-derived data that makes the predicate fail at each of its boundaries and found
+no difference (docs/validator-oracle.md).
 """
 
 from __future__ import annotations
@@ -294,6 +295,38 @@ def _oracle_found_no_difference(ctx: Context) -> bool:
     )
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+_LOC = re.compile(r"\(([^()=]+?) = ")
+
+
+def _exercised(ctx: Context, title: str) -> bool:
+    """The oracle's data made the predicate fail at each of its boundaries, as its inputs'
+    purposes say (`<title>: at|beside the boundary[, ...] (<field> = <value>): holds|fails`);
+    the typical rows make every predicate hold.
+
+    Rows at and beside a boundary on which the predicate only holds do not test it (e.g. a
+    bound inside a CASE branch the rows do not take): an equal result then proves nothing about
+    the job's version of it. Grouped by field and end (low / high) of a range.
+    """
+    summary = ctx.inputs.oracle
+    verdicts: dict[tuple[str, str], set[str]] = {}
+    for item in summary.inputs if summary is not None else ():
+        for segment in item.purpose.split("; "):
+            if not segment.startswith(f"{title}: ") or not segment.endswith((": holds", ": fails")):
+                continue
+            rest = segment[len(title) + 2 :]
+            if not rest.startswith(("at the boundary", "beside the boundary")):
+                continue
+            loc = _LOC.search(rest)
+            end = "low" if "low end" in rest else "high" if "high end" in rest else ""
+            key = (loc.group(1).strip() if loc else "", end)
+            verdicts.setdefault(key, set()).add(rest.rsplit(": ", 1)[1])
+    return bool(verdicts) and all("fails" in v for v in verdicts.values())
+
+
 def _predicates(ctx: Context) -> list[CoverageItem]:
     ins = ctx.insert
     coverage: list[CoverageItem] = []
@@ -305,6 +338,8 @@ def _predicates(ctx: Context) -> list[CoverageItem]:
     ]
     same_rows = _oracle_found_no_difference(ctx)
     for kind, name, expression, rule in items:
+        title = f"filter `{_one_line(expression.text)}`" if kind == "filter" else None
+        title = title or f"rule {name} (`{_one_line(expression.text)}`)"
         ctx.ran(rule)
         found = ins is not None and traced(sv.render_spec(expression.ast), ins.where)
         if not found:
@@ -313,7 +348,8 @@ def _predicates(ctx: Context) -> list[CoverageItem]:
                 if kind == "filter"
                 else ctx.t(f"Business rule {name}", f"业务规则 {name}")
             )
-            if same_rows and ins is not None:
+            exercised = same_rows and _exercised(ctx, title)
+            if exercised and ins is not None:
                 # the text differs, the behaviour on data made to test it does not: a Warning
                 ctx.add(
                     rule,
@@ -329,11 +365,23 @@ def _predicates(ctx: Context) -> list[CoverageItem]:
                     severity="warning",
                 )
             else:
+                untested = same_rows and ins is not None  # equal rows, but the data does not test it
                 ctx.add(
                     rule,
                     ctx.t(
-                        f"{what} `{expression.text}` is not in the job's WHERE clause.",
-                        f"{what} `{expression.text}` 未在作业的 WHERE 子句中实现。",
+                        f"{what} `{expression.text}` is not in the job's WHERE clause."
+                        + (
+                            " The spec-derived data shows no difference, but it never makes the predicate "
+                            "fail at each of its boundaries, so it cannot vouch for the job's version."
+                            if untested
+                            else ""
+                        ),
+                        f"{what} `{expression.text}` 未在作业的 WHERE 子句中实现。"
+                        + (
+                            "规格生成数据上未发现差异, 但数据未在每个边界上使该条件不成立, 无法证明作业的写法等价。"
+                            if untested
+                            else ""
+                        ),
                     ),
                     location=f"INSERT INTO {ins.target}" if ins else None,
                     line=ins.statement.line if ins else None,

@@ -18,10 +18,12 @@ from services.validator.domain.model import (
     JobConfig,
     KnowledgeFacts,
     OracleDifference,
+    OracleInput,
     OracleSummary,
     PlanFacts,
     Report,
 )
+from services.validator.domain.oracle.datagen import derive_data
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "requests"
 BETWEEN = '    - "payload.itemCount BETWEEN 1 AND 99"\n'
@@ -33,7 +35,6 @@ RULE = (
     '      description: "per channel minimum"\n'
     "\n"
 )
-SAME_ROWS = OracleSummary(oracle="interpreter", expected_rows=5, actual_rows=5)
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +46,14 @@ def spec() -> RequestSpec:
     checked = check_document(text)
     assert checked.spec is not None, checked
     return checked.spec
+
+
+@pytest.fixture(scope="module")
+def same_rows(spec: RequestSpec) -> OracleSummary:
+    """The oracle judged the job on the data it derives from the spec and found no difference."""
+    data = derive_data(spec)
+    inputs = tuple(OracleInput(table="events", purpose=p, row={}) for p in data.purposes)
+    return OracleSummary(oracle="interpreter", inputs=inputs, expected_rows=5, actual_rows=5)
 
 
 @pytest.fixture(scope="module")
@@ -132,13 +141,43 @@ def _not_traced(sql: str) -> str:
     return sql.replace(written, "(1 <= `ev`.`itemCount` AND 99 >= `ev`.`itemCount`)")
 
 
-def test_a_textual_mismatch_the_oracle_shows_equal_is_a_warning(spec: RequestSpec, job_sql: str) -> None:
-    """The oracle judged the job and found no difference: Warning, and the gate is not blocked by it."""
-    report = _report(spec, _not_traced(job_sql), SAME_ROWS)
+def test_a_textual_mismatch_the_oracle_shows_equal_is_a_warning(
+    spec: RequestSpec, job_sql: str, same_rows: OracleSummary
+) -> None:
+    """The oracle judged the job on data that makes the filter fail at both ends of its range
+    and found no difference: Warning, and the gate is not blocked by it."""
+    report = _report(spec, _not_traced(job_sql), same_rows)
     [hit] = [f for f in report.findings if f.code == "compliance.filter_missing"]
     assert hit.severity == "warning"
     assert "shows no difference" in hit.message and "BETWEEN 1 AND 99" in hit.message
     assert report.count("critical") == 0
+
+
+def test_equal_rows_on_data_that_does_not_test_the_rule_stay_critical(
+    spec: RequestSpec, job_sql: str, same_rows: OracleSummary
+) -> None:
+    """The rule's bounds sit inside CASE branches the derived rows do not take (each boundary
+    row only 'holds'): equal rows prove nothing, so a rule written otherwise stays Critical."""
+    written = "THEN (`ev`.`orderAmount` > 0)"
+    assert written in job_sql
+    report = _report(spec, job_sql.replace(written, "THEN (`ev`.`orderAmount` > 5)"), same_rows)
+    [hit] = [f for f in report.findings if f.code == "compliance.rule_missing"]
+    assert hit.severity == "critical" and "cannot vouch" in hit.message
+    assert [f.code for f in report.findings if f.code == "compliance.filter_missing"] == []
+
+
+def test_without_a_failing_boundary_row_the_filter_stays_critical(spec: RequestSpec, job_sql: str) -> None:
+    """Only the rows where the filter holds: not exercised, Critical."""
+    data = derive_data(spec)
+    purposes = [p for p in data.purposes if not p.endswith(": fails")]
+    inputs = tuple(OracleInput(table="events", purpose=p, row={}) for p in purposes)
+    oracle = OracleSummary(oracle="interpreter", inputs=inputs, expected_rows=5, actual_rows=5)
+    [hit] = [
+        f
+        for f in _report(spec, _not_traced(job_sql), oracle).findings
+        if f.code == "compliance.filter_missing"
+    ]
+    assert hit.severity == "critical"
 
 
 @pytest.mark.parametrize(
