@@ -149,6 +149,24 @@ FLINK = [
     ("POWER(CAST(2.345 AS DECIMAL(10,3)), 2)", "5.4990250000000005", "DOUBLE"),
     ("POWER(CAST(99.995 AS DECIMAL(10,3)), 2)", "9999.000025000001", "DOUBLE"),
     ("POWER(CAST(1.005 AS DECIMAL(10,3)), 2)", "1.0100249999999997", "DOUBLE"),
+    # TIMESTAMPDIFF of TIMESTAMP(3) columns: whole units, truncated toward zero (runtime)
+    *[
+        (f"TIMESTAMPDIFF({unit}, CAST('{a}' AS TIMESTAMP(3)), CAST('{b}' AS TIMESTAMP(3)))", v, "INT")
+        for a, b, values in [
+            ("2024-01-31 10:00:00", "2024-02-29 10:00:00", ("2505600", "41760", "696", "29")),
+            ("2024-01-01 00:00:00.900", "2024-01-01 00:00:01.100", ("0", "0", "0", "0")),
+            ("2024-01-03 09:00:00", "2024-01-01 10:00:00", ("-169200", "-2820", "-47", "-1")),
+            ("2020-02-29 00:00:00", "2021-02-28 23:59:59", ("31622399", "527039", "8783", "365")),
+            ("2024-01-01 00:00:59", "2024-01-01 00:00:00", ("-59", "0", "0", "0")),
+            ("2024-03-31 00:30:00", "2024-03-30 23:30:00", ("-3600", "-60", "-1", "0")),
+        ]
+        for unit, v in zip(("SECOND", "MINUTE", "HOUR", "DAY"), values, strict=True)
+    ],
+    (
+        "TIMESTAMPDIFF(DAY, CAST(NULL AS TIMESTAMP(3)), CAST('2024-01-01 00:00:00' AS TIMESTAMP(3)))",
+        None,
+        "INT",
+    ),
     # DECIMAL products: DECIMAL(p1 + p2 + 1, s1 + s2) (runtime)
     ("CAST(2.345 AS DECIMAL(10,3)) * CAST(2.345 AS DECIMAL(10,3))", "5.499025", "DECIMAL(21, 6)"),
     ("CAST(2.35 AS DECIMAL(5,2)) * CAST(2.3 AS DECIMAL(4,1))", "5.405", "DECIMAL(10, 3)"),
@@ -177,6 +195,19 @@ def test_greatest_of_mixed_types_is_not_guessed() -> None:
         typed("GREATEST(CAST(2.5 AS DECIMAL(10,3)), payload.orderStatus)")
     with pytest.raises(Unsupported, match="different types"):
         typed("LEAST(CAST(2.5 AS DECIMAL(10,3)), 2.5E0)")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "TIMESTAMPDIFF(MONTH, CAST('2024-01-01 00:00:59' AS TIMESTAMP(3)), CAST('2024-01-01 00:00:00' AS TIMESTAMP(3)))",
+        "TIMESTAMPDIFF(DAY, TO_TIMESTAMP_LTZ(0, 3), TO_TIMESTAMP_LTZ(172800000, 3))",
+    ],
+)
+def test_timestampdiff_beyond_what_was_matched_is_not_guessed(text: str) -> None:
+    """Flink says -1 MONTH for those 59 seconds back; LTZ arguments were not checked across zones."""
+    with pytest.raises(Unsupported, match="TIMESTAMPDIFF"):
+        typed(text)
 
 
 def test_round_of_nan_fails_the_job_as_flink_does() -> None:

@@ -29,6 +29,7 @@ from services.validator.domain.oracle.scalars import (
     arithmetic_type,
     cast,
     compare,
+    fits,
     floor_ceil,
     floor_ceil_type,
     literal_number,
@@ -410,6 +411,8 @@ class Evaluator:
             return abs(value), vtype  # type: ignore[arg-type]
         if name in _NUMERIC_FUNCTIONS:
             return self.numeric_function(call, args, symbols)
+        if name == "TIMESTAMPDIFF":
+            return _timestamp_diff(symbols, args)
         raise Unsupported(f"the function {name}")
 
     def numeric_function(self, call: ast.Call, args: list[Typed], symbols: list[str]) -> Typed:
@@ -586,6 +589,29 @@ def _pad(base: str, length: int, pad: str, *, left: bool) -> str | None:
     filler = (pad * (room // len(pad) + 1))[:room]
     head = base[:length]
     return filler + head if left else head + filler
+
+
+_DIFF_UNITS = {"SECOND": 1_000_000, "MINUTE": 60_000_000, "HOUR": 3_600_000_000, "DAY": 86_400_000_000}
+
+
+def _timestamp_diff(symbols: list[str], args: list[Typed]) -> Typed:
+    """TIMESTAMPDIFF(unit, a, b) of two TIMESTAMPs in SECOND, MINUTE, HOUR or DAY: the whole
+    units from a to b, truncated toward zero (checked on Flink 2.x). MONTH and YEAR count
+    calendar months in Flink's own way, and TIMESTAMP_LTZ / DATE arguments are not covered."""
+    unit = symbols[0] if symbols else ""
+    if unit not in _DIFF_UNITS or len(args) != 2 or any(t.root not in ("TIMESTAMP", "NULL") for _, t in args):
+        shown = ", ".join(t.sql() for _, t in args)
+        raise Unsupported(f"TIMESTAMPDIFF({unit}, {shown})")
+    (a, _), (b, _) = args
+    if a is None or b is None:
+        return None, simple("INT")
+    assert isinstance(a, datetime) and isinstance(b, datetime)
+    delta = b - a
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    whole = abs(micros) // _DIFF_UNITS[unit] * (1 if micros >= 0 else -1)
+    if not fits(whole, "INT"):
+        raise Unsupported(f"TIMESTAMPDIFF({unit}) beyond INT")
+    return whole, simple("INT")
 
 
 def java_pow(x: float, y: float) -> float:
