@@ -14,6 +14,7 @@ from services.ingest.domain.check_expressions import (
     check_expression,
     columns_outside_aggregates,
     is_boolean,
+    warn_result_cast,
 )
 from services.ingest.domain.errors import Issues
 from services.ingest.domain.parse import RawDocument, YamlPart
@@ -129,13 +130,17 @@ def _ordered_mappings(
                 hint="convert explicitly (e.g. UNIX_TIMESTAMP, DATE_FORMAT) or change the column type",
             )
             continue
+        needs_cast = inferred is None or not insert_assignable(inferred, column.type)
+        if needs_cast:
+            where = Where(MAPPING_BLOCK, part.line_of(column.name), column.name)
+            warn_result_cast(inferred, column.type, where, issues)
         mappings.append(
             Mapping(
                 column=column.name,
                 expression=item.expression,
                 column_type=column.type,
                 is_aggregate=item.has_aggregate,
-                needs_cast=inferred is None or not insert_assignable(inferred, column.type),
+                needs_cast=needs_cast,
                 nondeterministic=item.nondeterministic,
                 line=part.line_of(column.name),
             )
