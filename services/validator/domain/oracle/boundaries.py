@@ -27,6 +27,9 @@ from services.validator.domain.oracle.evaluate import Evaluator, JavaPattern, Sc
 from services.validator.domain.oracle.scalars import CastFailure, JobFailure, Unsupported, cast
 
 Loc = tuple[str, str]
+# Conditions TRUE wherever a node decides: the WHEN of its CASE branch (earlier WHENs not TRUE),
+# the condition of its IF branch (or that condition not TRUE, for the else branch)
+Guard = tuple[ast.Expr, ...]
 INTEGER_BITS = {"TINYINT": 8, "SMALLINT": 16, "INT": 32, "BIGINT": 64}
 TEXT_ROOTS = ("STRING", "VARCHAR", "CHAR")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -50,6 +53,11 @@ class Candidate:
     loc: Loc
     value: object  # typed, a `Relative`, or None (NULL)
     label: str  # "at the boundary", "beside the boundary, below", "NULL", ...
+    # other locations this boundary needs (`x <= COALESCE(d.max, 125)` meets 125 where d.max is NULL)
+    also: tuple[tuple[Loc, object], ...] = ()
+
+    def changes(self) -> dict[Loc, object]:
+        return {**dict(self.also), self.loc: self.value}
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,67 @@ class TimeField:
 class Predicate:
     title: str  # "filter `payload.x > 0`", "rule r (`...`)", "join j condition `...`"
     expr: ast.Expr
+
+
+def not_true(cond: ast.Expr) -> ast.Expr:
+    return ast.IsTest(operand=cond, test="TRUE", negated=True)
+
+
+def when_condition(case: ast.Case, when: ast.When) -> ast.Expr:
+    """The condition of a WHEN: a simple CASE's `operand = value`, a searched CASE's condition."""
+    if case.operand is None:
+        return when.condition
+    return ast.Binary(op="=", left=case.operand, right=when.condition)
+
+
+def guarded(expr: ast.Expr) -> list[tuple[ast.Expr, Guard, bool]]:
+    """Every node of `expr` (pre-order) with its guard and whether it sits in a logical position
+    (the root, under AND / OR / NOT, a WHEN or IF condition, a branch of a logical CASE / IF).
+    A simple CASE's `operand = value` comparisons are listed as nodes of their own."""
+    out: list[tuple[ast.Expr, Guard, bool]] = []
+    stack: list[tuple[ast.Expr, Guard, bool]] = [(expr, (), True)]
+    while stack:
+        node, guard, logical = stack.pop()
+        out.append((node, guard, logical))
+        kids: list[tuple[ast.Expr, Guard, bool]] = []
+        if isinstance(node, ast.Case):
+            if node.operand is not None:
+                kids.append((node.operand, guard, False))
+            prior = guard
+            for when in node.whens:
+                cond = when_condition(node, when)
+                if node.operand is not None:
+                    out.append((cond, prior, True))
+                    kids.append((when.condition, prior, False))
+                else:
+                    kids.append((cond, prior, True))
+                kids.append((when.result, (*prior, cond), logical))
+                prior = (*prior, not_true(cond))
+            if node.default is not None:
+                kids.append((node.default, prior, logical))
+        elif isinstance(node, ast.Call) and node.name == "IF" and len(node.args) == 3:
+            cond, then, other = node.args
+            kids = [
+                (cond, guard, True),
+                (then, (*guard, cond), logical),
+                (other, (*guard, not_true(cond)), logical),
+            ]
+        elif (isinstance(node, ast.Binary) and node.op in ("AND", "OR")) or (
+            isinstance(node, ast.Unary) and node.op == "NOT"
+        ):
+            kids = [(child, guard, True) for child in ast.children(node)]
+        else:
+            kids = [(child, guard, False) for child in ast.children(node)]
+        stack.extend(reversed(kids))
+    return out
+
+
+def branching(expr: ast.Expr) -> bool:
+    """Whether `expr` holds a CASE or an IF (nodes that decide only in a branch)."""
+    return any(
+        isinstance(n, ast.Case) or (isinstance(n, ast.Call) and n.name == "IF" and len(n.args) == 3)
+        for n in ast.walk(expr)
+    )
 
 
 def one_line(text: str) -> str:
@@ -175,6 +244,22 @@ class Boundaries:
             elif isinstance(node, ast.Column):
                 out.append(node)
         return out
+
+    @classmethod
+    def guarded_atoms(cls, pred: ast.Expr) -> list[tuple[ast.Expr, Guard]]:
+        """The atomic predicates, each with its guard: the conditions that must hold for it to
+        decide (the CASE branch or IF branch it sits in). A simple CASE's `operand = value` is an
+        atom too. Without CASE or IF: `atoms`, each with an empty guard."""
+        if not branching(pred):
+            return [(atom, ()) for atom in cls.atoms(pred)]
+        kinds = (ast.InList, ast.Between, ast.Like, ast.IsTest)
+        return [
+            (node, guard)
+            for node, guard, logical in guarded(pred)
+            if isinstance(node, kinds)
+            or (isinstance(node, ast.Binary) and node.op in ast.COMPARISONS)
+            or (logical and isinstance(node, ast.Column))
+        ]
 
     def _time_fields(self) -> dict[str, TimeField]:
         out: dict[str, TimeField] = {}
@@ -305,6 +390,12 @@ class Boundaries:
         if isinstance(value, date | time):
             return value.isoformat()
         return value
+
+    def show(self, candidate: Candidate) -> str:
+        """`loc = value` of the candidate, with the other locations it sets."""
+        return ", ".join(
+            self.display(loc, v) for loc, v in ((candidate.loc, candidate.value), *candidate.also)
+        )
 
     def display(self, loc: Loc, value: object) -> str:
         if isinstance(value, Relative):
@@ -481,16 +572,19 @@ class Boundaries:
 
     def _comparison(self, node: ast.Binary) -> list[Candidate]:
         left, right = self.locs(node.left), self.locs(node.right)
+        labels = (
+            (0, "at the boundary"),
+            (-1, "beside the boundary, below"),
+            (1, "beside the boundary, above"),
+        )
         if left and right:  # column against column: at the other's value and one unit beside it
             a, b = self.target(node.left), self.target(node.right)
-            if not (a and b) or a[1] or b[1]:
-                return []
-            labels = (
-                (0, "at the boundary"),
-                (-1, "beside the boundary, below"),
-                (1, "beside the boundary, above"),
-            )
-            return [Candidate(a[0], Relative(b[0], n), label) for n, label in labels]
+            out: list[Candidate] = []
+            if a and b and not a[1] and not b[1]:
+                out = [Candidate(a[0], Relative(b[0], n), label) for n, label in labels]
+            for side, other in ((node.left, node.right), (node.right, node.left)):
+                out += self._fallback(side, other, labels)
+            return out
         side, const = (node.left, node.right) if left else (node.right, node.left)
         target = self.target(side)
         value = None if target is None else self.literal(const, target)
@@ -535,19 +629,46 @@ class Boundaries:
         if target is None:
             return []
         loc = target[0]
-        low, high = self.literal(node.low, target), self.literal(node.high, target)
-        out = []
-        if low is not None:
-            out += [
-                Candidate(loc, self.step(loc, low, -1), "beside the boundary, below the low end"),
-                Candidate(loc, low, "at the boundary, the low end"),
-            ]
-        if high is not None:
-            out += [
-                Candidate(loc, high, "at the boundary, the high end"),
-                Candidate(loc, self.step(loc, high, 1), "beside the boundary, above the high end"),
-            ]
+        out: list[Candidate] = []
+        for bound, labels in (
+            (node.low, ((-1, "beside the boundary, below the low end"), (0, "at the boundary, the low end"))),
+            (
+                node.high,
+                ((0, "at the boundary, the high end"), (1, "beside the boundary, above the high end")),
+            ),
+        ):
+            value = self.literal(bound, target)
+            if value is not None:
+                out += [Candidate(loc, self.step(loc, value, n), label) for n, label in labels]
+                continue
+            other = self.target(bound) if self.locs(bound) else None  # a bound read from a column
+            if other is not None and not target[1] and not other[1] and other[0] != loc:
+                out += [Candidate(loc, Relative(other[0], n), label) for n, label in labels]
+            out += self._fallback(node.operand, bound, labels)
         return [c for c in out if c.value is not None]
+
+    def _fallback(
+        self, side: ast.Expr, bound: ast.Expr, labels: tuple[tuple[int, str], ...]
+    ) -> list[Candidate]:
+        """`side` at and beside the constant of a bound `COALESCE(column, constant)`, where that
+        column is NULL (the bound's other boundary: `x <= COALESCE(d.max, 125)` meets 125 too)."""
+        node = bound
+        while isinstance(node, ast.Cast) or (isinstance(node, ast.Unary) and node.op == "+"):
+            node = node.expr if isinstance(node, ast.Cast) else node.operand
+        if not (isinstance(node, ast.Call) and node.name in ("COALESCE", "IFNULL") and len(node.args) == 2):
+            return []
+        target, column = self.target(side), self.target(node.args[0])
+        if target is None or column is None or column[1] or column[0] in self.not_null:
+            return []
+        if column[0] == target[0] or self.constant(node.args[1]) is None:
+            return []
+        value = self.literal(node.args[1], target)
+        if value is None:
+            return []
+        moved = [(self.step(target[0], value, n), label) for n, label in labels]
+        return [
+            Candidate(target[0], v, label, also=((column[0], None),)) for v, label in moved if v is not None
+        ]
 
     def _like(self, node: ast.Like) -> list[Candidate]:
         target = self.target(node.operand)
@@ -583,12 +704,16 @@ __all__ = [
     "TEXT_ROOTS",
     "Boundaries",
     "Candidate",
+    "Guard",
     "Loc",
     "Predicate",
     "Relative",
     "TimeField",
+    "guarded",
     "loc_name",
+    "not_true",
     "one_line",
     "plain",
     "render",
+    "when_condition",
 ]

@@ -28,11 +28,15 @@ from services.validator.domain.oracle.boundaries import (
     TEXT_ROOTS,
     Boundaries,
     Candidate,
+    Guard,
     Loc,
     Predicate,
     Relative,
+    guarded,
     loc_name,
+    not_true,
     render,
+    when_condition,
 )
 from services.validator.domain.oracle.evaluate import Scope, payload_json
 from services.validator.domain.oracle.pipeline import Interpreter, dimension_rows
@@ -203,6 +207,7 @@ class _Generator:
         }
         self.counter = 0
         self.built: list[dict[Loc, object]] = []
+        self._contexts: dict[object, dict[Loc, object] | None] = {}
         self.objectives = [p.expr for p in [*self.b.predicates, *self.b.join_conditions.values()]]
         not_null = {c.name for c in spec.result.columns if c.not_null} | set(spec.result.primary_key)
         # non-aggregate mappings must evaluate (no job failure) and be non-NULL in NOT NULL columns
@@ -212,7 +217,7 @@ class _Generator:
         self.A0, self.best = self._typical()
         for m in spec.mappings:  # typical events also pick CASE values (`_vary` checks them)
             for node in ast.walk(m.expression.ast):
-                for c in self._case_candidates(node) if isinstance(node, ast.Case) else ():
+                for c, _ in self._case_candidates(node) if isinstance(node, ast.Case) else ():
                     if c.value is not None and not isinstance(c.value, Relative):
                         self.pool.setdefault(c.loc, []).append(c.value)
         ids = spec.aggregation.group_by if self.aggregate else spec.result.primary_key
@@ -303,8 +308,9 @@ class _Generator:
             return 20 + self.counter % 100
         return None
 
-    def score(self, A: Mapping[Loc, object]) -> int:
-        """How many predicates hold (and NOT NULL mappings are non-NULL) on the row `A`."""
+    def score(self, A: Mapping[Loc, object], skip: ast.Expr | None = None) -> int:
+        """How many predicates hold (and NOT NULL mappings are non-NULL) on the row `A`; `skip`
+        (a predicate under test) does not count."""
         ev = self.b.ev
         if ev is None:
             return 0
@@ -314,6 +320,8 @@ class _Generator:
             return -1
         total = 0
         for pred in self.objectives:
+            if pred is skip:
+                continue
             with suppress(*EVAL_ERRORS):
                 total += ev.truth(pred, scope) is True
         for mapping, not_null in self.required:
@@ -393,15 +401,17 @@ class _Generator:
             self._fresh_others(A, plan.changes)
         changes: dict[Loc, object] = {}
         for loc, wanted in plan.changes.items():
-            value = wanted
+            if isinstance(wanted, _Copy):
+                changes[loc] = self.built[wanted.index].get(loc) if wanted.index < len(self.built) else None
+            elif not isinstance(wanted, Relative):
+                changes[loc] = wanted
+        A.update(changes)
+        for loc, wanted in plan.changes.items():  # then values relative to the row so far
             if isinstance(wanted, Relative):
                 value = self.b.step(loc, A.get(wanted.loc), wanted.step)
                 if value is None:
                     return None
-            elif isinstance(wanted, _Copy):
-                value = self.built[wanted.index].get(loc) if wanted.index < len(self.built) else None
-            changes[loc] = value
-        A.update(changes)
+                changes[loc] = A[loc] = value
         rows = self._own_rows(A, changes)
         if rows is None:
             return None
@@ -495,24 +505,108 @@ class _Generator:
         out.append(_Plan("payload that is not JSON: every field NULL", patch={"payload": '{"broken": '}))
         return out
 
+    def _changed(self, changes: Mapping[Loc, object]) -> dict[Loc, object] | None:
+        """The typical row with `changes`, values relative to another location resolved on it
+        (None: one has no such neighbour)."""
+        A = {**self.A0, **{loc: v for loc, v in changes.items() if not isinstance(v, Relative)}}
+        for loc, v in changes.items():
+            if isinstance(v, Relative):
+                value = self.b.step(loc, A.get(v.loc), v.step)
+                if value is None:
+                    return None
+                A[loc] = value
+        return A
+
     def _verdict(self, expr: ast.Expr, changes: Mapping[Loc, object]) -> str:
-        if self.b.ev is None or any(isinstance(v, Relative) for v in changes.values()):
+        A = self._changed(changes)
+        if self.b.ev is None or A is None:
             return ""
         try:
-            value = self.b.ev.truth(expr, self.scope({**self.A0, **changes}))
+            value = self.b.ev.truth(expr, self.scope(A))
         except EVAL_ERRORS:
             return ""
         return ": holds" if value is True else ": fails" if value is False else ": is NULL"
 
+    def _context(
+        self, guard: Guard, candidate: Candidate, skip: ast.Expr | None = None
+    ) -> dict[Loc, object] | None:
+        """Values of other locations that make every condition of `guard` TRUE on the typical row
+        with the candidate (the CASE or IF branch the candidate's atom decides in), keeping as
+        many of the other predicates (not `skip`) TRUE as a greedy search finds: over the boundary
+        values of the guard's own atoms and of every predicate. {} for an empty guard; None when
+        no such values are found (or the guard reads an aggregate)."""
+        if not guard:
+            return {}
+        mine = candidate.changes()
+        key = (guard, tuple((loc, type(v).__name__, v) for loc, v in mine.items()), skip)
+        if key not in self._contexts:
+            found = None
+            if self.b.ev is not None and not any(ast.aggregate_calls(g) for g in guard):
+                found = self._satisfy(guard, mine, skip)
+            self._contexts[key] = found
+        return self._contexts[key]
+
+    def _satisfy(
+        self, guard: Guard, mine: Mapping[Loc, object], skip: ast.Expr | None
+    ) -> dict[Loc, object] | None:
+        """`_context`'s greedy search (coordinate ascent, two passes)."""
+        options: dict[Loc, dict[tuple[str, object], object]] = {}
+        values = [
+            item
+            for cond in guard
+            for atom, _ in self.b.guarded_atoms(cond)
+            for c in self.b.candidates(atom)
+            for item in c.changes().items()
+        ]
+        values += [(loc, v) for loc, pool in self.pool.items() for v in pool]
+        for loc, v in values:
+            if loc not in mine and not isinstance(v, Relative):
+                options.setdefault(loc, {})[(type(v).__name__, v)] = v
+        changes: dict[Loc, object] = {}
+        best = self._rank(guard, {**changes, **mine}, skip)
+        for _ in range(2):
+            improved = False
+            for loc, unique in options.items():
+                for value in unique.values():
+                    trial = {**changes, loc: value}
+                    if (r := self._rank(guard, {**trial, **mine}, skip)) > best:
+                        changes, best, improved = trial, r, True
+            if not improved:
+                break
+        return changes if best[0] == len(guard) else None
+
+    def _rank(self, guard: Guard, changes: Mapping[Loc, object], skip: ast.Expr | None) -> tuple[int, int]:
+        """How many conditions of `guard` hold on the typical row with `changes`, then its score."""
+        ev, A = self.b.ev, self._changed(changes)
+        if ev is None or A is None:
+            return -1, -1
+        try:
+            scope = self.scope(A)
+        except EVAL_ERRORS:
+            return -1, -1
+        held = 0
+        for cond in guard:
+            with suppress(*EVAL_ERRORS):
+                held += ev.truth(cond, scope) is True
+        return held, self.score(A, skip)
+
+    def _where(self, context: Mapping[Loc, object]) -> str:
+        """The branch context of an input, for its purpose (`, where payload.kind = 'A'`)."""
+        if not context:
+            return ""
+        return ", where " + ", ".join(self.b.display(loc, v) for loc, v in context.items())
+
     def _boundary(self, pred: Predicate) -> list[_Plan]:
         out = []
-        for atom in self.b.atoms(pred.expr):
+        for atom, guard in self.b.guarded_atoms(pred.expr):
             for c in self.b.candidates(atom):
-                verdict = self._verdict(pred.expr, {c.loc: c.value})
+                context = self._context(guard, c, pred.expr) or {}
+                changes = {**context, **c.changes()}
+                verdict = self._verdict(pred.expr, changes)
                 out.append(
                     _Plan(
-                        f"{pred.title}: {c.label} ({self.b.display(c.loc, c.value)}){verdict}",
-                        {c.loc: c.value},
+                        f"{pred.title}: {c.label} ({self.b.show(c)}){self._where(context)}{verdict}",
+                        changes,
                     )
                 )
         return out
@@ -541,50 +635,59 @@ class _Generator:
         """Which branch the CASE takes on the typical row with `changes`."""
         ev = self.b.ev
         try:
-            if ev is None or any(isinstance(v, Relative) for v in changes.values()):
+            A = self._changed(changes)
+            if ev is None or A is None:
                 raise Unsupported("a relative value")
-            scope = self.scope({**self.A0, **changes})
+            scope = self.scope(A)
             for when in node.whens:
-                cond = when.condition
-                if node.operand is not None:
-                    cond = ast.Binary(op="=", left=node.operand, right=when.condition)
+                cond = when_condition(node, when)
                 if ev.truth(cond, scope) is True:
                     return f"WHEN `{render(cond)}`"
         except EVAL_ERRORS:
             return "a value of its WHEN conditions"
         return "ELSE" if node.default is not None else "no WHEN (NULL)"
 
-    def _case_candidates(self, node: ast.Case) -> list[Candidate]:
+    def _case_candidates(self, node: ast.Case, outer: Guard = ()) -> list[tuple[Candidate, Guard]]:
+        """Values that take each branch of the CASE, each with the guard its WHEN decides under
+        (`outer`, where the CASE itself decides, and no earlier WHEN TRUE)."""
         if node.operand is not None:
             items = tuple(w.condition for w in node.whens)
-            return self.b.candidates(ast.InList(operand=node.operand, items=items))
-        return [c for w in node.whens for a in self.b.atoms(w.condition) for c in self.b.candidates(a)]
+            return [(c, outer) for c in self.b.candidates(ast.InList(operand=node.operand, items=items))]
+        out: list[tuple[Candidate, Guard]] = []
+        prior = outer
+        for w in node.whens:
+            out += [(c, prior) for a in self.b.atoms(w.condition) for c in self.b.candidates(a)]
+            prior = (*prior, not_true(when_condition(node, w)))
+        return out
 
     def _branches(self) -> list[_Plan]:
         out = []
         for m in self.spec.mappings:
+            guards = {id(n): g for n, g, _ in guarded(m.expression.ast)}
             for node in ast.walk(m.expression.ast):
-                cands: list[Candidate] = []
-                if isinstance(node, ast.Case):
-                    cands = self._case_candidates(node)
-                elif isinstance(node, ast.Call) and node.name == "IF" and len(node.args) == 3:
+                outer = guards.get(id(node), ())
+                if isinstance(node, ast.Call) and node.name == "IF" and len(node.args) == 3:
                     for a in self.b.atoms(node.args[0]):
                         for c in self.b.candidates(a):
-                            verdict = self._verdict(node.args[0], {c.loc: c.value}) or ": any"
-                            shown = self.b.display(c.loc, c.value)
+                            context = self._context(outer, c) or {}
+                            changes = {**context, **c.changes()}
+                            verdict = self._verdict(node.args[0], changes) or ": any"
                             out.append(
                                 _Plan(
-                                    f"mapping {m.column}: IF condition `{render(node.args[0])}`{verdict} ({shown})",
-                                    {c.loc: c.value},
+                                    f"mapping {m.column}: IF condition `{render(node.args[0])}`{verdict}"
+                                    f" ({self.b.show(c)}){self._where(context)}",
+                                    changes,
                                 )
                             )
-                for c in cands:
+                for c, guard in self._case_candidates(node, outer) if isinstance(node, ast.Case) else ():
                     assert isinstance(node, ast.Case)
-                    branch = self._branch(node, {c.loc: c.value})
+                    context = self._context(guard, c) or {}
+                    changes = {**context, **c.changes()}
                     out.append(
                         _Plan(
-                            f"mapping {m.column}: CASE {branch} ({self.b.display(c.loc, c.value)})",
-                            {c.loc: c.value},
+                            f"mapping {m.column}: CASE {self._branch(node, changes)}"
+                            f" ({self.b.show(c)}){self._where(context)}",
+                            changes,
                         )
                     )
         return out
