@@ -48,7 +48,7 @@ from services.flinksql.ddl import DdlError, Option, read_create_table, rewrite_o
 from services.flinksql.job_policy import LOOPBACK_OPTIONS
 from services.flinksql.lexer import LexError
 from services.flinksql.quoting import quote_identifier, quote_string
-from services.flinksql.sqltypes import FlinkType, TypeSyntaxError
+from services.flinksql.sqltypes import TypeSyntaxError
 from services.flinksql.state_fingerprint import FingerprintError, StateFingerprint, StreamOperator, derive
 from services.flinksql.statements import (
     Statement,
@@ -94,8 +94,8 @@ from services.validator.domain.engine_report import (
     parse_advice,
     trim,
 )
-from services.validator.domain.pg_schema import check_postgres_fit, pg_setup_sql
-from services.validator.domain.values import from_pg_value, json_result_rows, json_rows_text
+from services.validator.domain.pg_schema import check_postgres_fit, pg_setup_sql, result_row, result_select
+from services.validator.domain.values import json_result_rows, json_rows_text
 
 if TYPE_CHECKING:
     from pyflink.table import TableEnvironment, TableResult  # type: ignore[import-untyped]
@@ -678,41 +678,6 @@ def _ensure_namespace(env: TableEnvironment, parts: Sequence[str]) -> None:
 
 
 # ================================================================ case runs
-
-
-# Dates and timestamps Python (and so psycopg) cannot hold: PostgreSQL keeps years up to
-# 5874897 (a date) or 294276 (a timestamp), and BC; Flink writes them (TO_DATE on text that
-# does not parse gives year 1705471). They are read as PostgreSQL's text instead.
-_DATED = frozenset({"DATE", "TIMESTAMP", "TIMESTAMP_LTZ"})
-
-
-def result_select(table: str, columns: Sequence[tuple[str, FlinkType]]) -> str:
-    """The SELECT of a case's result table: each column, and for a date or timestamp column the
-    value only when Python can hold it, then its text (so the row reads whatever the job wrote)."""
-    parts: list[str] = []
-    for name, ftype in columns:
-        col = name.lower()  # names checked by the DDL reader
-        if ftype.root in _DATED:
-            parts.append(f"CASE WHEN {col} >= '0001-01-01' AND {col} < '10000-01-01' THEN {col} END")
-            parts.append(f"{col}::text")
-        else:
-            parts.append(col)
-    return f"SELECT {', '.join(parts)} FROM {table}"  # noqa: S608
-
-
-def result_row(columns: Sequence[tuple[str, FlinkType]], row: Sequence[Any]) -> dict[str, Any]:
-    """One row of `result_select` typed from the result DDL; a date or timestamp out of
-    Python's range stays PostgreSQL's text (e.g. '1705471-03-12'), which equals no expected value."""
-    values = iter(row)
-    out: dict[str, Any] = {}
-    for name, ftype in columns:
-        value = next(values)
-        if ftype.root in _DATED:
-            text = next(values)
-            out[name] = from_pg_value(value, ftype) if value is not None else text
-        else:
-            out[name] = from_pg_value(value, ftype)
-    return out
 
 
 def _check_exact_possible(shape: CaseShape, postgres: PrivatePostgres | None, engine: FlinkEngine) -> None:

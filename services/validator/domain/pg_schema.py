@@ -1,14 +1,17 @@
 """PostgreSQL's side of an exact case run: the column type each Flink type is stored in for
 JDBC, whether a job's lookup and result tables can live in PostgreSQL at all, and the SQL that
-creates a case's schema (its lookup and result tables, its dimension rows). Pure: the SQL is
-text that the adapter sends."""
+creates a case's schema (its lookup and result tables, its dimension rows), and how a result
+row is read back. Pure: the SQL is text that the adapter sends."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 from services.flinksql.sqltypes import FlinkType
 from services.validator.domain.case_batch import JobScript
 from services.validator.domain.cases import Case, CaseShape, ExactUnsupported
-from services.validator.domain.values import text_value
+from services.validator.domain.values import from_pg_value, text_value
 
 # PostgreSQL reserved words: Flink's PostgreSQL dialect does not quote identifiers, so a column
 # or table with one of these names cannot be read or written through JDBC (exact runs fall back).
@@ -126,3 +129,38 @@ def _pg_create(schema: str, table: str, job: JobScript, shape: CaseShape) -> str
 
 
 __all__ = ["PG_RESERVED", "check_postgres_fit", "literal", "pg_setup_sql", "pg_type"]
+
+
+# Dates and timestamps Python (and so psycopg) cannot hold: PostgreSQL keeps years up to
+# 5874897 (a date) or 294276 (a timestamp), and BC; Flink writes them (TO_DATE on text that
+# does not parse gives year 1705471). They are read as PostgreSQL's text instead.
+_DATED = frozenset({"DATE", "TIMESTAMP", "TIMESTAMP_LTZ"})
+
+
+def result_select(table: str, columns: Sequence[tuple[str, FlinkType]]) -> str:
+    """The SELECT of a case's result table: each column, and for a date or timestamp column the
+    value only when Python can hold it, then its text (so the row reads whatever the job wrote)."""
+    parts: list[str] = []
+    for name, ftype in columns:
+        col = name.lower()  # names checked by the DDL reader
+        if ftype.root in _DATED:
+            parts.append(f"CASE WHEN {col} >= '0001-01-01' AND {col} < '10000-01-01' THEN {col} END")
+            parts.append(f"{col}::text")
+        else:
+            parts.append(col)
+    return f"SELECT {', '.join(parts)} FROM {table}"  # noqa: S608
+
+
+def result_row(columns: Sequence[tuple[str, FlinkType]], row: Sequence[Any]) -> dict[str, Any]:
+    """One row of `result_select` typed from the result DDL; a date or timestamp out of
+    Python's range stays PostgreSQL's text (e.g. '1705471-03-12'), which equals no expected value."""
+    values = iter(row)
+    out: dict[str, Any] = {}
+    for name, ftype in columns:
+        value = next(values)
+        if ftype.root in _DATED:
+            text = next(values)
+            out[name] = from_pg_value(value, ftype) if value is not None else text
+        else:
+            out[name] = from_pg_value(value, ftype)
+    return out

@@ -10,8 +10,8 @@ import pytest
 
 from services.flinksql.ddl import read_create_table
 from services.flinksql.sqltypes import parse_type
-from services.validator.adapters.flink_engine import result_row, result_select
 from services.validator.domain.connector_swap import keyed_stand_in_insert
+from services.validator.domain.pg_schema import result_row, result_select
 
 INSERT = "INSERT INTO r SELECT id, n FROM src -- the last line is a comment"
 
