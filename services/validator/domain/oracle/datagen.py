@@ -702,13 +702,16 @@ class _Generator:
             return [_Plan(purpose, typical=True, same_as=0)]
         out = [_Plan("aggregate: another event in the first event's group", typical=True, same_as=0)]
         own_group = GROUPS
+        nulled: set[str] = set()  # calls that have their all-NULL group (one per call's text)
         for m in spec.mappings:
             for call in ast.aggregate_calls(m.expression.ast):
                 locs = [loc for loc in self.b.locs(call) if loc[0] == "payload"]
                 if call.distinct and locs:
                     purpose = f"mapping {m.column}: `{render(call)}` sees the first event's value again in its group"
                     out.append(_Plan(purpose, dict.fromkeys(locs, _Copy(0)), same_as=0, fresh_others=True))
-                if locs and not call.star:  # SUM/MAX/... of only NULLs is NULL, COUNT of them 0
+                # SUM/MAX/... of only NULLs is NULL, COUNT of them 0
+                if locs and not call.star and render(call) not in nulled:
+                    nulled.add(render(call))
                     purpose = f"mapping {m.column}: `{render(call)}` over a group whose values are all NULL"
                     for n in range(2):
                         out.append(
