@@ -664,7 +664,8 @@ _FIELD_FUNCTIONS = {
 
 
 class JavaPattern:
-    """A `java.text.SimpleDateFormat` pattern of the letters y M d H m s S, quotes and literals."""
+    """A `java.text.SimpleDateFormat` pattern of the letters y M d H m s S, quotes and literals
+    (any other character, `年` too: only ASCII letters are pattern letters in Java)."""
 
     _FIELDS: ClassVar[dict[str, str]] = {
         "y": "year",
@@ -687,7 +688,7 @@ class JavaPattern:
                     raise Unsupported(f"the date pattern {pattern!r}")
                 self.tokens.append(("lit", pattern[i + 1 : end] or "'"))
                 i = end + 1
-            elif ch.isalpha():
+            elif ch.isascii() and ch.isalpha():  # Java: only A-Z and a-z are pattern letters
                 j = i
                 while j < len(pattern) and pattern[j] == ch:
                     j += 1
