@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 import struct
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
@@ -274,21 +274,41 @@ def cast(value: object, src: FlinkType, dst: FlinkType, zone: ZoneInfo) -> objec
             stamp = stamp.replace(tzinfo=zone).astimezone(UTC)
         return truncate(stamp, precision)
     elif d == "TIME":
+        # Flink's TIME holds milliseconds: TIME(p) keeps min(p, 3) digits, truncated (TIME is TIME(0))
+        digits = min(dst.precision if dst.precision is not None else 0, 3)
         if isinstance(value, datetime):
             local = value.astimezone(zone) if value.tzinfo else value
-            return local.time().replace(tzinfo=None)
+            return truncate_time(local.time().replace(tzinfo=None), digits)
         if isinstance(value, time):
-            return value
+            return truncate_time(value, digits)
         if isinstance(value, str):
-            match = _TIME.fullmatch(value.strip())
-            if match:
-                h, mi, s, f = match.groups()
-                try:
-                    return time(int(h), int(mi), int(s or 0), _fraction(f))
-                except ValueError:
-                    pass
-            raise CastFailure(f"{value!r} is not a TIME")
+            return truncate_time(_time_text(value), digits)
     raise Unsupported(f"CAST from {src.sql()} to {dst.sql()}")
+
+
+def _time_text(value: str) -> time:
+    """A text as Flink reads a TIME: the fraction rounded half-up to milliseconds, carrying into
+    the seconds (`09:17:10.9995` is 09:17:11); a carry into 24:00:00 is not covered."""
+    match = _TIME.fullmatch(value.strip())
+    if not match:
+        raise CastFailure(f"{value!r} is not a TIME")
+    h, mi, s, f = match.groups()
+    fraction = (f or "").ljust(3, "0")
+    millis = int(fraction[:3]) + (len(fraction) > 3 and fraction[3] >= "5")
+    try:
+        base = datetime.combine(date(2000, 1, 1), time(int(h), int(mi), int(s or 0)))
+    except ValueError as err:
+        raise CastFailure(f"{value!r} is not a TIME") from err
+    stamp = base + timedelta(milliseconds=millis)
+    if stamp.date() != base.date():
+        raise Unsupported(f"CAST of {value!r} to TIME (Flink gives 24:00:00)")
+    return stamp.time()
+
+
+def truncate_time(value: time, digits: int) -> time:
+    """The time with `digits` (0 to 6) fraction digits, the rest cut off."""
+    unit = 10 ** (6 - digits)
+    return value.replace(microsecond=value.microsecond // unit * unit)
 
 
 def truncate(stamp: datetime, precision: int) -> datetime:
