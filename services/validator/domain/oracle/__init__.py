@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from services.flinksql.spec import Case, RequestSpec
 from services.validator.domain.oracle.datagen import DerivedData, derive_data
 from services.validator.domain.oracle.pipeline import Interpreter, Row
-from services.validator.domain.oracle.scalars import JobFailure, Unsupported
+from services.validator.domain.oracle.scalars import JobFailure, Unpredictable, Unsupported
 from services.validator.domain.values import RowDiff, compare_rows
 
 
@@ -46,6 +46,7 @@ __all__ = [
     "DerivedData",
     "JobFailure",
     "Row",
+    "Unpredictable",
     "Unsupported",
     "derive_data",
     "interpret",

@@ -5,8 +5,8 @@ dimension rows they join, chosen from the spec alone so that any job for the req
 on them and compared with an oracle: typical rows that pass every filter and hit every join,
 values at and beside each predicate's boundary, join hits, misses and NULL keys, each CASE
 branch, NULL fields, repeated keys, DECIMAL and integer limits and time-zone edges. Each event
-says what it exercises (`purposes`). Rows on which the interpreter says Flink fails the job are
-left out (`dropped`). Decisions: docs/request-format-decisions.md, "Spec-derived test data".
+says what it exercises (`purposes`). Rows on which the interpreter says Flink fails the job, or
+whose value it cannot predict (`Unpredictable`), are left out (`dropped`). Decisions: docs/request-format-decisions.md, "Spec-derived test data".
 Pure: no engine, no I/O.
 """
 
@@ -40,11 +40,12 @@ from services.validator.domain.oracle.boundaries import (
 )
 from services.validator.domain.oracle.evaluate import Scope, payload_json
 from services.validator.domain.oracle.pipeline import Interpreter, dimension_rows
-from services.validator.domain.oracle.scalars import JobFailure, Unsupported
+from services.validator.domain.oracle.scalars import JobFailure, Unpredictable, Unsupported
 from services.validator.domain.values import payload_text
 
 TYPICAL = 6  # typical events first: most of the data must reach the result
 GROUPS = 3  # aggregates: typical events fall into this many groups, several events each
+UNPREDICTABLE = "the interpreter cannot predict Flink's value on this event"
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,8 @@ def _screen(
                 alone.append(k)
             except JobFailure as err:
                 dropped.append(f"{purposes[k]}: Flink would fail the job on this event ({err})")
+            except Unpredictable as err:
+                dropped.append(f"{purposes[k]}: {UNPREDICTABLE} ({err.construct})")
         kept: list[int] = []
         for k in alone:  # then together: an event that fails only with the others goes too
             try:
@@ -158,6 +161,8 @@ def _screen(
                 kept.append(k)
             except JobFailure as err:
                 dropped.append(f"{purposes[k]}: Flink would fail the job on the whole set with it ({err})")
+            except Unpredictable as err:
+                dropped.append(f"{purposes[k]}: {UNPREDICTABLE} ({err.construct})")
     except Unsupported:
         del dropped[before:]  # a screening that cannot run drops nothing
         return everything

@@ -24,6 +24,7 @@ from services.flinksql.sqltypes import FlinkType, char, common_type, family, sim
 from services.validator.domain.oracle.scalars import (
     CastFailure,
     JobFailure,
+    Unpredictable,
     Unsupported,
     arithmetic,
     arithmetic_type,
@@ -381,11 +382,7 @@ class Evaluator:
                 return None, timestamp(3)
             return JavaPattern(fmt).parse(text), timestamp(3)
         if name == "TO_DATE":
-            text, fmt = self._text_args(args, "yyyy-MM-dd")
-            if text is None or fmt is None:
-                return None, simple("DATE")
-            stamp = JavaPattern(fmt).parse(text)
-            return (None if stamp is None else stamp.date()), simple("DATE")
+            return self.to_date(args)
         if name == "DATE_FORMAT":
             return self.date_format(args)
         if name == "FROM_UNIXTIME":
@@ -526,6 +523,17 @@ class Evaluator:
         except OverflowError:
             return None, rtype
         return stamp, rtype
+
+    def to_date(self, args: list[Typed]) -> Typed:
+        text, fmt = self._text_args(args, "yyyy-MM-dd")
+        if text is None or fmt is None:
+            return None, simple("DATE")
+        stamp = JavaPattern(fmt).parse(text)
+        if stamp is None and len(args) > 1:  # Flink 2.x: a date such as year 1705471, not NULL
+            raise Unpredictable(
+                f"TO_DATE of text that does not parse as {fmt!r}: Flink gives some date, not NULL"
+            )
+        return (None if stamp is None else stamp.date()), simple("DATE")
 
     def date_format(self, args: list[Typed]) -> Typed:
         (value, vtype), (fmt, _) = args

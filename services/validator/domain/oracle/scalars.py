@@ -37,6 +37,12 @@ class Unsupported(Exception):
         self.construct = construct
 
 
+class Unpredictable(Unsupported):
+    """An input on which the oracle cannot predict Flink's value (Flink gives one, but by rules
+    nobody has reproduced): the data generator leaves such an input out and says why; anywhere
+    else it is an `Unsupported` construct."""
+
+
 class JobFailure(Exception):
     """Flink would fail the job at run time here (a failing CAST, an integer division by zero)."""
 
