@@ -169,12 +169,14 @@ def judge_oracle(
 # ---------------------------------------------------------------- diagnosis
 
 
-def _text(value: object) -> str:
-    return json.dumps(render_value(value), ensure_ascii=False, default=str)
+def _text(value: object, zone: ZoneInfo | None) -> str:
+    """A value as the findings show it: a TIMESTAMP_LTZ as wall clock in the job's `zone`, as the
+    job's rows are shown."""
+    return json.dumps(render_value(value, zone), ensure_ascii=False, default=str)
 
 
-def _row_text(row: Mapping[str, Any]) -> str:
-    return json.dumps({k: render_value(v) for k, v in row.items()}, ensure_ascii=False, default=str)
+def _row_text(row: Mapping[str, Any], zone: ZoneInfo | None) -> str:
+    return json.dumps({k: render_value(v, zone) for k, v in row.items()}, ensure_ascii=False, default=str)
 
 
 class _Explainer:
@@ -347,8 +349,8 @@ class _Explainer:
                     rows=len(differing),
                     of_rows=total,
                     first_input=self.describe_event(self.source_event(first_e)),
-                    expected=_text(first_e.get(name)),
-                    actual=_text(first_a.get(name)),
+                    expected=_text(first_e.get(name), self.zone),
+                    actual=_text(first_a.get(name), self.zone),
                     cause=self._value_cause(i, differing),
                 )
             )
@@ -369,7 +371,7 @@ class _Explainer:
             rows=len(rows),
             of_rows=len(expected),
             first_input=self.describe_event(source),
-            expected=_row_text(rows[0]),
+            expected=_row_text(rows[0], self.zone),
             cause=cause,
         )
 
@@ -427,7 +429,7 @@ class _Explainer:
             rows=len(rows),
             of_rows=total,
             first_input=self.describe_event(index),
-            actual=_row_text(rows[0]),
+            actual=_row_text(rows[0], self.zone),
             cause=cause,
         )
 
@@ -492,7 +494,7 @@ class _Explainer:
             shifts = {(av - ev).total_seconds() for ev, av in values}  # type: ignore[operator]
             if len(shifts) == 1:
                 shift = shifts.pop()
-                if shift and shift % 3600 == 0:
+                if shift and shift % 900 == 0:  # whole quarter-hours: zones such as +05:30, +05:45
                     return (
                         f"shifted by {shift / 3600:+g} h: a time-zone conversion (the job's time zone is "
                         f"{self.spec.job.time_zone}; a time converted twice or in another zone)"
