@@ -10,7 +10,6 @@ placeholder in the TEST spec so ON CONFLICT keeps an upsert sink to plan against
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ import yaml
 from services.flinksql.spec import RequestSpec
 from services.generator.domain import Profile, compile_job
 from services.ingest.domain.checks import check_document
-from services.validator.adapters.connector_jars import default_jar_dir
 from services.validator.adapters.flink_engine import FlinkEngine
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -65,14 +63,6 @@ def _plannable(spec: RequestSpec) -> RequestSpec:
         options = {**PLACEHOLDER_SINK, "table-name": spec.result.name}
         return spec.model_copy(update={"result": spec.result.model_copy(update={"options": options})})
     return spec
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[FlinkEngine]:
-    eng = FlinkEngine(jar_dir=default_jar_dir())
-    if not eng.jars_available:
-        pytest.skip(f"connector jars unavailable: {eng.jars_missing}")
-    yield eng.start()
 
 
 @pytest.mark.parametrize("name", (*EXAMPLES, "hostile"))

@@ -9,7 +9,6 @@ their DDL types say and run without failing the job.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,10 +17,9 @@ import yaml
 from services.flinksql.spec import RequestSpec
 from services.generator.domain import Profile, compile_job
 from services.ingest.domain.checks import check_document
-from services.validator.adapters.connector_jars import default_jar_dir
 from services.validator.adapters.engine_runner import edge_case_mapping
 from services.validator.adapters.flink_engine import FlinkEngine
-from services.validator.adapters.postgres import PostgresUnavailable, PrivatePostgres
+from services.validator.adapters.postgres import PrivatePostgres
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -36,26 +34,6 @@ PROFILE = Profile.model_validate(
         "storage": {"checkpoint_dir": "file:///tmp/cp", "savepoint_dir": "file:///tmp/sp"},
     }
 )
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[FlinkEngine]:
-    eng = FlinkEngine(jar_dir=default_jar_dir())
-    if not eng.jars_available:
-        pytest.skip(f"connector jars unavailable: {eng.jars_missing}")
-    yield eng.start()
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PrivatePostgres]:
-    try:
-        server = PrivatePostgres().start()
-    except PostgresUnavailable as error:
-        pytest.skip(f"PostgreSQL unavailable: {error}")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _spec() -> RequestSpec:
